@@ -1,0 +1,12 @@
+/**
+ * Registers the fused kernels of every backend this package implements in JavaScript, and
+ * the gradient. TF.js keys kernels by backend name, so registering for a backend that is
+ * not loaded is harmless; the kernels take the backend from the call.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {cpuKernels} from '../kernels/cpu/index';
+import {registerFusedBackend} from './dispatch';
+import {attentionGradConfig} from './gradient';
+
+registerFusedBackend(cpuKernels);
+tf.registerGradient(attentionGradConfig);
