@@ -1,8 +1,12 @@
 import './register_all_kernels';
 
-export {AttentionBias, BlockDiagonalMask, DenseBias, LowerTriangularMask, LoweredBias, WindowBias} from './bias/index';
-export {AttentionCall, AttentionDispatch, declareFusedAttention, FusedAttentionKernel, FusedBackendKernels, registerFusedBackend} from './dispatch';
+export {AttentionBias, BlockDiagonalMask, DenseBias, LowerTriangularMask, WindowBias} from './bias/index';
+export type {LoweredBias} from './bias/index';
+export {declareFusedAttention, registerFusedBackend} from './dispatch';
+export type {AttentionCall, AttentionDispatch, FusedAttentionKernel, FusedBackendKernels} from './dispatch';
 export {dropoutKeeps} from './dropout';
-export {AttentionAttrs, AttentionGradInputs, AttentionInputs, CausalMode, ScaledDotProductAttention, ScaledDotProductAttentionGrad} from './kernel_names';
-export {attentionImplementation, AttentionOptions, BiasLike, scaledDotProductAttention} from './scaled_dot_product_attention';
-export {AttentionShape} from './shapes';
+export {CausalMode, ScaledDotProductAttention, ScaledDotProductAttentionGrad} from './kernel_names';
+export type {AttentionAttrs, AttentionGradInputs, AttentionInputs} from './kernel_names';
+export {attentionImplementation, scaledDotProductAttention} from './scaled_dot_product_attention';
+export type {AttentionOptions, BiasLike} from './scaled_dot_product_attention';
+export type {AttentionShape} from './shapes';

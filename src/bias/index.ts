@@ -1,4 +1,5 @@
-export {AttentionBias, LoweredBias} from './attention_bias';
+export {AttentionBias} from './attention_bias';
+export type {LoweredBias} from './attention_bias';
 export {BlockDiagonalMask} from './block_diagonal_mask';
 export {DenseBias} from './dense_bias';
 export {LowerTriangularMask} from './lower_triangular_mask';

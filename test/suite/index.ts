@@ -1,0 +1,325 @@
+/**
+ * The correctness suite every backend runs (Node cpu and wasm, browser webgl, CUDA):
+ * the op against the float64 reference, gradients, bias kinds, masked rows, dropout,
+ * bad input and leaks. The caller selects the backend before calling.
+ */
+import {expect} from 'chai';
+import * as tf from '@tensorflow/tfjs-core';
+import {attentionImplementation, BlockDiagonalMask, dropoutKeeps, LowerTriangularMask, scaledDotProductAttention, WindowBias} from '../../src/index';
+import type {AttentionOptions} from '../../src/index';
+import {composedAttention} from '../../src/composed';
+import {CaseShape, caseTensors, describeCase, makeCase, randomArray, randomSeed, relativeError, rng} from './cases';
+import {AttentionCase, referenceBackward, referenceForward} from './reference';
+
+export interface SuiteOptions {
+  backend: string;
+  /** The implementation `attentionImplementation` should report for supported calls. */
+  implementation: string;
+  /** Relative error bounds against the float64 reference. */
+  forwardTolerance: number;
+  gradientTolerance: number;
+  /** Random combinations in the sweep. */
+  sweepCases: number;
+}
+
+/** Cases that exercise every feature; shapes stay small enough for the float64 reference. */
+export const FEATURE_CASES: CaseShape[] = [
+  {B: 1, Hq: 1, Sq: 1, D: 1},
+  {B: 2, Hq: 3, Sq: 5, Sk: 7, D: 4, Dv: 6},
+  {B: 1, Hq: 2, Sq: 67, Sk: 150, D: 16, Dv: 8},
+  {B: 2, Hq: 4, Hkv: 2, Sq: 9, Sk: 11, D: 8},
+  {B: 1, Hq: 6, Hkv: 1, Sq: 13, D: 5, Dv: 3},
+  {B: 2, Hq: 2, Sq: 10, Sk: 12, D: 8, biases: [{kind: 'tensor', shape: [2, 2, 10, 12]}]},
+  {B: 2, Hq: 3, Sq: 6, Sk: 9, D: 4, biases: [{kind: 'tensor', shape: [9]}]},
+  {B: 3, Hq: 2, Sq: 7, D: 4, biases: [{kind: 'tensor', shape: [3, 1, 1, 7]}, {kind: 'tensor', shape: [2, 7, 1]}]},
+  {B: 4, Hq: 3, Sq: 49, D: 8, biases: [{kind: 'tensor', shape: [1, 3, 49, 49]}, {kind: 'window', shape: [2, 1, 49, 49]}]},
+  {B: 6, Hq: 2, Sq: 5, Sk: 6, D: 4, biases: [{kind: 'window', shape: [3, 2, 5, 6], maskFraction: 0.3}]},
+  {B: 1, Hq: 2, Sq: 70, D: 8, biases: [{kind: 'causal'}]},
+  {B: 2, Hq: 2, Sq: 5, Sk: 9, D: 4, biases: [{kind: 'causal', fromBottomRight: true}]},
+  {B: 1, Hq: 2, Sq: 9, Sk: 5, D: 4, biases: [{kind: 'causal'}]},
+  {B: 1, Hq: 2, Sq: 9, Sk: 5, D: 4, biases: [{kind: 'causal', fromBottomRight: true}]},
+  {B: 1, Hq: 2, Sq: 12, D: 4, biases: [{kind: 'blockDiagonal', qLens: [3, 5, 4]}]},
+  {B: 1, Hq: 3, Hkv: 1, Sq: 12, Sk: 10, D: 4, biases: [{kind: 'blockDiagonal', qLens: [3, 5, 4], kLens: [2, 6, 2]}]},
+  {B: 1, Hq: 2, Sq: 80, D: 4, biases: [{kind: 'blockDiagonal', qLens: [30, 1, 49], causal: true}]},
+  {B: 1, Hq: 2, Sq: 8, Sk: 9, D: 4, biases: [{kind: 'blockDiagonal', qLens: [4, 0, 4], kLens: [3, 3, 3]}]},
+  {B: 2, Hq: 2, Sq: 6, D: 4, biases: [{kind: 'tensor', shape: [2, 1, 6, 6], maskFraction: 0.5}, {kind: 'causal'}]},
+  {B: 1, Hq: 2, Sq: 7, D: 4, scale: 0.3},
+  {B: 1, Hq: 2, Sq: 7, D: 4, scale: 0},
+  {B: 2, Hq: 2, Sq: 9, Sk: 70, D: 8, Dv: 5, dropout: {rate: 0.3, seed: 1234}},
+  {B: 4, Hq: 2, Sq: 6, D: 4, biases: [{kind: 'window', shape: [2, 1, 6, 6]}, {kind: 'causal'}], dropout: {rate: 0.5, seed: 7}},
+];
+
+/** The op's output and gradients (for Σ out ⊙ dy) on the current backend. */
+function runCase(c: AttentionCase, dy: Float64Array, run = scaledDotProductAttention) {
+  return tf.tidy(() => {
+    const {q, k, v, biasTensors, options} = caseTensors(c);
+    const dyT = tf.tensor4d(Float32Array.from(dy), [c.B, c.Hq, c.Sq, c.Dv]);
+    const withBiases = (xs: tf.Tensor[]): AttentionOptions => {
+      let next = 0;
+      const bias = (options.bias as unknown[]).map(b => {
+        if (b instanceof tf.Tensor) return xs[next++];
+        if (b instanceof WindowBias) return new WindowBias(xs[next++]);
+        return b;
+      });
+      return {...options, bias: bias as AttentionOptions['bias']};
+    };
+    const f = (...xs: tf.Tensor[]) => run(xs[0] as tf.Tensor4D, xs[1] as tf.Tensor4D, xs[2] as tf.Tensor4D, withBiases(xs.slice(3)));
+    const out = f(q, k, v, ...biasTensors);
+    const grads = tf.grads(f)([q, k, v, ...biasTensors], dyT);
+    return {out: out.dataSync(), grads: grads.map(g => g.dataSync())};
+  });
+}
+
+function checkCase(c: AttentionCase, o: SuiteOptions, random: () => number, withGradients = true): void {
+  const dy = randomArray(random, c.B * c.Hq * c.Sq * c.Dv);
+  const expected = referenceForward(c);
+  const actual = runCase(c, dy);
+  for (const x of actual.out) expect(Number.isFinite(x), 'output is finite').to.equal(true);
+  expect(relativeError(actual.out, expected.out), 'output').to.be.at.most(o.forwardTolerance);
+  if (!withGradients) return;
+  const g = referenceBackward(c, dy);
+  const names = ['dQuery', 'dKey', 'dValue', ...g.dBiases.map((_, i) => `dBias${i}`)];
+  [g.dq, g.dk, g.dv, ...g.dBiases].forEach((want, i) => {
+    const got = actual.grads[i];
+    for (const x of got) expect(Number.isFinite(x), `${names[i]} is finite`).to.equal(true);
+    expect(relativeError(got, want), names[i]).to.be.at.most(o.gradientTolerance);
+  });
+}
+
+export function describeAttentionSuite(o: SuiteOptions): void {
+  const seed = randomSeed();
+  describe(`scaledDotProductAttention on ${o.backend} (seed ${seed})`, () => {
+    let random: () => number;
+    beforeEach(() => {
+      random = rng(seed ^ Math.floor(Math.random() * 4294967296));
+    });
+
+    describe('against the float64 reference', () => {
+      for (const shape of FEATURE_CASES) {
+        it(describeCase(makeCase(rng(0), shape)), () => checkCase(makeCase(random, shape), o, random));
+      }
+    });
+
+    it(`a sweep of ${o.sweepCases} random shape, bias and option combinations`, () => {
+      for (let n = 0; n < o.sweepCases; n++) {
+        const c = makeCase(random, randomShape(random));
+        try {
+          checkCase(c, o, random, n % 4 === 0);
+        } catch (e) {
+          throw new Error(`${describeCase(c)}: ${(e as Error).message}`);
+        }
+      }
+    });
+
+    it('reports the expected implementation', () => {
+      tf.tidy(() => {
+        const q = tf.zeros([1, 2, 4, 8]), kv = tf.zeros([1, 2, 6, 8]);
+        const d = attentionImplementation(q, kv, kv, {bias: new LowerTriangularMask()});
+        expect(d.backend).to.equal(o.backend);
+        expect(d.implementation).to.equal(o.implementation);
+      });
+    });
+
+    describe('fully masked rows', () => {
+      it('output zeros and pass zero gradient, never NaN', () => {
+        const mask = new Float32Array(2 * 6 * 5).fill(0);
+        for (let j = 0; j < 5; j++) mask[1 * 5 + j] = -Infinity;  // batch 0, row 1
+        for (let i = 0; i < 6 * 5; i++) mask[6 * 5 + i] = -Infinity;  // batch 1, every row
+        tf.tidy(() => {
+          const q = tf.randomNormal([2, 2, 6, 4]), k = tf.randomNormal([2, 2, 5, 4]), v = tf.randomNormal([2, 2, 5, 3]);
+          const bias = tf.tensor4d(mask, [2, 1, 6, 5]);
+          const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) =>
+              scaledDotProductAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, {bias: d});
+          const out = f(q, k, v, bias).arraySync() as number[][][][];
+          const [dq, dk, dv, dBias] = tf.grads(f)([q, k, v, bias], tf.onesLike(f(q, k, v, bias)));
+          for (const h of [0, 1]) {
+            expect(out[0][h][1]).to.deep.equal([0, 0, 0]);
+            expect(out[1][h].flat()).to.deep.equal(new Array(18).fill(0));
+          }
+          const dqa = dq.arraySync() as number[][][][];
+          expect(dqa[0][0][1]).to.deep.equal([0, 0, 0, 0]);
+          expect(dqa[1].flat(2).every(x => x === 0)).to.equal(true);
+          for (const g of [dq, dk, dv, dBias]) expect(g.dataSync().every(Number.isFinite)).to.equal(true);
+          expect((dBias.arraySync() as number[][][][])[1].flat(2).every(x => x === 0)).to.equal(true);
+        });
+      });
+    });
+
+    describe('dropout', () => {
+      it('the hash matches hand-computed values of the contract formula', () => {
+        // mix(x) by hand for x = 0 and 1, then u for (s, bh, i, j) = (1, 0, 0, 0).
+        const mix = (x: bigint) => {
+          const m = (a: bigint) => a & 0xffffffffn;
+          x = m(x ^ (x >> 16n)); x = m(x * 0x7feb352dn); x = m(x ^ (x >> 15n)); x = m(x * 0x846ca68bn);
+          return m(x ^ (x >> 16n));
+        };
+        const u = (s: number, bh: number, i: number, j: number) =>
+            mix(mix(mix(mix(BigInt(s)) ^ BigInt(bh)) ^ BigInt(i)) ^ BigInt(j));
+        for (const [s, bh, i, j] of [[1, 0, 0, 0], [42, 3, 17, 5], [4294967295, 11, 1000, 99999]]) {
+          for (const rate of [0.1, 0.5, 0.9]) {
+            const keep = u(s, bh, i, j) >= BigInt(Math.floor(rate * 2 ** 32));
+            expect(dropoutKeeps(s, rate, bh, i, j), `s=${s} bh=${bh} i=${i} j=${j}`).to.equal(keep);
+          }
+        }
+      });
+
+      it('keeps exactly the elements the hash keeps, scaled by 1 / (1 - rate)', () => {
+        // V = identity makes the output the dropped probability matrix itself.
+        const B = 2, H = 2, S = 24, rate = 0.4, seed = 987654321;
+        tf.tidy(() => {
+          const q = tf.zeros([B, H, S, 4]), k = tf.zeros([B, H, S, 4]);
+          const v = tf.tile(tf.reshape(tf.eye(S), [1, 1, S, S]), [B, H, 1, 1]);
+          const out = scaledDotProductAttention(q, k, v, {dropout: {rate, seed}}).dataSync();
+          let kept = 0;
+          for (let bh = 0; bh < B * H; bh++) {
+            for (let i = 0; i < S; i++) {
+              for (let j = 0; j < S; j++) {
+                const want = dropoutKeeps(seed, rate, bh, i, j) ? 1 / S / (1 - rate) : 0;
+                expect(out[(bh * S + i) * S + j]).to.be.closeTo(want, 1e-6);
+                if (want > 0) kept++;
+              }
+            }
+          }
+          expect(kept / (B * H * S * S)).to.be.closeTo(1 - rate, 0.05);
+        });
+      });
+
+      it('the same seed gives the same output, another seed another', () => {
+        tf.tidy(() => {
+          const q = tf.randomNormal([1, 2, 16, 8]), k = tf.randomNormal([1, 2, 16, 8]), v = tf.randomNormal([1, 2, 16, 8]);
+          const run = (seed: number) => scaledDotProductAttention(q, k, v, {dropout: {rate: 0.5, seed}}).dataSync();
+          expect(Array.from(run(5))).to.deep.equal(Array.from(run(5)));
+          expect(Array.from(run(5))).to.not.deep.equal(Array.from(run(6)));
+        });
+      });
+
+      it('rate 0 is exactly no dropout', () => {
+        tf.tidy(() => {
+          const q = tf.randomNormal([1, 2, 9, 8]), k = tf.randomNormal([1, 2, 9, 8]), v = tf.randomNormal([1, 2, 9, 8]);
+          const plain = scaledDotProductAttention(q, k, v).dataSync();
+          const none = scaledDotProductAttention(q, k, v, {dropout: {rate: 0, seed: 3}}).dataSync();
+          expect(Array.from(none)).to.deep.equal(Array.from(plain));
+        });
+      });
+    });
+
+    it('fused gradients equal the composed path\'s on larger shapes', () => {
+      const c = makeCase(random, {
+        B: 2, Hq: 4, Hkv: 2, Sq: 96, Sk: 130, D: 32, Dv: 16,
+        biases: [{kind: 'tensor', shape: [1, 4, 96, 130]}, {kind: 'causal', fromBottomRight: true}],
+        dropout: {rate: 0.2, seed: 99},
+      });
+      const dy = randomArray(random, c.B * c.Hq * c.Sq * c.Dv);
+      const fused = runCase(c, dy);
+      const composed = runCase(c, dy, (q, k, v, options) => {
+        const [bias, causal] = options.bias as [tf.Tensor, LowerTriangularMask];
+        const shape = {batch: c.B, headsQ: c.Hq, headsKV: c.Hkv, seqQ: c.Sq, seqK: c.Sk, headDim: c.D, valueDim: c.Dv};
+        return composedAttention(q, k, v, {
+          shape, scale: 1 / Math.sqrt(c.D), dense: [bias, causal.toDense(shape)], window: [],
+          dropoutRate: 0.2, dropoutSeed: 99,
+        }) as tf.Tensor4D;
+      });
+      expect(relativeError(fused.out, composed.out)).to.be.at.most(o.forwardTolerance);
+      fused.grads.forEach((g, i) => expect(relativeError(g, composed.grads[i])).to.be.at.most(o.gradientTolerance));
+    });
+
+    describe('bad input', () => {
+      // Each entry makes its inputs, then returns the call to check.
+      const cases: [string, () => () => unknown, RegExp][] = [
+        ['key rank', () => call([1, 2, 4, 8], [2, 4, 8], [1, 2, 4, 8]),
+         /^scaledDotProductAttention: key must be rank 4 \[batch, heads, seqK, headDim\], got shape \[2,4,8\]$/],
+        ['query rank', () => call([2, 4, 8], [1, 2, 4, 8], [1, 2, 4, 8]), /query must be rank 4 .*got shape \[2,4,8\]/],
+        ['batch mismatch', () => call([1, 2, 4, 8], [2, 2, 4, 8], [2, 2, 4, 8]), /key must have batch 1 .*got shape \[2,2,4,8\]/],
+        ['head dim mismatch', () => call([1, 2, 4, 8], [1, 2, 4, 6], [1, 2, 4, 8]), /key must have headDim 8 .*\[1,2,4,6\]/],
+        ['seqK mismatch', () => call([1, 2, 4, 8], [1, 2, 4, 8], [1, 2, 5, 8]), /value must have .*got shape \[1,2,5,8\]/],
+        ['heads not a multiple', () => call([1, 3, 4, 8], [1, 2, 4, 8], [1, 2, 4, 8]), /query heads must be a multiple of key heads \(2\)/],
+        ['dtype', () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], {}, 'int32'),
+         /query must be float32, got int32/],
+        ['bias does not broadcast', () => call([1, 2, 4, 8], [1, 2, 5, 8], [1, 2, 5, 8], {bias: tf.zeros([3, 5])}),
+         /bias must broadcast to \[batch, heads, seqQ, seqK\] = \[1,2,4,5\], got shape \[3,5\]/],
+        ['bias rank 5', () => call([1, 2, 4, 8], [1, 2, 5, 8], [1, 2, 5, 8], {bias: tf.zeros([1, 1, 2, 4, 5])}), /bias must broadcast/],
+        ['window count', () => call([3, 2, 4, 8], [3, 2, 4, 8], [3, 2, 4, 8], {bias: new WindowBias(tf.zeros([2, 1, 4, 4]))}),
+         /batch to be a multiple of its 2 windows, got batch 3/],
+        ['window shape', () => call([2, 2, 4, 8], [2, 2, 4, 8], [2, 2, 4, 8], {bias: new WindowBias(tf.zeros([2, 3, 4, 4]))}),
+         /windowBias must have shape \[nW, 1 or 2, 4, 4\], got shape \[2,3,4,4\]/],
+        ['dropout rate 1', () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], {dropout: {rate: 1, seed: 0}}), /dropout rate must be a number in \[0, 1\), got 1/],
+        ['dropout rate < 0', () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], {dropout: {rate: -0.1, seed: 0}}), /got -0.1/],
+        ['dropout seed', () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], {dropout: {rate: 0.1, seed: 2 ** 32}}), /dropout seed must be an integer/],
+        ['negative scale', () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], {scale: -1}), /scale must be a finite number ≥ 0, got -1/],
+        ['NaN scale', () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], {scale: NaN}), /scale must be a finite number ≥ 0, got NaN/],
+        ['block lengths', () => call([1, 1, 5, 2], [1, 1, 5, 2], [1, 1, 5, 2], {bias: BlockDiagonalMask.fromSeqLens([2, 2])}),
+         /BlockDiagonalMask lengths must sum to seqQ = 5 and seqK = 5, got 4 and 4/],
+        ['block batch', () => call([2, 1, 4, 2], [2, 1, 4, 2], [2, 1, 4, 2], {bias: BlockDiagonalMask.fromSeqLens([2, 2])}),
+         /BlockDiagonalMask needs batch 1/],
+      ];
+      for (const [name, prepare, message] of cases) {
+        it(`rejects ${name} with a clear error and leaks nothing`, () => {
+          const run = prepare();
+          const before = tf.memory().numTensors;
+          expect(run).to.throw(Error, message);
+          expect(tf.memory().numTensors).to.equal(before);
+        });
+      }
+    });
+
+    it('leaks no tensors over forward + backward inside tf.tidy', () => {
+      const c = makeCase(random, {
+        B: 2, Hq: 2, Sq: 9, D: 4, biases: [{kind: 'tensor', shape: [1, 2, 9, 9]}, {kind: 'window', shape: [2, 1, 9, 9]}, {kind: 'causal'}],
+        dropout: {rate: 0.1, seed: 1},
+      });
+      const dy = randomArray(random, c.B * c.Hq * c.Sq * c.Dv);
+      runCase(c, dy);  // warm-up: backends may keep state after a first call
+      const before = tf.memory().numTensors;
+      runCase(c, dy);
+      expect(tf.memory().numTensors).to.equal(before);
+    });
+  });
+}
+
+/** The bad-input checks' tensors, disposed after the suite. */
+const held: tf.Tensor[] = [];
+after(() => held.splice(0).forEach(t => t.dispose()));
+
+/** Makes the inputs now; the returned function calls the op. */
+function call(qs: number[], ks: number[], vs: number[], options: AttentionOptions = {}, dtype: tf.DataType = 'float32'):
+    () => tf.Tensor {
+  const q = tf.zeros(qs, dtype), k = tf.zeros(ks), v = tf.zeros(vs);
+  held.push(q, k, v);
+  const b = options.bias;
+  if (b instanceof tf.Tensor) held.push(b);
+  if (b instanceof WindowBias) held.push(b.tensor);
+  return () => scaledDotProductAttention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, options);
+}
+
+/** A random small case: any combination of the features. */
+function randomShape(random: () => number): CaseShape {
+  const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
+  const Hkv = int(1, 3), Hq = Hkv * int(1, 3);
+  const B = int(1, 4), Sq = int(1, 20), Sk = int(1, 20);
+  const shape: CaseShape = {B, Hq, Hkv, Sq, Sk, D: int(1, 12), Dv: int(1, 12), biases: []};
+  if (random() < 0.4) {
+    const full = [B, Hq, Sq, Sk];
+    const rank = int(1, 4);
+    shape.biases!.push({kind: 'tensor', shape: full.slice(4 - rank).map(d => random() < 0.4 ? 1 : d), maskFraction: random() < 0.3 ? 0.3 : 0});
+  }
+  if (random() < 0.3) {
+    const divisors = [1, 2, 3, 4].filter(n => B % n === 0);
+    const nW = divisors[int(0, divisors.length - 1)];
+    shape.biases!.push({kind: 'window', shape: [nW, random() < 0.5 ? 1 : Hq, Sq, Sk], maskFraction: random() < 0.3 ? 0.2 : 0});
+  }
+  if (B === 1 && random() < 0.25) {
+    const blocks = int(1, 3);
+    shape.biases!.push({kind: 'blockDiagonal', qLens: split(random, Sq, blocks), kLens: split(random, Sk, blocks), causal: random() < 0.5});
+  } else if (random() < 0.3) {
+    shape.biases!.push({kind: 'causal', fromBottomRight: random() < 0.5});
+  }
+  if (random() < 0.2) shape.scale = random() * 2;
+  if (random() < 0.2) shape.dropout = {rate: random() * 0.8, seed: int(0, 2 ** 31)};
+  return shape;
+}
+
+/** `total` split into `parts` non-negative lengths. */
+function split(random: () => number, total: number, parts: number): number[] {
+  const cuts = Array.from({length: parts - 1}, () => Math.floor(random() * (total + 1))).sort((a, b) => a - b);
+  return [...cuts, total].map((c, i) => c - (i === 0 ? 0 : [...cuts, total][i - 1]));
+}
