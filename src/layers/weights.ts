@@ -6,10 +6,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import type {Initializer} from '@tensorflow/tfjs-layers/dist/initializers';
 import type {LayerVariable} from '@tensorflow/tfjs-layers/dist/variables';
 
 /** `Layer.addWeight`, which is protected, handed to the building blocks by their layer. */
-export type AddWeight = (name: string, shape: number[], initializer: tfl.initializers.Initializer) => LayerVariable;
+export type AddWeight = (name: string, shape: number[], initializer: Initializer) => LayerVariable;
 
 /** timm's Linear initialization (trunc_normal std 0.02, zero bias). */
 export const linearInitializer = () => tfl.initializers.truncatedNormal({stddev: 0.02});

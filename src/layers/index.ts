@@ -1,0 +1,19 @@
+export {MultiHeadAttention} from './multi_head_attention';
+export type {MultiHeadAttentionArgs} from './multi_head_attention';
+export {PatchEmbedding} from './patch_embedding';
+export type {PatchEmbeddingArgs} from './patch_embedding';
+export {mergeNeighbourhoods, PatchMerging} from './patch_merging';
+export type {PatchMergingArgs} from './patch_merging';
+export {entryToFloat32, parseSafetensors} from './safetensors';
+export type {SafetensorsEntry} from './safetensors';
+export {SwinTransformerBlock} from './swin_block';
+export type {SwinTransformerBlockArgs} from './swin_block';
+export {swinPresets, swinTransformer} from './swin_transformer';
+export type {SwinConfig} from './swin_transformer';
+export {loadTimmSwinWeights, timmKey} from './timm_weights';
+export {WindowAttention} from './window_attention';
+export type {WindowAttentionArgs} from './window_attention';
+export {
+  cyclicShift, effectiveWindow, relativePositionIndex, SHIFT_MASK_VALUE, shiftWindowMask, windowPartition, windowReverse,
+} from './window_ops';
+export type {WindowSize} from './window_ops';
