@@ -78,9 +78,9 @@ export const SHIFT_MASK_VALUE = -100;
  * [0, size − window), [size − window, size − shift), [size − shift, size).
  */
 export function shiftWindowMask([h, w]: WindowSize, [wh, ww]: WindowSize, [sh, sw]: WindowSize): Float32Array {
-  // An axis without shift is one band (timm's slices then cover it whole).
+  // An axis without shift has window = size (timm's rule), so it is one band.
   const band = (p: number, size: number, window: number, shift: number) =>
-      shift === 0 || p < size - window ? 0 : p < size - shift ? 1 : 2;
+      p < size - window ? 0 : p < size - shift ? 1 : 2;
   const n = wh * ww;
   const windowsW = w / ww;
   const numWindows = (h / wh) * windowsW;

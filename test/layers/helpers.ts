@@ -1,0 +1,49 @@
+import * as tf from '@tensorflow/tfjs';
+import {expect} from 'chai';
+import type {Weights} from './reference';
+
+/** A seeded stream of standard normals (Box–Muller over a 32-bit LCG), for reproducible data. */
+export function normals(seed: number): (count: number, scale?: number) => Float64Array {
+  let state = seed >>> 0;
+  const uniform = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return (state + 0.5) / 4294967296;
+  };
+  return (count, scale = 1) => Float64Array.from(
+             {length: count}, () => scale * Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()));
+}
+
+/** Sets every weight of `layer` to random values (LayerNorm gammas around 1), so that no weight is inert. */
+export function randomizeWeights(layer: tf.layers.Layer, seed: number): void {
+  const random = normals(seed);
+  layer.setWeights(layer.weights.map(w => {
+    const size = w.shape.reduce((a, b) => a! * b!, 1)!;
+    const values = random(size, 0.3);
+    if (w.originalName.endsWith('gamma')) values.forEach((v, i) => values[i] = 1 + v);
+    return tf.tensor(Float32Array.from(values), w.shape as number[]);
+  }));
+}
+
+/** The layer's weights by their path inside the layer (e.g. 'attn/qkv/kernel'), in float64. */
+export function weightsOf(layer: tf.layers.Layer): Weights {
+  return new Map(layer.weights.map(w => {
+    const name = w.originalName;
+    return [name.slice(name.lastIndexOf(`${layer.name}/`) + layer.name.length + 1), Float64Array.from(w.read().dataSync())];
+  }));
+}
+
+/** max |actual − expected| / max |expected| below `tolerance`. */
+export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number): void {
+  expect(actual.length).to.equal(expected.length);
+  let scale = 0;
+  let error = 0;
+  for (let i = 0; i < expected.length; i++) {
+    scale = Math.max(scale, Math.abs(expected[i]));
+    error = Math.max(error, Math.abs(actual[i] - expected[i]));
+  }
+  expect(error / scale, `max |Δ| ${error} over max |expected| ${scale}`).to.be.lessThan(tolerance);
+}
+
+export function tensorOf(values: Float64Array, shape: number[]): tf.Tensor {
+  return tf.tensor(Float32Array.from(values), shape);
+}

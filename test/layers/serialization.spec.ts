@@ -1,0 +1,92 @@
+/** model.save() → tf.loadLayersModel() gives the same layers, configs and outputs. */
+import * as tf from '@tensorflow/tfjs';
+import {expect} from 'chai';
+import {mkdtempSync, readdirSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {fileSystemHandler} from '../../examples/file_io';
+import {MultiHeadAttention, PatchEmbedding, PatchMerging, SwinTransformerBlock, swinTransformer, WindowAttention} from '../../src/layers/index';
+import {randomizeWeights} from './helpers';
+import {useCpu} from './setup';
+
+async function roundTripInMemory(model: tf.LayersModel): Promise<tf.LayersModel> {
+  let saved: tf.io.ModelArtifacts | null = null;
+  await model.save(tf.io.withSaveHandler(async artifacts => {
+    saved = artifacts;
+    return {modelArtifactsInfo: {dateSaved: new Date(), modelTopologyType: 'JSON'}};
+  }));
+  return tf.loadLayersModel(tf.io.fromMemory(saved!));
+}
+
+async function roundTripThroughFiles(model: tf.LayersModel): Promise<tf.LayersModel> {
+  const folder = mkdtempSync(join(tmpdir(), 'tfjs-attention-'));
+  try {
+    await model.save(fileSystemHandler(folder));
+    expect(readdirSync(folder).sort()).to.deep.equal(['model.json', 'weights.bin']);
+    return await tf.loadLayersModel(fileSystemHandler(folder));
+  } finally {
+    rmSync(folder, {recursive: true});
+  }
+}
+
+/** Layer configs without unset entries (built-in layers give `undefined` before a round trip, `null` after). */
+const configsOf = (model: tf.LayersModel) =>
+    JSON.parse(JSON.stringify(model.layers.map(l => l.getConfig()), (_key, value) => value ?? undefined));
+
+function expectSameModel(loaded: tf.LayersModel, model: tf.LayersModel, input: tf.Tensor): void {
+  expect(loaded.layers.map(l => l.getClassName())).to.deep.equal(model.layers.map(l => l.getClassName()));
+  expect(configsOf(loaded)).to.deep.equal(configsOf(model));
+  const [expected, actual] = [model.predict(input) as tf.Tensor, loaded.predict(input) as tf.Tensor];
+  expect(Array.from(actual.dataSync())).to.deep.equal(Array.from(expected.dataSync()));
+  tf.dispose([expected, actual]);
+}
+
+describe('serialization', () => {
+  before(useCpu);
+
+  const swin = () => swinTransformer({
+    imgSize: 16, patchSize: 2, inChans: 3, numClasses: 4, embedDim: 8, depths: [2, 1], numHeads: [2, 4],
+    windowSize: 4, mlpRatio: 2, dropRate: 0.1, attnDropRate: 0.1, dropPathRate: 0.1,
+  });
+
+  /** MultiHeadAttention (cross-attention with a separate key) and WindowAttention in one model. */
+  function attentionModel(): tf.LayersModel {
+    const query = tf.input({shape: [6, 8]});
+    const context = tf.input({shape: [9, 5]});
+    const attended = new MultiHeadAttention({numHeads: 2, keyDim: 3, valueDim: 4, outputShape: 8, dropout: 0.1})
+                         .apply([query, context, context]) as tf.SymbolicTensor;
+    const windowed = new WindowAttention({dim: 8, numHeads: 2, windowSize: [2, 3]}).apply(attended) as tf.SymbolicTensor;
+    return tf.model({inputs: [query, context], outputs: windowed});
+  }
+
+  for (const [io, roundTrip] of [['in-memory', roundTripInMemory], ['file', roundTripThroughFiles]] as const) {
+    it(`a Swin model with every Swin layer, through the ${io} handler`, async () => {
+      const model = swin();
+      model.layers.forEach((layer, i) => randomizeWeights(layer, i));
+      const loaded = await roundTrip(model);
+      expect(loaded.layers.some(l => l instanceof PatchEmbedding)).to.equal(true);
+      expect(loaded.layers.some(l => l instanceof PatchMerging)).to.equal(true);
+      expect(loaded.layers.filter(l => l instanceof SwinTransformerBlock)).to.have.length(3);
+      const input = tf.randomNormal([2, 16, 16, 3]);
+      expectSameModel(loaded, model, input);
+      tf.dispose(input);
+      model.dispose();
+      loaded.dispose();
+    });
+
+    it(`MultiHeadAttention and WindowAttention, through the ${io} handler`, async () => {
+      const model = attentionModel();
+      model.layers.forEach((layer, i) => randomizeWeights(layer, 10 + i));
+      const loaded = await roundTrip(model);
+      expect(loaded.layers.some(l => l instanceof MultiHeadAttention)).to.equal(true);
+      expect(loaded.layers.some(l => l instanceof WindowAttention)).to.equal(true);
+      const inputs = [tf.randomNormal([2, 6, 8]), tf.randomNormal([2, 9, 5])];
+      const [expected, actual] = [model.predict(inputs) as tf.Tensor, loaded.predict(inputs) as tf.Tensor];
+      expect(Array.from(actual.dataSync())).to.deep.equal(Array.from(expected.dataSync()));
+      expect(configsOf(loaded)).to.deep.equal(configsOf(model));
+      tf.dispose([...inputs, expected, actual]);
+      model.dispose();
+      loaded.dispose();
+    });
+  }
+});

@@ -1,0 +1,81 @@
+/** Gradients through the layers, training, and the presets' sizes. */
+import * as tf from '@tensorflow/tfjs';
+import {expect} from 'chai';
+import {SwinTransformerBlock, swinPresets, swinTransformer} from '../../src/layers/index';
+import {expectClose, normals, randomizeWeights, tensorOf, weightsOf} from './helpers';
+import * as ref from './reference';
+import {useCpu} from './setup';
+
+describe('training', () => {
+  before(useCpu);
+
+  it('the gradient reaches the relative position bias table (shifted block: dense and window bias)', () => {
+    const spec = {dim: 4, heads: 2, resolution: [4, 4] as [number, number], window: 2, shift: 1, mlpRatio: 2};
+    const random = normals(11);
+    const x = random(2 * 4 * 4 * spec.dim);
+    const r = random(x.length);
+    const layer = new SwinTransformerBlock({
+      dim: spec.dim, inputResolution: spec.resolution, numHeads: spec.heads, windowSize: spec.window, shiftSize: spec.shift,
+      mlpRatio: spec.mlpRatio,
+    });
+    const [input, weightsOfR] = [tensorOf(x, [2, 4, 4, spec.dim]), tensorOf(r, [2, 4, 4, spec.dim])];
+    layer.apply(input);
+    randomizeWeights(layer, 12);
+    const table = layer.weights.find(w => w.originalName.endsWith('attn/relative_position_bias_table'))!;
+    const {grads} = tf.variableGrads(
+        () => tf.sum(tf.mul(layer.apply(input) as tf.Tensor, weightsOfR)) as tf.Scalar, [table.read() as tf.Variable]);
+    const analytic = grads[table.read().name].dataSync();
+    // Central differences of the float64 reference, entry by entry.
+    const weights = weightsOf(layer);
+    const tableValues = weights.get('attn/relative_position_bias_table')!;
+    const loss = () => ref.swinBlock(x, spec, weights).reduce((s, v, i) => s + v * r[i], 0);
+    const numeric = tableValues.map((v, i) => {
+      const step = 1e-5;
+      tableValues[i] = v + step;
+      const up = loss();
+      tableValues[i] = v - step;
+      const down = loss();
+      tableValues[i] = v;
+      return (up - down) / (2 * step);
+    });
+    expect(Math.min(...Array.from(analytic, Math.abs))).to.be.greaterThan(0);
+    expectClose(analytic, numeric, 1e-4);
+    tf.dispose([input, weightsOfR, ...Object.values(grads)]);
+  });
+
+  it('model.fit lowers the loss of a small Swin on a synthetic task', async () => {
+    const random = normals(3);
+    const count = 64;
+    // Class 1: brighter left half; class 0: brighter right half; plus noise.
+    const labels = Array.from({length: count}, (_, i) => i % 2);
+    const images = new Float32Array(count * 8 * 8);
+    const noise = random(images.length, 0.5);
+    images.forEach((_, k) => {
+      const [i, column] = [Math.floor(k / 64), k % 8];
+      images[k] = ((column < 4) === (labels[i] === 1) ? 1 : -1) + noise[k];
+    });
+    const xs = tf.tensor4d(images, [count, 8, 8, 1]);
+    const ys = tf.oneHot(labels, 2).toFloat();
+    const model = swinTransformer({
+      imgSize: 8, patchSize: 2, inChans: 1, numClasses: 2, embedDim: 8, depths: [2, 1], numHeads: [2, 2],
+      windowSize: 2, mlpRatio: 2, dropPathRate: 0.1, attnDropRate: 0.1,
+    });
+    model.compile({optimizer: tf.train.adam(3e-3), loss: tf.losses.softmaxCrossEntropy, metrics: ['accuracy']});
+    const history = await model.fit(xs, ys, {epochs: 12, batchSize: 16, shuffle: true, verbose: 0});
+    const losses = history.history.loss as number[];
+    expect(losses[losses.length - 1]).to.be.lessThan(0.5 * losses[0]);
+    const accuracy = history.history.acc as number[];
+    expect(accuracy[accuracy.length - 1]).to.be.greaterThan(0.9);
+    tf.dispose([xs, ys]);
+    model.dispose();
+  });
+
+  it('the presets have timm’s parameter counts', () => {
+    const expected = {tiny: 28_288_354, small: 49_606_258, base: 87_768_224};
+    for (const [name, count] of Object.entries(expected)) {
+      const model = swinTransformer(swinPresets[name as keyof typeof expected]);
+      expect(model.countParams(), name).to.equal(count);
+      model.dispose();
+    }
+  });
+});
