@@ -22,9 +22,11 @@ describe('training', () => {
     layer.apply(input);
     randomizeWeights(layer, 12);
     const table = layer.weights.find(w => w.originalName.endsWith('attn/relative_position_bias_table'))!;
+    // LayerVariable.read() returns the underlying tf.Variable.
+    const tableVariable = table.read() as tf.Variable;
     const {grads} = tf.variableGrads(
-        () => tf.sum(tf.mul(layer.apply(input) as tf.Tensor, weightsOfR)) as tf.Scalar, [table.read() as tf.Variable]);
-    const analytic = grads[table.read().name].dataSync();
+        () => tf.sum(tf.mul(layer.apply(input) as tf.Tensor, weightsOfR)) as tf.Scalar, [tableVariable]);
+    const analytic = grads[tableVariable.name].dataSync();
     // Central differences of the float64 reference, entry by entry.
     const weights = weightsOf(layer);
     const tableValues = weights.get('attn/relative_position_bias_table')!;
