@@ -5,8 +5,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {cpuKernels} from '../kernels/cpu/index';
+import {webglKernels} from '../kernels/webgl/index';
 import {registerFusedBackend} from './dispatch';
 import {attentionGradConfig} from './gradient';
 
 registerFusedBackend(cpuKernels);
+registerFusedBackend(webglKernels);
 tf.registerGradient(attentionGradConfig);

@@ -1,0 +1,54 @@
+/**
+ * Browser tests on the `webgl` backend: one esbuild bundle (setup and specs share one
+ * tfjs-core engine) run by mocha in Debian's headless Chromium on SwiftShader.
+ * `npm run bench:webgl` reuses this file with BENCH=1 (see benchmarks/webgl/run.ts).
+ */
+import {mkdirSync} from 'node:fs';
+import {fileURLToPath} from 'node:url';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+// karma-esbuild writes its entry into os.tmpdir() and imports specs by a relative path;
+// a temp dir inside the project keeps that path valid.
+const tmp = `${root}.tmp`;
+mkdirSync(tmp, {recursive: true});
+process.env.TMPDIR = tmp;
+process.env.CHROME_BIN ??= '/usr/bin/chromium';
+
+const bench = process.env.BENCH === '1';
+const entry = bench ? 'benchmarks/webgl/bench.ts' : 'test/browser/index.ts';
+
+export default function(config) {
+  config.set({
+    basePath: root,
+    frameworks: ['mocha'],
+    files: [{pattern: entry, type: 'module'}],
+    preprocessors: {[entry]: ['esbuild']},
+    esbuild: {target: 'es2020', sourcemap: false},
+    // Karma would serve .ts as video/mp2t.
+    mime: {'text/x-typescript': ['ts']},
+    browsers: ['ChromiumSwiftShader'],
+    customLaunchers: {
+      ChromiumSwiftShader: {
+        base: 'ChromeHeadless',
+        flags: [
+          '--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist',
+          '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic',
+          '--no-first-run',
+        ],
+      },
+    },
+    client: {
+      mocha: {timeout: bench ? 600000 : 300000},
+      // The benchmark prints its results through the console; Karma relays it to Node.
+      captureConsole: true,
+    },
+    browserConsoleLogOptions: {level: bench ? 'log' : 'warn', terminal: true},
+    browserNoActivityTimeout: bench ? 900000 : 300000,
+    // A long synchronous readback blocks the page's socket; do not count it as a disconnect.
+    pingTimeout: 600000,
+    browserDisconnectTimeout: 600000,
+    reporters: ['progress'],
+    singleRun: true,
+    concurrency: 1,
+  });
+}

@@ -1,0 +1,49 @@
+/** What the webgl kernels support (CONTRACT.md §4): the op composes for everything else. */
+import * as tf from '@tensorflow/tfjs-core';
+import {AttentionCall, FusedAttentionKernel, unsupportedBiasKinds} from '../../src/dispatch';
+import {fmtShape} from '../../src/shapes';
+import {checkDropoutSupported, warnWebGL1Once, webglVersion} from './webgl_version';
+
+const SUPPORTED_BIAS_KINDS: ReadonlySet<string> = new Set(['tensor', 'window', 'causal', 'blockDiagonal']);
+
+/** Packed texels of a [heads, rows, cols] texture (each holds a 2×2 block). */
+function packedTexels([heads, rows, cols]: number[]): number {
+  return heads * Math.ceil(rows / 2) * Math.ceil(cols / 2);
+}
+
+/** The textures the kernels read or write, as [heads, rows, cols]; a score tile holds at least one row pair. */
+function kernelTextures(call: AttentionCall): number[][] {
+  const {batch, headsQ, headsKV, seqQ, seqK, headDim, valueDim} = call.shape;
+  const queryHeads = batch * headsQ, kvHeads = batch * headsKV;
+  return [
+    [queryHeads, seqQ, headDim], [queryHeads, seqQ, valueDim], [kvHeads, seqK, headDim], [kvHeads, seqK, valueDim],
+    [1, 2, seqK], [1, queryHeads, seqQ],
+  ];
+}
+
+function notSupportedReasons(call: AttentionCall): string[] {
+  checkDropoutSupported(call.dropoutRate);
+  const reasons = unsupportedBiasKinds(call, SUPPORTED_BIAS_KINDS);
+  if (webglVersion() < 2) {
+    warnWebGL1Once();
+    reasons.push(`needs WebGL 2, got WebGL ${webglVersion()}`);
+  }
+  if (!tf.env().getBool('WEBGL_RENDER_FLOAT32_ENABLED')) {
+    reasons.push('needs float32 render targets (WEBGL_RENDER_FLOAT32_ENABLED is false)');
+  }
+  const {batch, headsQ, headsKV, seqQ, seqK, headDim, valueDim} = call.shape;
+  if ([batch, headsQ, headsKV, seqQ, seqK, headDim, valueDim].includes(0)) reasons.push('a dimension is 0');
+  const maxTexture = tf.env().getNumber('WEBGL_MAX_TEXTURE_SIZE');
+  for (const shape of kernelTextures(call)) {
+    if (packedTexels(shape) > maxTexture * maxTexture) {
+      reasons.push(`a ${fmtShape(shape)} texture does not fit WEBGL_MAX_TEXTURE_SIZE = ${maxTexture}`);
+    }
+  }
+  return reasons;
+}
+
+export const webglDeclaration: FusedAttentionKernel = {
+  name: 'webgl-fused',
+  backendName: 'webgl',
+  notSupportedReasons,
+};

@@ -1,0 +1,53 @@
+/**
+ * The logsumexp of each query row of a score tile, max-shifted for stability; +Infinity
+ * on a fully masked row. Rows outside the tile keep the previous tile's values.
+ */
+import type {GPGPUProgram} from '@tensorflow/tfjs-backend-webgl';
+import {AttentionGeometry, geometryGlsl, keyRangeGlsl, TILE_UNIFORM} from './geometry';
+
+export class RowLogsumexpProgram implements GPGPUProgram {
+  variableNames = ['scores'];
+  outputShape: number[];
+  userCode: string;
+  packedInputs = true;
+  customUniforms = [TILE_UNIFORM];
+
+  /** Inputs: the score tile, then keyRange where present, then the previous logsumexp unless first. */
+  constructor(g: AttentionGeometry, hasPrevious: boolean) {
+    this.outputShape = [g.queryHeads, g.shape.seqQ];
+    if (g.ranged) this.variableNames.push('keyRange');
+    if (hasPrevious) this.variableNames.push('previous');
+    this.userCode = `
+      ${geometryGlsl(g)}
+      ${keyRangeGlsl(g)}
+      float rowLogsumexp(int n, int t, int i) {
+        int pairRow = t - (t & 1);
+        ivec4 ranges = keyRanges(i - (i & 1));
+        ivec2 range = (i & 1) == 0 ? ranges.xy : ranges.zw;
+        int start = range.x - (range.x & 1);
+        float m = NEG_INF;
+        for (int j = start; j < range.y; j += 2) {
+          vec2 s = pickRow(getScores(n, pairRow, j), t);
+          m = max(m, max(s.x, s.y));
+        }
+        if (m == NEG_INF) return uintBitsToFloat(0x7f800000u);
+        float total = 0.0;
+        for (int j = start; j < range.y; j += 2) {
+          vec2 s = pickRow(getScores(n, pairRow, j), t);
+          total += exp(s.x - m) + exp(s.y - m);
+        }
+        return m + log(total);
+      }
+      void main() {
+        ivec2 coords = getOutputCoords();
+        int queryHead = coords.x;
+        int i = coords.y;
+        if (queryHead >= tile.x && queryHead < tile.y && i >= tile.z && i < tile.w) {
+          setOutput(rowLogsumexp(queryHead - tile.x, i - tile.z, i));
+        } else {
+          setOutput(${hasPrevious ? 'pick(getPrevious(queryHead, i), queryHead, i)' : '0.0'});
+        }
+      }
+    `;
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The forward kernel on webgl. Per tile of scores: the scores, their rows' logsumexp,
+ * the (dropped-out) probabilities, and the tile's output rows P'·V. See geometry.ts for
+ * the strategy.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type {MathBackendWebGL} from '@tensorflow/tfjs-backend-webgl';
+import {AttentionAttrs, AttentionInputs, ScaledDotProductAttention} from '../../src/kernel_names';
+import {attentionGeometry, dropoutUniforms, planTiles, rangeTensors, tileUniform} from './geometry';
+import {ProbabilitiesProgram} from './probabilities_program';
+import {ProgramRunner, reshaped} from './program_runner';
+import {RowLogsumexpProgram} from './row_logsumexp_program';
+import {ScoresProgram} from './scores_program';
+import {TileTimesMatrixProgram} from './tile_times_matrix_program';
+import {requireWebGL2} from './webgl_version';
+
+export function scaledDotProductAttentionWebGL(
+    args: {inputs: tf.NamedTensorInfoMap, backend: tf.KernelBackend, attrs?: tf.NamedAttrMap}): tf.TensorInfo[] {
+  const inputs = args.inputs as AttentionInputs;
+  const attrs = args.attrs as unknown as AttentionAttrs;
+  requireWebGL2(attrs);
+  const g = attentionGeometry(inputs, attrs);
+  const {batch, headsQ, seqQ, seqK, headDim, valueDim} = g.shape;
+  const {tileShape, tiles} = planTiles(g);
+  const runner = new ProgramRunner(args.backend as MathBackendWebGL);
+  try {
+    const many = tiles.length > 1;
+    const q = runner.input(inputs.query, [g.queryHeads, seqQ, headDim], many);
+    const k = runner.input(inputs.key, [g.kvHeads, seqK, headDim], many);
+    const v = runner.input(inputs.value, [g.kvHeads, seqK, valueDim], many);
+    const biases = [inputs.bias, inputs.windowBias].flatMap(
+        (t, n) => t == null ? [] : [reshaped(t, (n === 0 ? g.bias : g.window)!.shape)]);
+    const ranges = g.ranged ? rangeTensors(args.backend as MathBackendWebGL, g) : null;
+    const keyRange = ranges != null ? [runner.temporary(ranges.keyRange)] : [];
+    if (ranges != null) runner.temporary(ranges.queryRange);
+    const dropout = g.dropout ? dropoutUniforms(attrs) : [];
+    let logsumexp: tf.TensorInfo | null = null;
+    let output: tf.TensorInfo | null = null;
+    for (const tile of tiles) {
+      const at = tileUniform(tile);
+      const scores = runner.run(new ScoresProgram(g, tileShape, false), [q, k, ...biases, ...keyRange], [at, [attrs.scale]]);
+      logsumexp = runner.carry(logsumexp, new RowLogsumexpProgram(g, logsumexp != null), [scores, ...keyRange], [at]);
+      const probs = runner.run(new ProbabilitiesProgram(g, tileShape, true, g.dropout), [scores, logsumexp], [at, ...dropout]);
+      runner.free(scores);
+      output = runner.carry(output, new TileTimesMatrixProgram(g, valueDim, output != null), [probs, v, ...keyRange], [at, [1]]);
+      runner.free(probs);
+    }
+    return [reshaped(output!, [batch, headsQ, seqQ, valueDim]), reshaped(logsumexp!, [batch, headsQ, seqQ])];
+  } finally {
+    runner.dispose();
+  }
+}
+
+export const scaledDotProductAttentionWebGLConfig: tf.KernelConfig = {
+  kernelName: ScaledDotProductAttention,
+  backendName: 'webgl',
+  kernelFunc: scaledDotProductAttentionWebGL as unknown as tf.KernelFunc,
+};

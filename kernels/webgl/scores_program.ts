@@ -1,0 +1,87 @@
+/**
+ * One tile of scores, scale · q kᵀ + bias, with masked entries at -Infinity; or, given
+ * the logsumexp, the probabilities exp(score − logsumexp) directly (the backward pass).
+ * A fragment computes a 2×2 block: query rows (i, i+1) × keys (j, j+1).
+ */
+import type {GPGPUProgram} from '@tensorflow/tfjs-backend-webgl';
+import {rowDotRowGlsl} from './block_glsl';
+import {AttentionGeometry, BiasView, geometryGlsl, keyRangeGlsl, TILE_UNIFORM} from './geometry';
+
+/** GLSL `float fn(int b, int h, int i, int j)`: the bias at (b, h, i, j), broadcasting by index. */
+function biasValueGlsl(fn: string, input: string, view: BiasView): string {
+  const getter = `get${input[0].toUpperCase()}${input.slice(1)}`;
+  const [nb, nh, ni, nj] = view.shape;
+  const batch = nb === 1 ? '0' : view.periodic ? `b % ${nb}` : 'b';
+  const index = (n: number, x: string) => n === 1 ? '0' : x;
+  return `
+    float ${fn}(int b, int h, int i, int j) {
+      int bi = ${batch}, hi = ${index(nh, 'h')}, ii = ${index(ni, 'i')}, ji = ${index(nj, 'j')};
+      return pick(${getter}(bi, hi, ii, ji), ii, ji);
+    }`;
+}
+
+export class ScoresProgram implements GPGPUProgram {
+  variableNames = ['q', 'k'];
+  outputShape: number[];
+  userCode: string;
+  packedInputs = true;
+  packedOutput = true;
+  customUniforms = [TILE_UNIFORM, {name: 'scale', type: 'float' as const}];
+
+  /** Inputs: q, k, then bias, windowBias, keyRange where present, then logsumexp for probabilities. */
+  constructor(g: AttentionGeometry, tileShape: number[], probabilities: boolean) {
+    this.outputShape = tileShape;
+    const biasTerms: string[] = [];
+    let helpers = '';
+    if (g.bias != null) {
+      this.variableNames.push('bias');
+      helpers += biasValueGlsl('biasValue', 'bias', g.bias);
+      biasTerms.push('biasValue');
+    }
+    if (g.window != null) {
+      this.variableNames.push('windowBias');
+      helpers += biasValueGlsl('windowValue', 'windowBias', g.window);
+      biasTerms.push('windowValue');
+    }
+    if (g.ranged) this.variableNames.push('keyRange');
+    if (probabilities) this.variableNames.push('logsumexp');
+    const addBias = biasTerms.map(fn => `
+          acc += vec4(${fn}(b, h, i, j), ${fn}(b, h, i, j + 1), ${fn}(b, h, i + 1, j), ${fn}(b, h, i + 1, j + 1));`)
+                        .join('');
+    // Probabilities: masked entries (score -Infinity) are exactly 0, even on a fully masked
+    // row, whose logsumexp is +Infinity.
+    const finish = probabilities ? `
+          vec2 lse = pickRow(getLogsumexp(queryHead, i), queryHead);
+          vec4 lse4 = lse.xxyy;
+          for (int c = 0; c < 4; c++) acc[c] = visible[c] && acc[c] != NEG_INF ? exp(acc[c] - lse4[c]) : 0.0;` : `
+          for (int c = 0; c < 4; c++) acc[c] = visible[c] ? acc[c] : NEG_INF;`;
+    this.userCode = `
+      ${geometryGlsl(g)}
+      ${keyRangeGlsl(g)}
+      ${helpers}
+      void main() {
+        ivec3 coords = getOutputCoords();
+        int queryHead = tile.x + coords.x;
+        int i = tile.z + coords.y;
+        int j = coords.z;
+        vec4 result = vec4(${probabilities ? '0.0' : 'NEG_INF'});
+        ivec4 range = keyRanges(i);
+        bvec4 visible = bvec4(j >= range.x && j < range.y, j + 1 >= range.x && j + 1 < range.y,
+                              j >= range.z && j < range.w, j + 1 >= range.z && j + 1 < range.w);
+        if (i + 1 >= tile.w) visible.zw = bvec2(false);
+        if (queryHead < tile.y && i < tile.w && any(visible)) {
+          int b = queryHead / HEADS_Q;
+          int h = queryHead - b * HEADS_Q;
+          int kv = kvHead(queryHead);
+          vec4 acc = vec4(0.0);
+          ${rowDotRowGlsl('acc', d => `getQ(queryHead, i, ${d})`, d => `getK(kv, j, ${d})`, 'HEAD_DIM')}
+          acc *= scale;
+          ${addBias}
+          ${finish}
+          result = acc;
+        }
+        setOutput(result);
+      }
+    `;
+  }
+}

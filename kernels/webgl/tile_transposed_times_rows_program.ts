@@ -1,0 +1,50 @@
+/**
+ * factor · tileᵀ · R, summed over the query heads of each kv head's group and added to the
+ * previous tiles' sum: dV = P'ᵀ·dO, dK = scale · dSᵀ·Q. Loops only over the query rows
+ * that can see the key pair.
+ */
+import type {GPGPUProgram} from '@tensorflow/tfjs-backend-webgl';
+import {tileTransposedTimesMatrixGlsl, zeroPaddingGlsl} from './block_glsl';
+import {AttentionGeometry, geometryGlsl, queryRangeGlsl, TILE_UNIFORM} from './geometry';
+
+export class TileTransposedTimesRowsProgram implements GPGPUProgram {
+  variableNames = ['tileIn', 'rows'];
+  outputShape: number[];
+  userCode: string;
+  packedInputs = true;
+  packedOutput = true;
+  customUniforms = [TILE_UNIFORM, {name: 'factor', type: 'float' as const}];
+
+  /** Inputs: tile, rows [B·Hq, Sq, cols], then queryRange where present, then previous unless first. */
+  constructor(g: AttentionGeometry, cols: number, hasPrevious: boolean) {
+    this.outputShape = [g.kvHeads, g.shape.seqK, cols];
+    if (g.ranged) this.variableNames.push('queryRange');
+    if (hasPrevious) this.variableNames.push('previous');
+    this.userCode = `
+      ${geometryGlsl(g)}
+      ${queryRangeGlsl(g)}
+      void main() {
+        ivec3 coords = getOutputCoords();
+        int kv = coords.x;
+        int j = coords.y;
+        int col = coords.z;
+        int b = kv / HEADS_KV;
+        int firstHead = b * HEADS_Q + (kv - b * HEADS_KV) * GROUP;
+        int headLo = max(firstHead, tile.x);
+        int headHi = min(firstHead + GROUP, tile.y);
+        ivec4 range = queryRanges(j);
+        if (j + 1 >= SEQ_K) range.zw = range.xy;
+        int lo = max(min(range.x, range.z), tile.z);
+        int hi = min(max(range.y, range.w), tile.w);
+        vec4 acc = vec4(0.0);
+        for (int queryHead = headLo; queryHead < headHi; queryHead++) {
+          int n = queryHead - tile.x;
+          ${tileTransposedTimesMatrixGlsl('acc', i => `getTileIn(n, ${i} - tile.z, j)`, i => `getRows(queryHead, ${i}, col)`, 'lo - (lo & 1)', 'hi', 'SEQ_Q')}
+        }
+        vec4 result = factor * acc${hasPrevious ? ' + getPrevious(kv, j, col)' : ''};
+        ${zeroPaddingGlsl('result', 'j', 'SEQ_K', 'col', `${cols}`)}
+        setOutput(result);
+      }
+    `;
+  }
+}

@@ -1,0 +1,4 @@
+// The Karma entry: setup first, then the specs, in one bundle.
+import './setup';
+import './environment.spec';
+import './webgl.spec';
