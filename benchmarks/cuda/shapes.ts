@@ -1,0 +1,30 @@
+/** The benchmark's shapes (issue 4), shared by the Node timer and the report. */
+export interface BenchShape {
+  name: string;
+  batch: number;
+  heads: number;
+  seq: number;
+  headDim: number;
+  causal: boolean;
+  /** Swin: a [1, H, S, S] relative bias plus a [nW, 1, S, S] window mask. */
+  windows?: number;
+}
+
+export const SHAPES: BenchShape[] = [
+  {name: 'LM 8×12×1024×64', batch: 8, heads: 12, seq: 1024, headDim: 64, causal: false},
+  {name: 'LM 4×16×2048×64 causal', batch: 4, heads: 16, seq: 2048, headDim: 64, causal: true},
+  {name: 'LM 2×16×4096×128', batch: 2, heads: 16, seq: 4096, headDim: 128, causal: false},
+  {name: 'Swin stage 1 2048×3×49×32', batch: 2048, heads: 3, seq: 49, headDim: 32, causal: false, windows: 64},
+  {name: 'Swin stage 3 128×12×49×32', batch: 128, heads: 12, seq: 49, headDim: 32, causal: false, windows: 4},
+];
+
+/** Forward FLOPs (two matrix products); causal counts the unmasked half. */
+export function forwardFlops(s: BenchShape): number {
+  const flops = 4 * s.batch * s.heads * s.seq * s.seq * s.headDim;
+  return s.causal ? flops / 2 : flops;
+}
+
+/** Backward: five matrix products to the forward's two. */
+export function backwardFlops(s: BenchShape): number {
+  return forwardFlops(s) * 2.5;
+}

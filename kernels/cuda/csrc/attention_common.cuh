@@ -1,0 +1,154 @@
+// Per-element pieces shared by the forward and backward kernels: which keys a query row may
+// see (causal and block-diagonal masks, from the sequence starts), the additive biases read
+// through broadcast strides, the contract's dropout hash, and asynchronous tile loads.
+#pragma once
+#include <cstdint>
+#include "attention_params.h"
+
+namespace attention {
+
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr float kLn2 = 0.6931471805599453f;
+
+__device__ __forceinline__ float fastExp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
+struct KeyRange {
+  int begin, end;  // keys [begin, end) may be unmasked for this query row
+};
+
+// The block of a packed row: the last block whose query start is <= row.
+__device__ __forceinline__ int blockOfRow(const AttentionParams& p, int row) {
+  int lo = 0, hi = p.numBlocks - 1;
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) >> 1;
+    if (__ldg(p.qStarts + mid) <= row) lo = mid; else hi = mid - 1;
+  }
+  return lo;
+}
+
+// Both ends are non-decreasing in row, which lets a tile find its range by binary search.
+__device__ __forceinline__ KeyRange keyRange(const AttentionParams& p, int row) {
+  int q0 = 0, q1 = p.seqQ, k0 = 0, k1 = p.seqK;
+  if (p.numBlocks > 0) {
+    const int blk = blockOfRow(p, row);
+    q0 = __ldg(p.qStarts + blk);
+    q1 = __ldg(p.qStarts + blk + 1);
+    k0 = __ldg(p.kStarts + blk);
+    k1 = __ldg(p.kStarts + blk + 1);
+  }
+  if (p.causal == 0) return {k0, k1};
+  const int diagonal = p.causal == 2 ? (k1 - k0) - (q1 - q0) : 0;
+  return {k0, max(k0, min(k1, k0 + (row - q0) + diagonal + 1))};
+}
+
+// First row in [0, seqQ) whose range ends after key `key` (keyRange(row).end > key).
+__device__ __forceinline__ int firstRowEndingAfter(const AttentionParams& p, int key) {
+  int lo = 0, hi = p.seqQ;
+  while (lo < hi) {
+    const int mid = (lo + hi) >> 1;
+    if (keyRange(p, mid).end > key) hi = mid; else lo = mid + 1;
+  }
+  return lo;
+}
+
+// First row in [0, seqQ) whose range starts at or after `key`.
+__device__ __forceinline__ int firstRowStartingAt(const AttentionParams& p, int key) {
+  int lo = 0, hi = p.seqQ;
+  while (lo < hi) {
+    const int mid = (lo + hi) >> 1;
+    if (keyRange(p, mid).begin >= key) hi = mid; else lo = mid + 1;
+  }
+  return lo;
+}
+
+// Offsets of the biases for one (batch, head): row i, key j add i * stride[2] + j * stride[3].
+struct BiasRows {
+  const float* bias;
+  const float* window;
+  int64_t biasRow, biasCol, windowRow, windowCol;
+
+  __device__ __forceinline__ BiasRows(const AttentionParams& p, int b, int h) {
+    bias = p.bias ? p.bias + b * p.biasStride[0] + h * p.biasStride[1] : nullptr;
+    window = p.windowBias ? p.windowBias + (b % p.numWindows) * p.windowStride[0] + h * p.windowStride[1] : nullptr;
+    biasRow = p.biasStride[2];
+    biasCol = p.biasStride[3];
+    windowRow = p.windowStride[2];
+    windowCol = p.windowStride[3];
+  }
+  __device__ __forceinline__ bool any() const { return bias != nullptr || window != nullptr; }
+  __device__ __forceinline__ float at(int i, int j) const {
+    float s = 0.f;
+    if (bias) s += __ldg(bias + i * biasRow + j * biasCol);
+    if (window) s += __ldg(window + i * windowRow + j * windowCol);
+    return s;
+  }
+};
+
+// Whether every query row in [firstRow, lastRow] sees every key in [key0, key0 + count):
+// then a tile needs no per-element mask. Uses that range ends grow with the row.
+__device__ __forceinline__ bool tileFullyVisible(const KeyRange& first, const KeyRange& last, int key0, int count) {
+  return last.begin <= key0 && key0 + count <= first.end;
+}
+
+// CONTRACT.md §5.
+__device__ __forceinline__ uint32_t mix32(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  x ^= x >> 16;
+  return x;
+}
+__device__ __forceinline__ uint32_t dropoutRowState(const AttentionParams& p, int batchHead, int row) {
+  return mix32(mix32(mix32(p.dropoutSeed) ^ uint32_t(batchHead)) ^ uint32_t(row));
+}
+__device__ __forceinline__ bool dropoutKeeps(const AttentionParams& p, uint32_t rowState, int col) {
+  return mix32(rowState ^ uint32_t(col)) >= p.dropoutThreshold;
+}
+
+// cp.async of `bytes` (4 or 16) with zero fill past `valid` bytes.
+template <int kBytes>
+__device__ __forceinline__ void copyAsync(float* smem, const float* gmem, int validBytes) {
+  const uint32_t dst = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  if constexpr (kBytes == 16) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(gmem), "r"(validBytes));
+  } else {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst), "l"(gmem), "r"(validBytes));
+  }
+}
+__device__ __forceinline__ void commitAsync() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int kPending>
+__device__ __forceinline__ void waitAsync() { asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending)); }
+
+// Loads rows [row0, row0 + kRows) × columns [0, kCols) of a [rows, cols] matrix into shared
+// memory with leading dimension ld, zeros outside. 16-byte copies when cols allows.
+template <int kRows, int kCols, int kThreads>
+__device__ __forceinline__ void loadTile(float* smem, int ld, const float* gmem, int rows, int cols, int row0,
+                                         bool vectorized) {
+  if (vectorized) {
+    constexpr int kChunks = kRows * kCols / 4;
+#pragma unroll
+    for (int c = threadIdx.x; c < kChunks; c += kThreads) {
+      const int r = c / (kCols / 4), col = (c % (kCols / 4)) * 4;
+      const int gr = row0 + r;
+      const bool inside = gr < rows && col < cols;
+      const float* src = inside ? gmem + int64_t(gr) * cols + col : gmem;
+      copyAsync<16>(smem + r * ld + col, src, inside ? 16 : 0);
+    }
+  } else {
+    constexpr int kElems = kRows * kCols;
+    for (int c = threadIdx.x; c < kElems; c += kThreads) {
+      const int r = c / kCols, col = c % kCols;
+      const int gr = row0 + r;
+      const bool inside = gr < rows && col < cols;
+      const float* src = inside ? gmem + int64_t(gr) * cols + col : gmem;
+      copyAsync<4>(smem + r * ld + col, src, inside ? 4 : 0);
+    }
+  }
+}
+
+}  // namespace attention

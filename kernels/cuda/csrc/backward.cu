@@ -1,0 +1,231 @@
+// Backward pass, FlashAttention-2 structure: a block owns kBlockN keys of one key/value head
+// and accumulates their dK and dV in registers while it walks the query tiles of every query
+// head in the group, recomputing probabilities from the forward's logsumexp. dQ and the bias
+// gradients are summed into global memory with atomics.
+#include <cmath>
+#include "attention_common.cuh"
+#include "kernel_traits.cuh"
+#include "launch.h"
+#include "mma.cuh"
+
+namespace attention {
+namespace {
+
+// delta[row] = dout[row] · out[row], one warp per row.
+__global__ void rowDotKernel(const AttentionParams p) {
+  const int64_t rows = int64_t(p.batch) * p.headsQ * p.seqQ;
+  const int64_t row = int64_t(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
+  if (row >= rows) return;
+  const float* dout = p.dout + row * p.valueDim;
+  const float* out = p.out + row * p.valueDim;
+  float sum = 0.f;
+  for (int c = threadIdx.x % 32; c < p.valueDim; c += 32) sum += dout[c] * out[c];
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
+  if (threadIdx.x % 32 == 0) p.delta[row] = sum;
+}
+
+template <class Traits, class Mma>
+__global__ void __launch_bounds__(Traits::kThreads) backwardKernel(const AttentionParams p) {
+  constexpr int BM = Traits::kBlockM, BN = Traits::kBlockN, HD = Traits::kHeadDim;
+  constexpr int LD = Traits::kLd, LDS = Traits::kLdScores;
+  constexpr int kScoreTiles = BN / 8 / Traits::kWarpCols;  // 8-column tiles per warp of a score tile
+  constexpr int kDimTiles = HD / 8 / Traits::kWarpCols;    // 8-column tiles per warp of a head-dim tile
+  extern __shared__ float smem[];
+  float* ks = smem;
+  float* vs = ks + BN * LD;
+  float* qs = vs + BN * LD;
+  float* dos = qs + BM * LD;
+  float* ps = dos + BM * LD;
+  float* dss = ps + BM * LDS;
+  float* lse2 = dss + BM * LDS;
+  float* deltas = lse2 + BM;
+
+  const int key0 = blockIdx.y * BN;
+  const int bk = blockIdx.x, b = bk / p.headsKV, hk = bk % p.headsKV;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  const int wm = warp % Traits::kWarpRows, wn = warp / Traits::kWarpRows;
+  const bool qkVector = p.headDim % 4 == 0, vVector = p.valueDim % 4 == 0;
+
+  const float* k = p.k + int64_t(bk) * p.seqK * p.headDim;
+  const float* v = p.v + int64_t(bk) * p.seqK * p.valueDim;
+  loadTile<BN, HD, Traits::kThreads>(ks, LD, k, p.seqK, p.headDim, key0, qkVector);
+  loadTile<BN, HD, Traits::kThreads>(vs, LD, v, p.seqK, p.valueDim, key0, vVector);
+  commitAsync();
+
+  // Query rows that may see any key of this block.
+  const int keyLast = min(key0 + BN, p.seqK);
+  const int rowBegin = firstRowEndingAfter(p, key0);
+  const int rowEnd = firstRowStartingAt(p, keyLast);
+
+  const float scaleLog2 = p.scale * kLog2e;
+  float dk[1][kDimTiles][4], dv[1][kDimTiles][4];
+  zero(dk);
+  zero(dv);
+
+  for (int member = 0; member < p.group; ++member) {
+    const int h = hk * p.group + member, bh = b * p.headsQ + h;
+    const float* q = p.q + int64_t(bh) * p.seqQ * p.headDim;
+    const float* dout = p.dout + int64_t(bh) * p.seqQ * p.valueDim;
+    const BiasRows biases(p, b, h);
+    float* dbias = p.dbias ? p.dbias + b * p.biasStride[0] + h * p.biasStride[1] : nullptr;
+    float* dwindow =
+        p.dwindowBias ? p.dwindowBias + (b % p.numWindows) * p.windowStride[0] + h * p.windowStride[1] : nullptr;
+
+    for (int row0 = rowBegin; row0 < rowEnd; row0 += BM) {
+      loadTile<BM, HD, Traits::kThreads>(qs, LD, q, p.seqQ, p.headDim, row0, qkVector);
+      loadTile<BM, HD, Traits::kThreads>(dos, LD, dout, p.seqQ, p.valueDim, row0, vVector);
+      commitAsync();
+      for (int r = threadIdx.x; r < BM; r += Traits::kThreads) {
+        const int i = row0 + r;
+        // Rows past the end get lse = +inf: probability 0.
+        lse2[r] = i < p.seqQ ? p.lse[int64_t(bh) * p.seqQ + i] * kLog2e : INFINITY;
+        deltas[r] = i < p.seqQ ? p.delta[int64_t(bh) * p.seqQ + i] : 0.f;
+      }
+      waitAsync<0>();
+      __syncthreads();
+
+      const int sm0 = wm * 16, sn0 = wn * kScoreTiles * 8;
+      const KeyRange firstRange = keyRange(p, row0), lastRange = keyRange(p, min(row0 + BM, p.seqQ) - 1);
+      const bool fullTile = tileFullyVisible(firstRange, lastRange, key0, BN);
+      int rows[2];
+      KeyRange range[2];
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        rows[r] = row0 + sm0 + g + 8 * r;
+        range[r] = rows[r] < p.seqQ ? keyRange(p, rows[r]) : KeyRange{0, 0};
+      }
+      // Bias loads go out before the products so that their latency hides behind them.
+      float bias[kScoreTiles][4];
+      if (biases.any()) {
+#pragma unroll
+        for (int n = 0; n < kScoreTiles; ++n)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int r = e / 2, j = key0 + sn0 + n * 8 + 2 * t + (e & 1);
+            const bool visible = fullTile || (j >= range[r].begin && j < range[r].end);
+            bias[n][e] = visible ? biases.at(min(rows[r], p.seqQ - 1), j) * kLog2e : 0.f;
+          }
+      }
+
+      float s[1][kScoreTiles][4], dp[1][kScoreTiles][4];
+      zero(s);
+      zero(dp);
+      warpGemm<Mma, 1, kScoreTiles, HD>(s, RowMajor{qs, LD}, ColMajor{ks, LD}, sm0, sn0, g, t);
+      // dS = P (dP - delta) cancels where dP is near delta; dP at fp32 accuracy (split TF32)
+      // keeps that difference, and so the bias gradients summed over keys, exact enough.
+      warpGemm<SplitTf32Mma, 1, kScoreTiles, HD>(dp, RowMajor{dos, LD}, ColMajor{vs, LD}, sm0, sn0, g, t);
+
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int rl = sm0 + g + 8 * r, i = rows[r];
+        const uint32_t dropState = p.dropout ? dropoutRowState(p, bh, i) : 0u;
+#pragma unroll
+        for (int n = 0; n < kScoreTiles; ++n)
+#pragma unroll
+          for (int c = 0; c < 2; ++c) {
+            const int e = 2 * r + c, jl = sn0 + n * 8 + 2 * t + c, j = key0 + jl;
+            float x = s[0][n][e] * scaleLog2;
+            if (biases.any()) x += bias[n][e];
+            if (!fullTile && !(j >= range[r].begin && j < range[r].end)) x = -INFINITY;
+            const float prob = fastExp2(x - lse2[rl]);
+            float kept = prob, dprob = dp[0][n][e];
+            if (p.dropout) {
+              const bool keep = dropoutKeeps(p, dropState, j);
+              kept = keep ? prob : 0.f;  // dV takes the 1 / (1 - rate) at the end
+              dprob = keep ? dprob * p.dropoutScale : 0.f;
+            }
+            const float ds = prob * (dprob - deltas[rl]);
+            ps[rl * LDS + jl] = kept;
+            dss[rl * LDS + jl] = ds;
+            if (ds != 0.f) {
+              if (dbias) atomicAdd(dbias + i * p.biasStride[2] + j * p.biasStride[3], ds);
+              if (dwindow) atomicAdd(dwindow + i * p.windowStride[2] + j * p.windowStride[3], ds);
+            }
+          }
+      }
+      __syncthreads();
+
+      // dV += P'ᵀ dO and dK += dSᵀ Q over this block's keys; dQ += dS K over the query rows.
+      const int dm0 = wm * 16, dn0 = wn * kDimTiles * 8;
+      warpGemm<Mma, 1, kDimTiles, BM>(dv, ColMajor{ps, LDS}, RowMajor{dos, LD}, dm0, dn0, g, t);
+      warpGemm<Mma, 1, kDimTiles, BM>(dk, ColMajor{dss, LDS}, RowMajor{qs, LD}, dm0, dn0, g, t);
+      float dq[1][kDimTiles][4];
+      zero(dq);
+      warpGemm<Mma, 1, kDimTiles, BN>(dq, RowMajor{dss, LDS}, RowMajor{ks, LD}, dm0, dn0, g, t);
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int i = row0 + dm0 + g + 8 * r;
+        if (i >= p.seqQ) continue;
+        float* dqRow = p.dq + (int64_t(bh) * p.seqQ + i) * p.headDim;
+#pragma unroll
+        for (int n = 0; n < kDimTiles; ++n)
+#pragma unroll
+          for (int c = 0; c < 2; ++c) {
+            const int col = dn0 + n * 8 + 2 * t + c;
+            if (col < p.headDim) atomicAdd(dqRow + col, dq[0][n][2 * r + c] * p.scale);
+          }
+      }
+      __syncthreads();
+    }
+  }
+  waitAsync<0>();  // the key tile's copies, when no query row sees this block
+
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int j = key0 + wm * 16 + g + 8 * r;
+    if (j >= p.seqK) continue;
+    float* dkRow = p.dk + (int64_t(bk) * p.seqK + j) * p.headDim;
+    float* dvRow = p.dv + (int64_t(bk) * p.seqK + j) * p.valueDim;
+#pragma unroll
+    for (int n = 0; n < kDimTiles; ++n)
+#pragma unroll
+      for (int c = 0; c < 2; ++c) {
+        const int col = wn * kDimTiles * 8 + n * 8 + 2 * t + c;
+        if (col < p.headDim) dkRow[col] = dk[0][n][2 * r + c] * p.scale;
+        if (col < p.valueDim) dvRow[col] = dv[0][n][2 * r + c] * p.dropoutScale;
+      }
+  }
+}
+
+template <class Traits, class Mma>
+cudaError_t launch(const AttentionParams& p, cudaStream_t stream) {
+  auto kernel = backwardKernel<Traits, Mma>;
+  static const cudaError_t attr =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::kSmemBytes);
+  if (attr != cudaSuccess) return attr;
+  const dim3 grid(p.batch * p.headsKV, (p.seqK + Traits::kBlockN - 1) / Traits::kBlockN);
+  kernel<<<grid, Traits::kThreads, Traits::kSmemBytes, stream>>>(p);
+  return cudaGetLastError();
+}
+
+template <class Mma>
+cudaError_t launchForHeadDim(const AttentionParams& p, cudaStream_t stream) {
+  const int dim = max(p.headDim, p.valueDim);
+  if (dim <= 32) return launch<BackwardTraits<32>, Mma>(p, stream);
+  if (dim <= 64) return launch<BackwardTraits<64>, Mma>(p, stream);
+  return launch<BackwardTraits<128>, Mma>(p, stream);
+}
+
+}  // namespace
+
+cudaError_t launchBackward(const AttentionParams& p, Precision precision, cudaStream_t stream) {
+  const int64_t rows = int64_t(p.batch) * p.headsQ * p.seqQ;
+  if (int64_t(p.batch) * p.headsKV * p.seqK == 0) return cudaSuccess;
+  if (rows == 0) {
+    // No query sees any key: dK and dV are zero.
+    const cudaError_t err = cudaMemsetAsync(p.dk, 0, size_t(p.batch) * p.headsKV * p.seqK * p.headDim * 4, stream);
+    return err != cudaSuccess ? err : cudaMemsetAsync(p.dv, 0, size_t(p.batch) * p.headsKV * p.seqK * p.valueDim * 4, stream);
+  }
+  constexpr int kRowsPerBlock = 8;
+  rowDotKernel<<<unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock), 32 * kRowsPerBlock, 0, stream>>>(p);
+  const cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess) return err;
+  switch (precision) {
+    case Precision::Highest: return launchForHeadDim<SplitTf32Mma>(p, stream);
+    case Precision::BF16: return launchForHeadDim<Bf16Mma>(p, stream);
+    default: return launchForHeadDim<Tf32Mma>(p, stream);
+  }
+}
+
+}  // namespace attention

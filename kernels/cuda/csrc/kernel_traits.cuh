@@ -1,0 +1,47 @@
+// Tile shapes and warp counts, kept apart from the kernel bodies. kHeadDim is the padded
+// head dim that both D and Dv fit in; shared-memory rows are padded by 4 floats so the
+// fragment loads of mma.cuh fall on distinct banks.
+#pragma once
+
+namespace attention {
+
+template <int kHeadDim_, int kWarps_, int kBlockN_, int kMinBlocks_>
+struct ForwardTraits {
+  static constexpr int kMinBlocks = kMinBlocks_;  // blocks per multiprocessor the registers must allow
+  static constexpr int kHeadDim = kHeadDim_;
+  static constexpr int kWarps = kWarps_;
+  static constexpr int kThreads = 32 * kWarps;
+  static constexpr int kBlockM = 16 * kWarps;  // each warp owns 16 query rows
+  static constexpr int kBlockN = kBlockN_;     // keys per tile, double-buffered
+  static constexpr int kLd = kHeadDim + 4;
+  static constexpr int kSmemBytes = (kBlockM + 4 * kBlockN) * kLd * 4;
+};
+
+template <int kHeadDim_>
+struct BackwardTraits {
+  static constexpr int kHeadDim = kHeadDim_;
+  static constexpr int kWarps = 8;
+  static constexpr int kThreads = 32 * kWarps;
+  static constexpr int kBlockM = 64;  // queries per step
+  static constexpr int kBlockN = 64;  // keys owned by a block
+  // Warps tile each product as 4 row tiles of 16 × 2 column halves.
+  static constexpr int kWarpRows = 4;
+  static constexpr int kWarpCols = 2;
+  static constexpr int kLd = kHeadDim + 4;
+  static constexpr int kLdScores = kBlockN + 4;
+  static constexpr int kSmemBytes =
+      ((2 * kBlockN + 2 * kBlockM) * kLd + 2 * kBlockM * kLdScores + 2 * kBlockM) * 4;
+  static_assert(kBlockM == 16 * kWarpRows && kWarps == kWarpRows * kWarpCols, "warp tiling");
+};
+
+// The configurations the launchers instantiate, by padded head dim and whether a bias is
+// read (bias values take registers: fewer blocks per multiprocessor, or smaller key tiles).
+template <int kHeadDim, bool kHasBias> struct ForwardConfig;
+template <> struct ForwardConfig<32, false> { using type = ForwardTraits<32, 4, 64, 4>; };
+template <> struct ForwardConfig<32, true> { using type = ForwardTraits<32, 4, 64, 3>; };
+template <> struct ForwardConfig<64, false> { using type = ForwardTraits<64, 8, 64, 2>; };
+template <> struct ForwardConfig<64, true> { using type = ForwardTraits<64, 8, 32, 2>; };
+template <> struct ForwardConfig<128, false> { using type = ForwardTraits<128, 8, 32, 1>; };
+template <> struct ForwardConfig<128, true> { using type = ForwardTraits<128, 8, 32, 1>; };
+
+}  // namespace attention

@@ -1,0 +1,17 @@
+// Host entry points of the kernels: each picks the variant for the call's head dim and
+// precision, launches it on `stream` and returns the first CUDA error (cudaSuccess if none).
+#pragma once
+#include <cuda_runtime.h>
+#include "attention_params.h"
+
+namespace attention {
+
+// The largest head dim (max of D and Dv) the kernels handle.
+constexpr int kMaxHeadDim = 128;
+
+cudaError_t launchForward(const AttentionParams& p, Precision precision, cudaStream_t stream);
+
+// Expects p.dq, p.dbias and p.dwindowBias zeroed, p.delta sized [B, Hq, Sq].
+cudaError_t launchBackward(const AttentionParams& p, Precision precision, cudaStream_t stream);
+
+}  // namespace attention

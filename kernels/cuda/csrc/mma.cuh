@@ -1,0 +1,197 @@
+// Warp-level matrix products on the tensor cores (mma.sync), one policy per precision:
+//   Tf32Mma     — operands rounded to TF32, fp32 accumulate (m16n8k8).
+//   SplitTf32Mma — 'highest': each operand split into a TF32 head and a TF32 tail and the
+//                 three significant products summed, which keeps fp32 accuracy on tensor cores.
+//   Bf16Mma     — operands rounded to bf16, fp32 accumulate (m16n8k16).
+// Fragment layouts follow the PTX ISA's mma.m16n8k8 (.tf32) and mma.m16n8k16 (.bf16):
+// lane = 4 g + t; accumulator element e sits at row g + 8 (e / 2), column 2 t + (e % 2).
+#pragma once
+#include <cuda_bf16.h>
+#include <cstdint>
+
+namespace attention {
+
+// Shared-memory views; A(m, k) and B(k, n) of a product read through them.
+struct RowMajor {
+  const float* p;
+  int ld;
+  __device__ __forceinline__ float operator()(int r, int c) const { return p[r * ld + c]; }
+};
+struct ColMajor {
+  const float* p;
+  int ld;
+  __device__ __forceinline__ float operator()(int r, int c) const { return p[c * ld + r]; }
+};
+
+__device__ __forceinline__ uint32_t toTf32(float x) {
+  uint32_t r;
+  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+  return r;
+}
+
+__device__ __forceinline__ uint32_t packBf16(float lo, float hi) {
+  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+
+__device__ __forceinline__ void mmaTf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+__device__ __forceinline__ void mmaBf16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+struct Tf32Mma {
+  static constexpr int kStep = 8;
+  struct A { uint32_t x[4]; };
+  struct B { uint32_t x[2]; };
+  // a0..a3 at (g, t), (g + 8, t), (g, t + 4), (g + 8, t + 4).
+  static __device__ __forceinline__ A makeA(float a0, float a1, float a2, float a3) {
+    return {{toTf32(a0), toTf32(a1), toTf32(a2), toTf32(a3)}};
+  }
+  // b0, b1 at (k = t, n = g), (k = t + 4, n = g).
+  static __device__ __forceinline__ B makeB(float b0, float b1) { return {{toTf32(b0), toTf32(b1)}}; }
+  static __device__ __forceinline__ void mma(float (&d)[4], const A& a, const B& b) { mmaTf32(d, a.x, b.x); }
+
+  template <class View>
+  static __device__ __forceinline__ A loadA(View v, int m0, int k0, int g, int t) {
+    return makeA(v(m0 + g, k0 + t), v(m0 + g + 8, k0 + t), v(m0 + g, k0 + t + 4), v(m0 + g + 8, k0 + t + 4));
+  }
+  template <class View>
+  static __device__ __forceinline__ B loadB(View v, int k0, int n0, int g, int t) {
+    return makeB(v(k0 + t, n0 + g), v(k0 + t + 4, n0 + g));
+  }
+  // Probabilities held as accumulators (8 keys per tile) used as A of P·V. The sum over keys
+  // may visit them in any order, so logical k = t and t + 4 stand for keys 2t and 2t + 1:
+  // no shuffles, and B reads value rows 2t and 2t + 1 to match.
+  static constexpr int kAccTilesPerStep = 1;
+  static __device__ __forceinline__ A accToA(const float (*acc)[4], int step) {
+    const float* c = acc[step];
+    return makeA(c[0], c[2], c[1], c[3]);
+  }
+  template <class View>
+  static __device__ __forceinline__ B loadBForAcc(View v, int k0, int n0, int g, int t) {
+    return makeB(v(k0 + 2 * t, n0 + g), v(k0 + 2 * t + 1, n0 + g));
+  }
+};
+
+struct SplitTf32Mma {
+  static constexpr int kStep = 8;
+  struct A { uint32_t hi[4], lo[4]; };
+  struct B { uint32_t hi[2], lo[2]; };
+  static __device__ __forceinline__ void split(float x, uint32_t& hi, uint32_t& lo) {
+    hi = toTf32(x);
+    lo = toTf32(x - __uint_as_float(hi));
+  }
+  static __device__ __forceinline__ A makeA(float a0, float a1, float a2, float a3) {
+    A a;
+    split(a0, a.hi[0], a.lo[0]);
+    split(a1, a.hi[1], a.lo[1]);
+    split(a2, a.hi[2], a.lo[2]);
+    split(a3, a.hi[3], a.lo[3]);
+    return a;
+  }
+  static __device__ __forceinline__ B makeB(float b0, float b1) {
+    B b;
+    split(b0, b.hi[0], b.lo[0]);
+    split(b1, b.hi[1], b.lo[1]);
+    return b;
+  }
+  static __device__ __forceinline__ void mma(float (&d)[4], const A& a, const B& b) {
+    mmaTf32(d, a.lo, b.hi);
+    mmaTf32(d, a.hi, b.lo);
+    mmaTf32(d, a.hi, b.hi);
+  }
+  template <class View>
+  static __device__ __forceinline__ A loadA(View v, int m0, int k0, int g, int t) {
+    return makeA(v(m0 + g, k0 + t), v(m0 + g + 8, k0 + t), v(m0 + g, k0 + t + 4), v(m0 + g + 8, k0 + t + 4));
+  }
+  template <class View>
+  static __device__ __forceinline__ B loadB(View v, int k0, int n0, int g, int t) {
+    return makeB(v(k0 + t, n0 + g), v(k0 + t + 4, n0 + g));
+  }
+  static constexpr int kAccTilesPerStep = 1;
+  static __device__ __forceinline__ A accToA(const float (*acc)[4], int step) {
+    const float* c = acc[step];
+    return makeA(c[0], c[2], c[1], c[3]);
+  }
+  template <class View>
+  static __device__ __forceinline__ B loadBForAcc(View v, int k0, int n0, int g, int t) {
+    return makeB(v(k0 + 2 * t, n0 + g), v(k0 + 2 * t + 1, n0 + g));
+  }
+};
+
+struct Bf16Mma {
+  static constexpr int kStep = 16;
+  struct A { uint32_t x[4]; };
+  struct B { uint32_t x[2]; };
+  static __device__ __forceinline__ void mma(float (&d)[4], const A& a, const B& b) { mmaBf16(d, a.x, b.x); }
+
+  // A pairs: rows g / g + 8, columns 2t, 2t + 1 and 2t + 8, 2t + 9.
+  template <class View>
+  static __device__ __forceinline__ A loadA(View v, int m0, int k0, int g, int t) {
+    const int r0 = m0 + g, r1 = m0 + g + 8, c0 = k0 + 2 * t, c1 = k0 + 2 * t + 8;
+    return {{packBf16(v(r0, c0), v(r0, c0 + 1)), packBf16(v(r1, c0), v(r1, c0 + 1)),
+             packBf16(v(r0, c1), v(r0, c1 + 1)), packBf16(v(r1, c1), v(r1, c1 + 1))}};
+  }
+  // B pairs: k = 2t, 2t + 1 and 2t + 8, 2t + 9 at column g.
+  template <class View>
+  static __device__ __forceinline__ B loadB(View v, int k0, int n0, int g, int t) {
+    const int n = n0 + g, c0 = k0 + 2 * t, c1 = k0 + 2 * t + 8;
+    return {{packBf16(v(c0, n), v(c0 + 1, n)), packBf16(v(c1, n), v(c1 + 1, n))}};
+  }
+  // Two accumulator tiles (16 keys) form one A fragment with no reordering.
+  static constexpr int kAccTilesPerStep = 2;
+  static __device__ __forceinline__ A accToA(const float (*acc)[4], int step) {
+    const float* c = acc[2 * step];
+    const float* d = acc[2 * step + 1];
+    return {{packBf16(c[0], c[1]), packBf16(c[2], c[3]), packBf16(d[0], d[1]), packBf16(d[2], d[3])}};
+  }
+  template <class View>
+  static __device__ __forceinline__ B loadBForAcc(View v, int k0, int n0, int g, int t) {
+    return loadB(v, k0, n0, g, t);
+  }
+};
+
+template <Precision P> struct MmaFor;
+template <> struct MmaFor<Precision::Highest> { using type = SplitTf32Mma; };
+template <> struct MmaFor<Precision::TF32> { using type = Tf32Mma; };
+template <> struct MmaFor<Precision::BF16> { using type = Bf16Mma; };
+
+// acc[MT][NT] += A[m0 : m0 + 16 MT, 0 : kDim] · B[0 : kDim, n0 : n0 + 8 NT], one warp.
+template <class Mma, int MT, int NT, int kDim, class ViewA, class ViewB>
+__device__ __forceinline__ void warpGemm(float (&acc)[MT][NT][4], ViewA a, ViewB b, int m0, int n0, int g, int t) {
+#pragma unroll
+  for (int k0 = 0; k0 < kDim; k0 += Mma::kStep) {
+    typename Mma::A af[MT];
+#pragma unroll
+    for (int mi = 0; mi < MT; ++mi) af[mi] = Mma::loadA(a, m0 + 16 * mi, k0, g, t);
+#pragma unroll
+    for (int ni = 0; ni < NT; ++ni) {
+      const typename Mma::B bf = Mma::loadB(b, k0, n0 + 8 * ni, g, t);
+#pragma unroll
+      for (int mi = 0; mi < MT; ++mi) Mma::mma(acc[mi][ni], af[mi], bf);
+    }
+  }
+}
+
+template <int MT, int NT>
+__device__ __forceinline__ void zero(float (&acc)[MT][NT][4]) {
+#pragma unroll
+  for (int mi = 0; mi < MT; ++mi)
+#pragma unroll
+    for (int ni = 0; ni < NT; ++ni)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[mi][ni][e] = 0.f;
+}
+
+}  // namespace attention

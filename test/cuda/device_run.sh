@@ -1,0 +1,30 @@
+#!/bin/bash
+# One GPU-machine session: the CUDA tests, compute-sanitizer, then the benchmark (ours and
+# PyTorch's). Prepared here with `npm run build:cuda -- --arch=sm_90a`, the pack-node script
+# and `node test/cuda/bundle.mjs test/cuda/device_runner.ts benchmarks/cuda/bench.ts`; run
+# there from the repository root with .device and build carried. Logs and JSON go to $OUT.
+# Arguments pick steps: tests, sanitize, bench (default all).
+set -o pipefail
+source .device/env.sh
+export TFJS_ATTENTION_CUDA_ADDON=$PWD/build/Release/tfjs_attention_cuda.node
+out=${OUT:-build/device-out}
+mkdir -p "$out"
+steps=${*:-tests sanitize bench}
+status=0
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu --format=csv
+for step in $steps; do
+  case $step in
+    tests)
+      # The passing lines stay in the log; the reply shows the rest.
+      node build/device/device_runner.mjs > "$out/tests.log" 2>&1 || status=1
+      grep -vE '^\s+✔' "$out/tests.log" | grep -vE '^\s+at ' ;;
+    sanitize)
+      for tool in memcheck racecheck; do
+        compute-sanitizer --tool $tool --error-exitcode 3 node test/cuda/sanitize.mjs 2>&1 | tee "$out/$tool.log" || status=1
+      done ;;
+    bench)
+      node build/device/bench.mjs "$out/cuda_bench.json" 2>&1 | tee "$out/bench.log" || status=1
+      python3 benchmarks/cuda/torch_sdpa.py "$out/torch_sdpa.json" 2>&1 | tee "$out/torch.log" || status=1 ;;
+  esac
+done
+exit $status

@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// A few forward + backward calls straight through the addon, small enough for
+// compute-sanitizer (memcheck, racecheck):
+//   compute-sanitizer --tool memcheck node test/cuda/sanitize.mjs
+// Covers each head-dim variant and precision, biases, window bias, GQA, block-diagonal,
+// causal and dropout.
+import {createRequire} from 'node:module';
+
+const addonPath = process.env.TFJS_ATTENTION_CUDA_ADDON ?? new URL('../../build/Release/tfjs_attention_cuda.node', import.meta.url).pathname;
+const addon = createRequire(import.meta.url)(addonPath);
+
+let state = 12345;
+const random = n => Float32Array.from({length: n}, () => {
+  state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+  return state / 2 ** 31 - 1;
+});
+
+const cases = [
+  {name: 'D 64, causal bottom-right, bias, dropout, tf32', precision: 1, shape: [1, 2, 2, 70, 90, 64, 64], causal: 2,
+   dropoutRate: 0.2, bias: {shape: [1, 2, 70, 90], strides: [0, 6300, 90, 1]}},
+  {name: 'D 32, bias + window bias, bf16', precision: 2, shape: [2, 2, 2, 49, 49, 32, 32], causal: 0, dropoutRate: 0,
+   bias: {shape: [1, 2, 49, 49], strides: [0, 2401, 49, 1]}, window: {shape: [2, 1, 49, 49], strides: [2401, 0, 49, 1]}},
+  {name: 'D 128 / Dv 96, GQA, block-diagonal causal, highest', precision: 0, shape: [1, 4, 1, 100, 100, 128, 96], causal: 1,
+   dropoutRate: 0, qSeqStarts: [0, 30, 100], kSeqStarts: [0, 45, 100]},
+];
+
+for (const c of cases) {
+  const [B, Hq, Hkv, Sq, Sk, D, Dv] = c.shape;
+  const size = s => s.reduce((a, b) => a * b, 1);
+  const spec = {
+    precision: c.precision, shape: c.shape, scale: 1 / Math.sqrt(D), causal: c.causal, dropoutRate: c.dropoutRate,
+    dropoutSeed: 99, qSeqStarts: c.qSeqStarts ?? [], kSeqStarts: c.kSeqStarts ?? [],
+    biasStrides: c.bias?.strides ?? null, biasElements: c.bias ? size(c.bias.shape) : 0,
+    windowStrides: c.window?.strides ?? null, numWindows: c.window?.shape[0] ?? 1,
+    windowElements: c.window ? size(c.window.shape) : 0,
+  };
+  const q = random(B * Hq * Sq * D), k = random(B * Hkv * Sk * D), v = random(B * Hkv * Sk * Dv);
+  const bias = c.bias ? random(spec.biasElements) : null, window = c.window ? random(spec.windowElements) : null;
+  const [out, lse] = addon.forward(spec, q, k, v, bias, window);
+  const grads = addon.backward(spec, random(out.length), q, k, v, out, lse, bias, window);
+  const finite = [out, ...grads.filter(g => g != null)].every(a => a.every(x => Number.isFinite(x)));
+  console.log(`${c.name}: ${finite ? 'finite' : 'NOT FINITE'}`);
+  if (!finite) process.exitCode = 1;
+}
