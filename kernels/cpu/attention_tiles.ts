@@ -50,31 +50,78 @@ export function readProblem(backend: KernelBackend, inputs: LayoutInputs, attrs:
 }
 
 /**
- * out[r·KEY_TILE + c] = a[aRow(r)] · b[bOffset + (j0 + c)·len] for the tile's rows and
- * keys, where row r of `a` starts at aOffset + (i0 + r)·len. Rows past `rows` read row 0
- * again (their scores are ignored), so the inner loop has no branches.
+ * Rows past a tile's `rows` point at its first row, so the micro-kernels below run
+ * without branches; whatever they compute for those rows is discarded or weighted 0.
+ */
+export function rowStarts(offset: number, i0: number, rows: number, len: number): [number, number, number, number] {
+  const a0 = offset + i0 * len;
+  return [a0, rows > 1 ? a0 + len : a0, rows > 2 ? a0 + 2 * len : a0, rows > 3 ? a0 + 3 * len : a0];
+}
+
+/**
+ * out[r·KEY_TILE + c] = a[row i0 + r] · b[row j0 + c], rows of length `len` starting at
+ * aOffset and bOffset. Register-blocked 4 rows × 2 keys: each loaded value serves 2 or 4
+ * products. A lone last key pairs with itself.
  */
 export function dotTile(
     a: Float32Array, aOffset: number, i0: number, rows: number, b: Float32Array, bOffset: number, j0: number,
     cols: number, len: number, out: Float64Array): void {
-  const a0 = aOffset + i0 * len;
-  const a1 = rows > 1 ? a0 + len : a0;
-  const a2 = rows > 2 ? a0 + 2 * len : a0;
-  const a3 = rows > 3 ? a0 + 3 * len : a0;
-  for (let c = 0; c < cols; c++) {
+  const [a0, a1, a2, a3] = rowStarts(aOffset, i0, rows, len);
+  for (let c = 0; c < cols; c += 2) {
     const bj = bOffset + (j0 + c) * len;
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    const bk = c + 1 < cols ? bj + len : bj;
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0, t0 = 0, t1 = 0, t2 = 0, t3 = 0;
     for (let d = 0; d < len; d++) {
-      const x = b[bj + d];
-      s0 += a[a0 + d] * x;
-      s1 += a[a1 + d] * x;
-      s2 += a[a2 + d] * x;
-      s3 += a[a3 + d] * x;
+      const x = b[bj + d], y = b[bk + d];
+      const q0 = a[a0 + d], q1 = a[a1 + d], q2 = a[a2 + d], q3 = a[a3 + d];
+      s0 += q0 * x; s1 += q1 * x; s2 += q2 * x; s3 += q3 * x;
+      t0 += q0 * y; t1 += q1 * y; t2 += q2 * y; t3 += q3 * y;
     }
-    out[c] = s0;
-    out[KEY_TILE + c] = s1;
-    out[2 * KEY_TILE + c] = s2;
-    out[3 * KEY_TILE + c] = s3;
+    out[c] = s0; out[KEY_TILE + c] = s1; out[2 * KEY_TILE + c] = s2; out[3 * KEY_TILE + c] = s3;
+    out[c + 1] = t0; out[KEY_TILE + c + 1] = t1; out[2 * KEY_TILE + c + 1] = t2; out[3 * KEY_TILE + c + 1] = t3;
+  }
+}
+
+/**
+ * acc[r·len + d] += Σ_c w[r·KEY_TILE + c] · b[row j0 + c][d]: the tile's weights times
+ * key rows, e.g. P V. Two keys at a time halve the accumulator loads and stores; a lone
+ * last key pairs with itself at weight 0.
+ */
+export function accumulateRows(
+    w: Float64Array, b: Float32Array, bOffset: number, j0: number, cols: number, len: number, acc: Float64Array):
+    void {
+  for (let c = 0; c < cols; c += 2) {
+    const paired = c + 1 < cols;
+    const p0 = w[c], p1 = w[KEY_TILE + c], p2 = w[2 * KEY_TILE + c], p3 = w[3 * KEY_TILE + c];
+    const r0 = paired ? w[c + 1] : 0, r1 = paired ? w[KEY_TILE + c + 1] : 0;
+    const r2 = paired ? w[2 * KEY_TILE + c + 1] : 0, r3 = paired ? w[3 * KEY_TILE + c + 1] : 0;
+    if (p0 === 0 && p1 === 0 && p2 === 0 && p3 === 0 && r0 === 0 && r1 === 0 && r2 === 0 && r3 === 0) continue;
+    const bj = bOffset + (j0 + c) * len;
+    const bk = paired ? bj + len : bj;
+    for (let d = 0; d < len; d++) {
+      const x = b[bj + d], y = b[bk + d];
+      acc[d] += p0 * x + r0 * y;
+      acc[len + d] += p1 * x + r1 * y;
+      acc[2 * len + d] += p2 * x + r2 * y;
+      acc[3 * len + d] += p3 * x + r3 * y;
+    }
+  }
+}
+
+/**
+ * out[row j0 + c][d] += scale · Σ_r w[r·KEY_TILE + c] · a[row i0 + r][d]: the tile's
+ * weights, transposed, times query-side rows, e.g. dK += dSᵀ Q or dV += P'ᵀ dO. Rows past
+ * the tile must have weight 0.
+ */
+export function accumulateKeys(
+    w: Float64Array, a: Float32Array, aOffset: number, i0: number, rows: number, j0: number, cols: number, len: number,
+    scale: number, out: Float32Array, outOffset: number): void {
+  const [a0, a1, a2, a3] = rowStarts(aOffset, i0, rows, len);
+  for (let c = 0; c < cols; c++) {
+    const p0 = w[c] * scale, p1 = w[KEY_TILE + c] * scale, p2 = w[2 * KEY_TILE + c] * scale, p3 = w[3 * KEY_TILE + c] * scale;
+    if (p0 === 0 && p1 === 0 && p2 === 0 && p3 === 0) continue;
+    const o = outOffset + (j0 + c) * len;
+    for (let d = 0; d < len; d++) out[o + d] += p0 * a[a0 + d] + p1 * a[a1 + d] + p2 * a[a2 + d] + p3 * a[a3 + d];
   }
 }
 

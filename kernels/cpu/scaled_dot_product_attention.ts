@@ -6,7 +6,8 @@
 import type {KernelBackend, KernelConfig, KernelFunc} from '@tensorflow/tfjs-core';
 import {AttentionAttrs, AttentionInputs, ScaledDotProductAttention} from '../../src/kernel_names';
 import {
-  AttentionProblem, DropoutTile, headOffsets, KEY_TILE, readProblem, ROWS, scoreTile, tileKeyRange, writeFloats,
+  accumulateRows, AttentionProblem, DropoutTile, headOffsets, KEY_TILE, readProblem, ROWS, scoreTile, tileKeyRange,
+  writeFloats,
 } from './attention_tiles';
 
 function attendHead(p: AttentionProblem, b: number, h: number, out: Float32Array, lse: Float32Array): void {
@@ -17,7 +18,6 @@ function attendHead(p: AttentionProblem, b: number, h: number, out: Float32Array
   const max = new Float64Array(ROWS);
   const sum = new Float64Array(ROWS);
   const dropout = DropoutTile.forProblem(p);
-  const v = p.v;
   for (let i0 = 0; i0 < seqQ; i0 += ROWS) {
     const rows = Math.min(ROWS, seqQ - i0);
     const [lo, hi] = tileKeyRange(p.layout, i0, rows);
@@ -53,19 +53,7 @@ function attendHead(p: AttentionProblem, b: number, h: number, out: Float32Array
         sum[r] += tileSum;
       }
       scores.fill(0, rows * KEY_TILE);
-      // acc[r] += Σ_c p[r][c] · v[j0 + c], four rows per loaded value.
-      for (let c = 0; c < cols; c++) {
-        const p0 = scores[c], p1 = scores[KEY_TILE + c], p2 = scores[2 * KEY_TILE + c], p3 = scores[3 * KEY_TILE + c];
-        if (p0 === 0 && p1 === 0 && p2 === 0 && p3 === 0) continue;
-        const vj = o.v + (j0 + c) * valueDim;
-        for (let d = 0; d < valueDim; d++) {
-          const x = v[vj + d];
-          acc[d] += p0 * x;
-          acc[valueDim + d] += p1 * x;
-          acc[2 * valueDim + d] += p2 * x;
-          acc[3 * valueDim + d] += p3 * x;
-        }
-      }
+      accumulateRows(scores, p.v, o.v, j0, cols, valueDim, acc);
     }
     const bh = o.batchHead;
     for (let r = 0; r < rows; r++) {

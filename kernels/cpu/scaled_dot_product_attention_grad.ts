@@ -8,8 +8,8 @@
 import type {KernelBackend, KernelConfig, KernelFunc} from '@tensorflow/tfjs-core';
 import {AttentionAttrs, AttentionGradInputs, ScaledDotProductAttentionGrad} from '../../src/kernel_names';
 import {
-  AttentionProblem, dotTile, DropoutTile, headOffsets, HeadOffsets, KEY_TILE, readFloats, readProblem, ROWS,
-  scoreTile, tileKeyRange, writeFloats,
+  accumulateKeys, accumulateRows, AttentionProblem, dotTile, DropoutTile, headOffsets, HeadOffsets, KEY_TILE,
+  readFloats, readProblem, ROWS, scoreTile, tileKeyRange, writeFloats,
 } from './attention_tiles';
 
 interface Gradients {
@@ -91,58 +91,13 @@ function backwardHead(p: AttentionProblem, x: BackwardInputs, g: Gradients, b: n
       probs.fill(0, rows * KEY_TILE);
       dScores.fill(0, rows * KEY_TILE);
       if (g.dBias != null || g.dWindow != null) accumulateBiasGrads(p, o, g, i0, rows, j0, cols, dScores);
-      accumulateTile(q, o.q, i0, dScores, k, o.k, j0, cols, headDim, scale, dq, g.dk);
-      accumulateKeys(x.dy, dyOffset, i0, probs, o.v, j0, cols, valueDim, g.dv);
+      accumulateRows(dScores, k, o.k, j0, cols, headDim, dq);
+      accumulateKeys(dScores, q, o.q, i0, rows, j0, cols, headDim, scale, g.dk, o.k);
+      accumulateKeys(probs, x.dy, dyOffset, i0, rows, j0, cols, valueDim, 1, g.dv, o.v);
     }
     for (let r = 0; r < rows; r++) {
       const row = o.q + (i0 + r) * headDim;
       for (let d = 0; d < headDim; d++) g.dq[row + d] = dq[r * headDim + d] * scale;
-    }
-  }
-}
-
-/**
- * dq[r] += Σ_c dS[r][c] · k[j0 + c] (scaled later) and dk[j0 + c] += scale · Σ_r dS[r][c] · q[i0 + r].
- */
-function accumulateTile(
-    q: Float32Array, qOffset: number, i0: number, dScores: Float64Array, k: Float32Array, kOffset: number, j0: number,
-    cols: number, len: number, scale: number, dq: Float64Array, dk: Float32Array): void {
-  const q0 = qOffset + i0 * len;
-  const rowsLeft = q.length - q0;
-  // Rows past the tile have dS = 0; point them at row 0 so every read stays in bounds.
-  const q1 = rowsLeft > len ? q0 + len : q0;
-  const q2 = rowsLeft > 2 * len ? q0 + 2 * len : q0;
-  const q3 = rowsLeft > 3 * len ? q0 + 3 * len : q0;
-  for (let c = 0; c < cols; c++) {
-    const s0 = dScores[c], s1 = dScores[KEY_TILE + c], s2 = dScores[2 * KEY_TILE + c], s3 = dScores[3 * KEY_TILE + c];
-    if (s0 === 0 && s1 === 0 && s2 === 0 && s3 === 0) continue;
-    const kj = kOffset + (j0 + c) * len;
-    for (let d = 0; d < len; d++) {
-      const kd = k[kj + d];
-      dq[d] += s0 * kd;
-      dq[len + d] += s1 * kd;
-      dq[2 * len + d] += s2 * kd;
-      dq[3 * len + d] += s3 * kd;
-      dk[kj + d] += scale * (s0 * q[q0 + d] + s1 * q[q1 + d] + s2 * q[q2 + d] + s3 * q[q3 + d]);
-    }
-  }
-}
-
-/** dv[j0 + c] += Σ_r P'[r][c] · dO[i0 + r]. */
-function accumulateKeys(
-    dy: Float32Array, dyOffset: number, i0: number, probs: Float64Array, vOffset: number, j0: number, cols: number,
-    len: number, dv: Float32Array): void {
-  const y0 = dyOffset + i0 * len;
-  const rowsLeft = dy.length - y0;
-  const y1 = rowsLeft > len ? y0 + len : y0;
-  const y2 = rowsLeft > 2 * len ? y0 + 2 * len : y0;
-  const y3 = rowsLeft > 3 * len ? y0 + 3 * len : y0;
-  for (let c = 0; c < cols; c++) {
-    const p0 = probs[c], p1 = probs[KEY_TILE + c], p2 = probs[2 * KEY_TILE + c], p3 = probs[3 * KEY_TILE + c];
-    if (p0 === 0 && p1 === 0 && p2 === 0 && p3 === 0) continue;
-    const vj = vOffset + (j0 + c) * len;
-    for (let d = 0; d < len; d++) {
-      dv[vj + d] += p0 * dy[y0 + d] + p1 * dy[y1 + d] + p2 * dy[y2 + d] + p3 * dy[y3 + d];
     }
   }
 }
