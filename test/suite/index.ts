@@ -5,8 +5,8 @@
  */
 import {expect} from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
-import {attentionImplementation, BlockDiagonalMask, dropoutKeeps, LowerTriangularMask, scaledDotProductAttention, WindowBias} from '../../src/index';
-import type {AttentionOptions} from '../../src/index';
+import {AttentionBias, attentionImplementation, BlockDiagonalMask, dropoutKeeps, LowerTriangularMask, scaledDotProductAttention, WindowBias} from '../../src/index';
+import type {AttentionOptions, AttentionShape} from '../../src/index';
 import {composedAttention} from '../../src/composed';
 import {CaseShape, caseTensors, describeCase, makeCase, randomArray, randomSeed, relativeError, rng} from './cases';
 import {AttentionCase, referenceBackward, referenceForward} from './reference';
@@ -48,6 +48,46 @@ export const FEATURE_CASES: CaseShape[] = [
   {B: 2, Hq: 2, Sq: 9, Sk: 70, D: 8, Dv: 5, dropout: {rate: 0.3, seed: 1234}},
   {B: 4, Hq: 2, Sq: 6, D: 4, biases: [{kind: 'window', shape: [2, 1, 6, 6]}, {kind: 'causal'}], dropout: {rate: 0.5, seed: 7}},
 ];
+
+/** Small cases for finite differences: every input element is perturbed twice. */
+const FINITE_DIFFERENCE_CASES: CaseShape[] = [
+  {B: 2, Hq: 2, Hkv: 1, Sq: 3, Sk: 4, D: 3, Dv: 2, biases: [{kind: 'tensor', shape: [1, 2, 3, 4]}, {kind: 'causal', fromBottomRight: true}]},
+  {B: 2, Hq: 2, Sq: 3, D: 2, biases: [{kind: 'window', shape: [2, 1, 3, 3]}, {kind: 'tensor', shape: [3]}], dropout: {rate: 0.3, seed: 5}},
+];
+
+/** d(Σ out ⊙ dy)/dx by central differences of the float64 reference, x being one of the case's arrays. */
+function finiteDifferences(c: AttentionCase, dy: Float64Array, x: Float64Array): Float64Array {
+  const eps = 1e-6;
+  const loss = () => referenceForward(c).out.reduce((acc, value, i) => acc + value * dy[i], 0);
+  const grad = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const saved = x[i];
+    x[i] = saved + eps;
+    const plus = loss();
+    x[i] = saved - eps;
+    const minus = loss();
+    x[i] = saved;
+    grad[i] = (plus - minus) / (2 * eps);
+  }
+  return grad;
+}
+
+/** A bias kind of the user's own (ALiBi-like distance penalty), with no kernel form. */
+class DistanceBias extends AttentionBias {
+  readonly kind = 'distance';
+  constructor(private readonly slopes: number[]) {
+    super();
+  }
+  check(): void {}
+  toDense(shape: AttentionShape): tf.Tensor {
+    const {seqQ, seqK} = shape;
+    const values = new Float32Array(this.slopes.length * seqQ * seqK);
+    this.slopes.forEach((slope, h) => {
+      for (let i = 0; i < seqQ; i++) for (let j = 0; j < seqK; j++) values[(h * seqQ + i) * seqK + j] = -slope * Math.abs(i - j);
+    });
+    return tf.tensor4d(values, [1, this.slopes.length, seqQ, seqK]);
+  }
+}
 
 /** The op's output and gradients (for Σ out ⊙ dy) on the current backend. */
 function runCase(c: AttentionCase, dy: Float64Array, run = scaledDotProductAttention) {
@@ -109,6 +149,40 @@ export function describeAttentionSuite(o: SuiteOptions): void {
           throw new Error(`${describeCase(c)}: ${(e as Error).message}`);
         }
       }
+    });
+
+    it('gradients match central finite differences of the float64 reference', () => {
+      for (const shape of FINITE_DIFFERENCE_CASES) {
+        const c = makeCase(random, shape);
+        const dy = randomArray(random, c.B * c.Hq * c.Sq * c.Dv);
+        const actual = runCase(c, dy).grads;
+        const trainable = c.biases.filter(b => b.kind === 'tensor' || b.kind === 'window') as {data: Float64Array}[];
+        [c.q, c.k, c.v, ...trainable.map(b => b.data)].forEach((x, n) => {
+          const numeric = finiteDifferences(c, dy, x);
+          expect(relativeError(actual[n], numeric), `${describeCase(c)}: input ${n}`).to.be.at.most(o.gradientTolerance * 10);
+        });
+      }
+    });
+
+    it('a bias kind no kernel knows falls back to the composed path, with its reason', () => {
+      const c = makeCase(random, {B: 2, Hq: 3, Sq: 6, Sk: 8, D: 4});
+      const slopes = [0.5, 0.25, 0.125];
+      const dense = new Float64Array(3 * 6 * 8);
+      for (let h = 0; h < 3; h++) for (let i = 0; i < 6; i++) for (let j = 0; j < 8; j++) dense[(h * 6 + i) * 8 + j] = -slopes[h] * Math.abs(i - j);
+      const expected = referenceForward({...c, biases: [{kind: 'tensor', shape: [1, 3, 6, 8], data: dense}]});
+      tf.tidy(() => {
+        const {q, k, v} = caseTensors(c);
+        const bias = new DistanceBias(slopes);
+        const dispatch = attentionImplementation(q, k, v, {bias});
+        expect(dispatch.implementation).to.equal('composed');
+        if (o.implementation !== 'composed') {
+          expect(dispatch.reasons[o.implementation]).to.deep.equal([`bias kind 'distance' has no kernel form`]);
+        }
+        const out = scaledDotProductAttention(q, k, v, {bias});
+        expect(relativeError(out.dataSync(), expected.out)).to.be.at.most(o.forwardTolerance);
+        const grads = tf.grads((a: tf.Tensor) => scaledDotProductAttention(a as tf.Tensor4D, k, v, {bias}))([q], tf.onesLike(out));
+        expect(grads[0].dataSync().every(Number.isFinite)).to.equal(true);
+      });
     });
 
     it('reports the expected implementation', () => {
