@@ -2,3 +2,4 @@
 import './setup';
 import './environment.spec';
 import './webgl.spec';
+import './webgl_kernels.spec';
