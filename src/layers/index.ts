@@ -14,6 +14,7 @@ export {loadTimmSwinWeights, timmKey} from './timm_weights';
 export {WindowAttention} from './window_attention';
 export type {WindowAttentionArgs} from './window_attention';
 export {
-  cyclicShift, effectiveWindow, relativePositionIndex, SHIFT_MASK_VALUE, shiftWindowMask, windowPartition, windowReverse,
+  effectiveWindow, inversePermutation, permuteTokens, relativePositionIndex, SHIFT_MASK_VALUE, shiftWindowMask,
+  windowTokenOrder,
 } from './window_ops';
 export type {WindowSize} from './window_ops';

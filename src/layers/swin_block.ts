@@ -2,15 +2,19 @@
  * timm's `SwinTransformerBlock` on NHWC input [B, H, W, C]:
  *   x = x + dropPath(reverseShift(windowReverse(attn(windowPartition(shift(norm1(x)))))))
  *   x = x + dropPath(mlp(norm2(x)))
+ * The shift and partition (and their inverses) run as one token permutation each way.
  * Shifted blocks (SW-MSA) pass timm's region mask to the op as a `WindowBias` [nW, 1, N, N].
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type {LayerArgs} from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type {Kwargs} from '@tensorflow/tfjs-layers/dist/types';
+import {WindowBias} from '../bias/window_bias';
+import type {AttentionDispatch} from '../dispatch';
+import {attentionImplementation, BiasLike} from '../scaled_dot_product_attention';
 import {AttentionPackageLayer, registerLayer} from './base_layer';
 import {WindowAttentionWeights} from './window_attention';
 import {
-  cyclicShift, effectiveWindow, shiftWindowMask, windowPartition, windowReverse, WindowSize,
+  effectiveWindow, inversePermutation, permuteTokens, shiftWindowMask, windowTokenOrder, WindowSize,
 } from './window_ops';
 import {DenseWeights, dropPath, gelu, LayerNormWeights} from './weights';
 
@@ -93,6 +97,10 @@ export class SwinTransformerBlock extends AttentionPackageLayer {
     this.built = true;
   }
 
+  private tokenOrder(): Int32Array {
+    return windowTokenOrder(this.inputResolution, this.window, this.shift);
+  }
+
   /** The shifted-window mask [nW, 1, N, N], or null for W-MSA. */
   windowMask(): tf.Tensor | null {
     if (!this.hasShift) return null;
@@ -105,15 +113,36 @@ export class SwinTransformerBlock extends AttentionPackageLayer {
             shiftWindowMask(this.inputResolution, this.window, this.shift), [numWindows, 1, wh * ww, wh * ww]));
   }
 
+  /** Which attention implementation this block runs for `batchSize` images on the current backend, and why. */
+  attentionDispatch(batchSize: number, training = false): AttentionDispatch {
+    const [wh, ww] = this.window;
+    const [h, w] = this.inputResolution;
+    const n = wh * ww;
+    const query = tf.zeros([batchSize * (h / wh) * (w / ww), this.numHeads, n, this.dim / this.numHeads]);
+    const relativeBias = tf.zeros([1, this.numHeads, n, n]);
+    const bias: BiasLike[] = [relativeBias];
+    const mask = this.windowMask();
+    if (mask != null) bias.push(new WindowBias(mask));
+    const dropout = training && this.attnDropRate > 0 ? {rate: this.attnDropRate} : undefined;
+    try {
+      return attentionImplementation(query, query, query, {bias, dropout});
+    } finally {
+      tf.dispose([query, relativeBias]);
+    }
+  }
+
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
       const x = Array.isArray(inputs) ? inputs[0] : inputs;
       const training = kwargs.training === true;
       const {norm1, attn, norm2, fc1, fc2} = this.parts!;
-      const [sh, sw] = this.shift;
-      const shifted = cyclicShift(norm1.apply(x), [-sh, -sw]);
-      const windows = attn.apply(windowPartition(shifted, this.window), this.windowMask(), training);
-      const attended = cyclicShift(windowReverse(windows, this.window, this.inputResolution), [sh, sw]);
+      const [b, h, w, c] = x.shape;
+      const n = this.window[0] * this.window[1];
+      const order = this.constantOf('windowTokenOrder', () => tf.tensor1d(this.tokenOrder(), 'int32'));
+      const inverse = this.constantOf('inverseTokenOrder', () => tf.tensor1d(inversePermutation(this.tokenOrder()), 'int32'));
+      const windows = permuteTokens(tf.reshape(norm1.apply(x), [b, h * w, c]), order, inverse);
+      const attendedWindows = attn.apply(tf.reshape(windows, [-1, n, c]), this.windowMask(), training);
+      const attended = tf.reshape(permuteTokens(tf.reshape(attendedWindows, [b, h * w, c]), inverse, order), x.shape);
       const afterAttention = tf.add(x, dropPath(attended, this.dropPath, training));
       const mlp = fc2.apply(gelu(fc1.apply(norm2.apply(afterAttention))));
       return tf.add(afterAttention, dropPath(mlp, this.dropPath, training));

@@ -1,7 +1,7 @@
 /**
- * Swin's window geometry on NHWC tensors, following timm 1.0: window partition and reverse
- * (windows ordered image-major, window row-major, the layout `WindowBias` expects), the
- * cyclic shift, the relative position index and the shifted-window mask.
+ * Swin's window geometry, following timm 1.0: the cyclic shift and window partition as a
+ * token permutation (windows ordered image-major, window row-major: the layout `WindowBias`
+ * expects), the relative position index and the shifted-window mask.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -18,31 +18,44 @@ export function effectiveWindow(resolution: WindowSize, window: number, shift: n
   return {window: sizes, shift: shifts};
 }
 
-/** [B, H, W, C] → [B · nW, wh · ww, C]. */
-export function windowPartition(x: tf.Tensor, [wh, ww]: WindowSize): tf.Tensor3D {
-  const [b, h, w, c] = x.shape;
-  const grid = tf.reshape(x, [b, h / wh, wh, w / ww, ww, c]);
-  return tf.reshape(tf.transpose(grid, [0, 1, 3, 2, 4, 5]), [-1, wh * ww, c]);
+/**
+ * The cyclic shift and window partition of an H × W token grid as one permutation: entry
+ * (window, token) of the partitioned order holds the grid token it reads, for windows in
+ * row-major order and tokens row-major inside each window. The shift is timm's
+ * torch.roll(x, −shift): the shifted grid's (y, x) is the original's (y + sh, x + sw) mod size.
+ */
+export function windowTokenOrder([h, w]: WindowSize, [wh, ww]: WindowSize, [sh, sw]: WindowSize): Int32Array {
+  const n = wh * ww;
+  const windowsPerRow = w / ww;
+  const order = new Int32Array(h * w);
+  for (let win = 0; win < (h / wh) * windowsPerRow; win++) {
+    for (let t = 0; t < n; t++) {
+      const y = Math.floor(win / windowsPerRow) * wh + Math.floor(t / ww);
+      const x = (win % windowsPerRow) * ww + (t % ww);
+      order[win * n + t] = ((y + sh) % h) * w + ((x + sw) % w);
+    }
+  }
+  return order;
 }
 
-/** The inverse of `windowPartition`: [B · nW, wh · ww, C] → [B, H, W, C]. */
-export function windowReverse(windows: tf.Tensor, [wh, ww]: WindowSize, [h, w]: WindowSize): tf.Tensor4D {
-  const c = windows.shape[windows.rank - 1];
-  const grid = tf.reshape(windows, [-1, h / wh, w / ww, wh, ww, c]);
-  return tf.reshape(tf.transpose(grid, [0, 1, 3, 2, 4, 5]), [-1, h, w, c]);
+export function inversePermutation(order: Int32Array): Int32Array {
+  const inverse = new Int32Array(order.length);
+  order.forEach((source, i) => inverse[source] = i);
+  return inverse;
 }
 
-/** torch.roll(x, shifts, dims=(1, 2)) for NHWC x: element i moves to i + shift (mod size). */
-export function cyclicShift(x: tf.Tensor, [shiftH, shiftW]: WindowSize): tf.Tensor {
-  return rollAxis(rollAxis(x, shiftH, 1), shiftW, 2);
-}
-
-function rollAxis(x: tf.Tensor, shift: number, axis: number): tf.Tensor {
-  const size = x.shape[axis];
-  const split = ((-shift % size) + size) % size;
-  if (split === 0) return x;
-  const [head, tail] = tf.split(x, [split, size - split], axis);
-  return tf.concat([tail, head], axis);
+/**
+ * x [B, L, C] with its tokens reordered: out[:, i] = x[:, order[i]]. A gather, whose
+ * gradient is the gather by the inverse permutation (tfjs's generic gather gradient, a
+ * segment sum, is much slower on the cpu backend). Cheaper on cpu than the rolls and
+ * 6-D transposes it replaces.
+ */
+export function permuteTokens(x: tf.Tensor, order: tf.Tensor, inverse: tf.Tensor): tf.Tensor {
+  const permute = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+    value: tf.gather(inputs[0] as tf.Tensor, order, 1),
+    gradFunc: (dy: tf.Tensor) => tf.gather(dy, inverse, 1),
+  }));
+  return permute(x);
 }
 
 /**
@@ -82,18 +95,15 @@ export function shiftWindowMask([h, w]: WindowSize, [wh, ww]: WindowSize, [sh, s
   const band = (p: number, size: number, window: number, shift: number) =>
       p < size - window ? 0 : p < size - shift ? 1 : 2;
   const n = wh * ww;
-  const windowsW = w / ww;
-  const numWindows = (h / wh) * windowsW;
+  const numWindows = (h * w) / n;
+  // Grid positions of the shifted image, in window order.
+  const positions = windowTokenOrder([h, w], [wh, ww], [0, 0]);
+  const regions = Array.from(positions, p => band(Math.floor(p / w), h, wh, sh) * 3 + band(p % w, w, ww, sw));
   const mask = new Float32Array(numWindows * n * n);
-  const regionOf = (win: number, token: number) => {
-    const y = Math.floor(win / windowsW) * wh + Math.floor(token / ww);
-    const x = (win % windowsW) * ww + (token % ww);
-    return band(y, h, wh, sh) * 3 + band(x, w, ww, sw);
-  };
   for (let win = 0; win < numWindows; win++) {
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < n; j++) {
-        if (regionOf(win, i) !== regionOf(win, j)) mask[(win * n + i) * n + j] = SHIFT_MASK_VALUE;
+        if (regions[win * n + i] !== regions[win * n + j]) mask[(win * n + i) * n + j] = SHIFT_MASK_VALUE;
       }
     }
   }

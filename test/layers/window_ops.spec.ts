@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {expect} from 'chai';
 import {
-  cyclicShift, effectiveWindow, relativePositionIndex, shiftWindowMask, windowPartition, windowReverse,
+  effectiveWindow, inversePermutation, permuteTokens, relativePositionIndex, shiftWindowMask, windowTokenOrder,
 } from '../../src/layers/index';
 import {timmRelativePositionIndex, timmShiftMask} from './reference';
 import {useCpu} from './setup';
@@ -9,43 +9,48 @@ import {useCpu} from './setup';
 describe('window geometry', () => {
   before(useCpu);
 
-  it('partition puts image b, window (wy, wx), token (ty, tx) at [b · nW + wy · nWx + wx, ty · ww + tx]', () => {
-    const [b, h, w, c, wh, ww] = [2, 4, 6, 3, 2, 3];
-    const x = tf.range(0, b * h * w * c).reshape([b, h, w, c]);
-    const windows = windowPartition(x, [wh, ww]);
-    expect(windows.shape).to.deep.equal([b * 4, wh * ww, c]);
-    const xs = x.arraySync() as number[][][][];
-    const ws = windows.arraySync();
-    for (let image = 0; image < b; image++) {
-      for (let y = 0; y < h; y++) {
-        for (let xx = 0; xx < w; xx++) {
-          const win = image * 4 + Math.floor(y / wh) * (w / ww) + Math.floor(xx / ww);
-          expect(ws[win][(y % wh) * ww + (xx % ww)]).to.deep.equal(xs[image][y][xx]);
+  /** timm's roll then window_partition, element by element: [B, H, W, C] → [B · nW, N, C] as nested arrays. */
+  function rollAndPartition(x: number[][][][], [wh, ww]: [number, number], [sh, sw]: [number, number]): number[][][] {
+    const [h, w] = [x[0].length, x[0][0].length];
+    const rolled = x.map(image => image.map((_, y) => image[(y + sh) % h].map((__, xx) => image[(y + sh) % h][(xx + sw) % w])));
+    const windows: number[][][] = [];
+    for (const image of rolled) {
+      for (let wy = 0; wy < h / wh; wy++) {
+        for (let wx = 0; wx < w / ww; wx++) {
+          const tokens: number[][] = [];
+          for (let ty = 0; ty < wh; ty++) for (let tx = 0; tx < ww; tx++) tokens.push(image[wy * wh + ty][wx * ww + tx]);
+          windows.push(tokens);
         }
       }
     }
-    tf.dispose([x, windows]);
-  });
+    return windows;
+  }
 
-  it('reverse inverts partition exactly', () => {
-    const x = tf.randomNormal([3, 6, 4, 5]);
-    const back = windowReverse(windowPartition(x, [3, 2]), [3, 2], [6, 4]);
-    expect(back.shape).to.deep.equal(x.shape);
-    expect(Array.from(back.dataSync())).to.deep.equal(Array.from(x.dataSync()));
-    tf.dispose([x, back]);
-  });
+  for (const [shift, name] of [[[0, 0], 'window partition'], [[2, 1], 'cyclic shift and window partition']] as const) {
+    it(`the token permutation is timm's ${name}, and its inverse undoes it`, () => {
+      const [b, h, w, c, window] = [2, 4, 6, 3, [2, 3] as [number, number]];
+      const x = tf.randomNormal([b, h, w, c]);
+      const order = windowTokenOrder([h, w], window, [...shift]);
+      const [orderTensor, inverseTensor] = [tf.tensor1d(order, 'int32'), tf.tensor1d(inversePermutation(order), 'int32')];
+      const windows = permuteTokens(x.reshape([b, h * w, c]), orderTensor, inverseTensor);
+      const expected = rollAndPartition(x.arraySync() as number[][][][], window, [...shift]);
+      expect(windows.reshape([b * 4, 6, c]).arraySync()).to.deep.equal(expected);
+      const back = permuteTokens(windows, inverseTensor, orderTensor);
+      expect(Array.from(back.dataSync())).to.deep.equal(Array.from(x.dataSync()));
+      tf.dispose([x, orderTensor, inverseTensor, windows, back]);
+    });
+  }
 
-  it('cyclicShift is torch.roll over H and W, and a shift back undoes it', () => {
-    const x = tf.range(0, 2 * 5 * 4).reshape([2, 5, 4, 1]);
-    const rolled = cyclicShift(x, [-2, 1]);
-    const xs = x.arraySync() as number[][][][];
-    const rs = rolled.arraySync() as number[][][][];
-    for (let y = 0; y < 5; y++) {
-      for (let xx = 0; xx < 4; xx++) expect(rs[1][y][xx][0]).to.equal(xs[1][(y + 2) % 5][(xx + 3) % 4][0]);
-    }
-    const back = cyclicShift(rolled, [2, -1]);
-    expect(Array.from(back.dataSync())).to.deep.equal(Array.from(x.dataSync()));
-    tf.dispose([x, rolled, back]);
+  it('the permutation’s gradient is the inverse permutation', () => {
+    const order = windowTokenOrder([4, 4], [2, 2], [1, 1]);
+    const [orderTensor, inverseTensor] = [tf.tensor1d(order, 'int32'), tf.tensor1d(inversePermutation(order), 'int32')];
+    const x = tf.randomNormal([2, 16, 3]);
+    const dy = tf.randomNormal([2, 16, 3]);
+    const dx = tf.grad((t: tf.Tensor) => permuteTokens(t, orderTensor, inverseTensor))(x, dy);
+    // d/dx[:, s] of Σ dy[:, i] · x[:, order[i]] is dy[:, i] where order[i] = s.
+    const expected = tf.gather(dy, inverseTensor, 1);
+    expect(Array.from(dx.dataSync())).to.deep.equal(Array.from(expected.dataSync()));
+    tf.dispose([orderTensor, inverseTensor, x, dy, dx, expected]);
   });
 
   it('the relative position index equals timm’s construction', () => {
