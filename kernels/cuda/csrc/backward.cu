@@ -11,7 +11,9 @@
 namespace attention {
 namespace {
 
-// delta[row] = dout[row] · out[row], one warp per row.
+// delta[row] = dout[row] · out[row], one warp per row, dout rounded as the dP product rounds
+// it (see attentionOutputMma).
+template <class Mma>
 __global__ void rowDotKernel(const AttentionParams p) {
   const int64_t rows = int64_t(p.batch) * p.headsQ * p.seqQ;
   const int64_t row = int64_t(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
@@ -19,7 +21,7 @@ __global__ void rowDotKernel(const AttentionParams p) {
   const float* dout = p.dout + row * p.valueDim;
   const float* out = p.out + row * p.valueDim;
   float sum = 0.f;
-  for (int c = threadIdx.x % 32; c < p.valueDim; c += 32) sum += dout[c] * out[c];
+  for (int c = threadIdx.x % 32; c < p.valueDim; c += 32) sum += Mma::roundOperand(dout[c]) * out[c];
 #pragma unroll
   for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
   if (threadIdx.x % 32 == 0) p.delta[row] = sum;
@@ -112,9 +114,7 @@ __global__ void __launch_bounds__(Traits::kThreads) backwardKernel(const Attenti
       zero(s);
       zero(dp);
       warpGemm<Mma, 1, kScoreTiles, HD>(s, RowMajor{qs, LD}, ColMajor{ks, LD}, sm0, sn0, g, t);
-      // dS = P (dP - delta) cancels where dP is near delta; dP at fp32 accuracy (split TF32)
-      // keeps that difference, and so the bias gradients summed over keys, exact enough.
-      warpGemm<SplitTf32Mma, 1, kScoreTiles, HD>(dp, RowMajor{dos, LD}, ColMajor{vs, LD}, sm0, sn0, g, t);
+      warpGemm<Mma, 1, kScoreTiles, HD>(dp, RowMajor{dos, LD}, ColMajor{vs, LD}, sm0, sn0, g, t);
 
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
@@ -200,7 +200,12 @@ cudaError_t launch(const AttentionParams& p, cudaStream_t stream) {
 }
 
 template <class Mma>
-cudaError_t launchForHeadDim(const AttentionParams& p, cudaStream_t stream) {
+cudaError_t launchWith(const AttentionParams& p, cudaStream_t stream) {
+  const int64_t rows = int64_t(p.batch) * p.headsQ * p.seqQ;
+  constexpr int kRowsPerBlock = 8;
+  rowDotKernel<Mma><<<unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock), 32 * kRowsPerBlock, 0, stream>>>(p);
+  const cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess) return err;
   const int dim = max(p.headDim, p.valueDim);
   if (dim <= 32) return launch<BackwardTraits<32>, Mma>(p, stream);
   if (dim <= 64) return launch<BackwardTraits<64>, Mma>(p, stream);
@@ -210,21 +215,16 @@ cudaError_t launchForHeadDim(const AttentionParams& p, cudaStream_t stream) {
 }  // namespace
 
 cudaError_t launchBackward(const AttentionParams& p, Precision precision, cudaStream_t stream) {
-  const int64_t rows = int64_t(p.batch) * p.headsQ * p.seqQ;
   if (int64_t(p.batch) * p.headsKV * p.seqK == 0) return cudaSuccess;
-  if (rows == 0) {
+  if (int64_t(p.batch) * p.headsQ * p.seqQ == 0) {
     // No query sees any key: dK and dV are zero.
     const cudaError_t err = cudaMemsetAsync(p.dk, 0, size_t(p.batch) * p.headsKV * p.seqK * p.headDim * 4, stream);
     return err != cudaSuccess ? err : cudaMemsetAsync(p.dv, 0, size_t(p.batch) * p.headsKV * p.seqK * p.valueDim * 4, stream);
   }
-  constexpr int kRowsPerBlock = 8;
-  rowDotKernel<<<unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock), 32 * kRowsPerBlock, 0, stream>>>(p);
-  const cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess) return err;
   switch (precision) {
-    case Precision::Highest: return launchForHeadDim<SplitTf32Mma>(p, stream);
-    case Precision::BF16: return launchForHeadDim<Bf16Mma>(p, stream);
-    default: return launchForHeadDim<Tf32Mma>(p, stream);
+    case Precision::Highest: return launchWith<SplitTf32Mma>(p, stream);
+    case Precision::BF16: return launchWith<Bf16Mma>(p, stream);
+    default: return launchWith<Tf32Mma>(p, stream);
   }
 }
 

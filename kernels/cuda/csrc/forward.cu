@@ -15,7 +15,6 @@ template <class Traits, class Mma, bool kHasBias>
 __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) forwardKernel(const AttentionParams p) {
   constexpr int BM = Traits::kBlockM, BN = Traits::kBlockN, HD = Traits::kHeadDim, LD = Traits::kLd;
   constexpr int kScoreTiles = BN / 8, kOutTiles = HD / 8;
-  constexpr int kSteps = kScoreTiles / Mma::kAccTilesPerStep;
   extern __shared__ float smem[];
   float* qs = smem;
   float* ks = qs + BM * LD;
@@ -138,15 +137,7 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) forwardK
         s[0][n][e] = prob;
       }
 
-    const RowMajor vView{vs + stage * BN * LD, LD};
-#pragma unroll
-    for (int step = 0; step < kSteps; ++step) {
-      const typename Mma::A a = Mma::accToA(s[0], step);
-#pragma unroll
-      for (int n = 0; n < kOutTiles; ++n) {
-        Mma::mma(o[n], a, Mma::loadBForAcc(vView, step * Mma::kStep, n * 8, g, t));
-      }
-    }
+    attentionOutputMma<Mma>(o, s, RowMajor{vs + stage * BN * LD, LD}, g, t);
     __syncthreads();
   }
 

@@ -8,6 +8,7 @@
 #pragma once
 #include <cuda_bf16.h>
 #include <cstdint>
+#include <type_traits>
 
 namespace attention {
 
@@ -78,10 +79,20 @@ struct Tf32Mma {
     const float* c = acc[step];
     return makeA(c[0], c[2], c[1], c[3]);
   }
+  // The probabilities as a TF32 head plus a TF32 tail (two products), so that the output
+  // carries the probabilities at fp32 accuracy; see attentionOutputMma.
+  static __device__ __forceinline__ void splitAccToA(const float (*acc)[4], int step, A& hi, A& lo) {
+    hi = accToA(acc, step);
+    const float* c = acc[step];
+    lo = makeA(c[0] - __uint_as_float(hi.x[0]), c[2] - __uint_as_float(hi.x[1]), c[1] - __uint_as_float(hi.x[2]),
+               c[3] - __uint_as_float(hi.x[3]));
+  }
   template <class View>
   static __device__ __forceinline__ B loadBForAcc(View v, int k0, int n0, int g, int t) {
     return makeB(v(k0 + 2 * t, n0 + g), v(k0 + 2 * t + 1, n0 + g));
   }
+  // The value an operand has inside the product.
+  static __device__ __forceinline__ float roundOperand(float x) { return __uint_as_float(toTf32(x)); }
 };
 
 struct SplitTf32Mma {
@@ -128,6 +139,7 @@ struct SplitTf32Mma {
   static __device__ __forceinline__ B loadBForAcc(View v, int k0, int n0, int g, int t) {
     return makeB(v(k0 + 2 * t, n0 + g), v(k0 + 2 * t + 1, n0 + g));
   }
+  static __device__ __forceinline__ float roundOperand(float x) { return x; }
 };
 
 struct Bf16Mma {
@@ -156,11 +168,48 @@ struct Bf16Mma {
     const float* d = acc[2 * step + 1];
     return {{packBf16(c[0], c[1]), packBf16(c[2], c[3]), packBf16(d[0], d[1]), packBf16(d[2], d[3])}};
   }
+  static __device__ __forceinline__ float bf16Tail(float x) {
+    return x - __bfloat162float(__float2bfloat16_rn(x));
+  }
+  static __device__ __forceinline__ void splitAccToA(const float (*acc)[4], int step, A& hi, A& lo) {
+    hi = accToA(acc, step);
+    const float* c = acc[2 * step];
+    const float* d = acc[2 * step + 1];
+    lo = {{packBf16(bf16Tail(c[0]), bf16Tail(c[1])), packBf16(bf16Tail(c[2]), bf16Tail(c[3])),
+           packBf16(bf16Tail(d[0]), bf16Tail(d[1])), packBf16(bf16Tail(d[2]), bf16Tail(d[3]))}};
+  }
   template <class View>
   static __device__ __forceinline__ B loadBForAcc(View v, int k0, int n0, int g, int t) {
     return loadB(v, k0, n0, g, t);
   }
+  static __device__ __forceinline__ float roundOperand(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
 };
+
+// O += P · V for one warp's 16 rows, P held as score accumulators (kScoreTiles tiles of 8
+// keys). Why P goes in at fp32 accuracy: the backward pass takes delta = dO · O for
+// Σ_j P_ij dP_ij, where its dP rounds dO and V as the products do; with P unrounded here,
+// both sides agree to fp32 rounding, dS = P (dP - delta) sums to zero over each row as it
+// must, and gradients that vanish (a bias constant along the keys) come out near zero. The
+// split policy is fp32-accurate throughout and needs no tail.
+template <class Mma, int kScoreTiles, int kOutTiles, class View>
+__device__ __forceinline__ void attentionOutputMma(float (&o)[kOutTiles][4], const float (&p)[1][kScoreTiles][4],
+                                                   View v, int g, int t) {
+#pragma unroll
+  for (int step = 0; step < kScoreTiles / Mma::kAccTilesPerStep; ++step) {
+    typename Mma::A hi, lo;
+    if constexpr (std::is_same_v<Mma, SplitTf32Mma>) {
+      hi = Mma::accToA(p[0], step);
+    } else {
+      Mma::splitAccToA(p[0], step, hi, lo);
+    }
+#pragma unroll
+    for (int n = 0; n < kOutTiles; ++n) {
+      const typename Mma::B b = Mma::loadBForAcc(v, step * Mma::kStep, n * 8, g, t);
+      if constexpr (!std::is_same_v<Mma, SplitTf32Mma>) Mma::mma(o[n], lo, b);
+      Mma::mma(o[n], hi, b);
+    }
+  }
+}
 
 template <Precision P> struct MmaFor;
 template <> struct MmaFor<Precision::Highest> { using type = SplitTf32Mma; };
