@@ -78,44 +78,66 @@ export interface Tile {
   headEnd: number;
   rowStart: number;
   rowEnd: number;
+  /** The kv heads its query heads use: [kvStart, kvEnd). */
+  kvStart: number;
+  kvEnd: number;
 }
 
 export interface TilePlan {
   /** The tile texture's shape [heads, rows, Sk]; every tile uses it (one shader per pass). */
   tileShape: [number, number, number];
+  /** The most kv heads a tile uses. */
+  kvHeadsPerTile: number;
   tiles: Tile[];
 }
 
 const even = (n: number) => n + (n & 1);
 
+function kvHeadOf(g: AttentionGeometry, queryHead: number): number {
+  const b = Math.floor(queryHead / g.shape.headsQ);
+  return b * g.shape.headsKV + Math.floor((queryHead - b * g.shape.headsQ) / g.group);
+}
+
+/** `count` items cut into near-equal runs of at most `limit` (sizes rounded by `round`), as [start, end). */
+function balancedRuns(count: number, limit: number, round: (n: number) => number): [number, number][] {
+  const size = round(Math.ceil(count / Math.ceil(count / limit)));
+  const runs: [number, number][] = [];
+  for (let start = 0; start < count; start += size) runs.push([start, Math.min(count, start + size)]);
+  return runs;
+}
+
 /**
- * Cuts the score matrix into tiles of at most `budget` scores: whole heads when one fits,
- * else an even number of query rows of one head. The budget is an eighth of the values
- * of q, k, v and the output (a pass holds two or three tiles), and at most what one
- * texture of WEBGL_MAX_TEXTURE_SIZE² holds.
+ * Cuts the score matrix into tiles: whole heads when one fits, else an even number of
+ * query rows of one head. Besides the output it carries (read and written), a pass holds
+ * up to three tiles and the tile's packed rows of q, k and v, so those share a quarter of
+ * what is left of the values of q, k, v and the output once two outputs are counted: the
+ * kernels' extra memory stays within the bytes of q, k, v and the output. A tile holds at
+ * least one row pair, and fits a texture of WEBGL_MAX_TEXTURE_SIZE².
  */
 export function planTiles(g: AttentionGeometry): TilePlan {
   const {seqQ, seqK, headDim, valueDim} = g.shape;
-  const ioValues = g.queryHeads * seqQ * (headDim + valueDim) + g.kvHeads * seqK * (headDim + valueDim);
+  const outputValues = g.queryHeads * seqQ * valueDim;
+  const ioValues = g.queryHeads * seqQ * headDim + g.kvHeads * seqK * (headDim + valueDim) + outputValues;
   const maxTexture = tf.env().getNumber('WEBGL_MAX_TEXTURE_SIZE');
   const rowValues = even(seqK);
-  const budget = Math.max(2 * rowValues, Math.min(Math.floor(ioValues / 8), maxTexture * maxTexture));
+  const budget = Math.max(2 * rowValues, Math.min(Math.floor((ioValues - 2 * outputValues) / 4), maxTexture * maxTexture));
   const headValues = even(seqQ) * rowValues;
   const tiles: Tile[] = [];
+  const addTile = (headStart: number, headEnd: number, rowStart: number, rowEnd: number) => tiles.push({
+    headStart, headEnd, rowStart, rowEnd, kvStart: kvHeadOf(g, headStart), kvEnd: kvHeadOf(g, headEnd - 1) + 1,
+  });
+  let tileShape: [number, number, number];
   if (headValues <= budget) {
-    const heads = Math.min(g.queryHeads, Math.floor(budget / headValues));
-    for (let h = 0; h < g.queryHeads; h += heads) {
-      tiles.push({headStart: h, headEnd: Math.min(g.queryHeads, h + heads), rowStart: 0, rowEnd: seqQ});
-    }
-    return {tileShape: [heads, seqQ, seqK], tiles};
+    const runs = balancedRuns(g.queryHeads, Math.floor(budget / headValues), n => n);
+    runs.forEach(([start, end]) => addTile(start, end, 0, seqQ));
+    tileShape = [runs[0][1] - runs[0][0], seqQ, seqK];
+  } else {
+    const runs = balancedRuns(seqQ, Math.max(2, Math.floor(budget / rowValues) & ~1), even);
+    for (let h = 0; h < g.queryHeads; h++) runs.forEach(([start, end]) => addTile(h, h + 1, start, end));
+    tileShape = [1, runs[0][1] - runs[0][0], seqK];
   }
-  const rows = Math.max(2, Math.floor(budget / rowValues) & ~1);
-  for (let h = 0; h < g.queryHeads; h++) {
-    for (let i = 0; i < seqQ; i += rows) {
-      tiles.push({headStart: h, headEnd: h + 1, rowStart: i, rowEnd: Math.min(seqQ, i + rows)});
-    }
-  }
-  return {tileShape: [1, rows, seqK], tiles};
+  const kvHeadsPerTile = Math.max(...tiles.map(t => t.kvEnd - t.kvStart));
+  return {tileShape, kvHeadsPerTile, tiles};
 }
 
 /** The `tile` uniform's value. */
@@ -131,6 +153,11 @@ export function dropoutUniforms(attrs: AttentionAttrs): number[][] {
 }
 
 export const TILE_UNIFORM = {name: 'tile', type: 'ivec4' as const};
+/**
+ * Where the tile's inputs start: (query head, query row) of its query-side input and kv
+ * head of its key-side input, subtracted from global indices (0 for a whole input).
+ */
+export const ORIGIN_UNIFORM = {name: 'origin', type: 'ivec3' as const};
 export const DROPOUT_UNIFORMS = [{name: 'dropoutBits', type: 'ivec4' as const}, {name: 'keepScale', type: 'float' as const}];
 
 /**

@@ -7,14 +7,9 @@ export class ProgramRunner {
 
   constructor(private readonly backend: MathBackendWebGL) {}
 
-  /**
-   * `t` read as `shape` (same values, e.g. [B, H, S, D] as [B·H, S, D]). When many passes
-   * read it, it is packed once here rather than by every pass.
-   */
-  input(t: TensorInfo, shape: number[], packOnce: boolean): TensorInfo {
-    const view: TensorInfo = {dataId: t.dataId, shape, dtype: t.dtype};
-    if (!packOnce || this.backend.texData.get(t.dataId).isPacked) return view;
-    return this.temporary(this.backend.packTensor(view));
+  /** Whether `t`'s texture is packed (then packed programs read it as it is). */
+  isPacked(t: TensorInfo): boolean {
+    return this.backend.texData.get(t.dataId).isPacked === true;
   }
 
   /** Frees `t` with the other temporaries at `dispose()`. */

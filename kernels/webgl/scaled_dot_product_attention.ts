@@ -11,6 +11,7 @@ import {ProbabilitiesProgram} from './probabilities_program';
 import {ProgramRunner, reshaped} from './program_runner';
 import {RowLogsumexpProgram} from './row_logsumexp_program';
 import {ScoresProgram} from './scores_program';
+import {originUniform, TileInputs} from './tile_inputs';
 import {TileTimesMatrixProgram} from './tile_times_matrix_program';
 import {requireWebGL2} from './webgl_version';
 
@@ -21,32 +22,40 @@ export function scaledDotProductAttentionWebGL(
   requireWebGL2(attrs);
   const g = attentionGeometry(inputs, attrs);
   const {batch, headsQ, seqQ, seqK, headDim, valueDim} = g.shape;
-  const {tileShape, tiles} = planTiles(g);
+  const plan = planTiles(g);
   const runner = new ProgramRunner(args.backend as MathBackendWebGL);
+  const tileInputs = new TileInputs(runner, plan);
   try {
-    const many = tiles.length > 1;
-    const q = runner.input(inputs.query, [g.queryHeads, seqQ, headDim], many);
-    const k = runner.input(inputs.key, [g.kvHeads, seqK, headDim], many);
-    const v = runner.input(inputs.value, [g.kvHeads, seqK, valueDim], many);
+    const q = reshaped(inputs.query, [g.queryHeads, seqQ, headDim]);
+    const k = reshaped(inputs.key, [g.kvHeads, seqK, headDim]);
+    const v = reshaped(inputs.value, [g.kvHeads, seqK, valueDim]);
     const biases = [inputs.bias, inputs.windowBias].flatMap(
         (t, n) => t == null ? [] : [reshaped(t, (n === 0 ? g.bias : g.window)!.shape)]);
     const ranges = g.ranged ? rangeTensors(args.backend as MathBackendWebGL, g) : null;
     const keyRange = ranges != null ? [runner.temporary(ranges.keyRange)] : [];
-    if (ranges != null) runner.temporary(ranges.queryRange);
+    if (ranges != null) runner.free(ranges.queryRange);
     const dropout = g.dropout ? dropoutUniforms(attrs) : [];
+    const {tileShape} = plan;
     let logsumexp: tf.TensorInfo | null = null;
     let output: tf.TensorInfo | null = null;
-    for (const tile of tiles) {
+    for (const tile of plan.tiles) {
       const at = tileUniform(tile);
-      const scores = runner.run(new ScoresProgram(g, tileShape, false), [q, k, ...biases, ...keyRange], [at, [attrs.scale]]);
+      const qRows = tileInputs.queryRows(q, tile), kRows = tileInputs.keyRows(k, tile), vRows = tileInputs.keyRows(v, tile);
+      const scores = runner.run(
+          new ScoresProgram(g, tileShape, false), [qRows.info, kRows.info, ...biases, ...keyRange],
+          [at, originUniform(qRows, kRows), [attrs.scale]]);
       logsumexp = runner.carry(logsumexp, new RowLogsumexpProgram(g, logsumexp != null), [scores, ...keyRange], [at]);
       const probs = runner.run(new ProbabilitiesProgram(g, tileShape, true, g.dropout), [scores, logsumexp], [at, ...dropout]);
       runner.free(scores);
-      output = runner.carry(output, new TileTimesMatrixProgram(g, valueDim, output != null), [probs, v, ...keyRange], [at, [1]]);
+      output = runner.carry(
+          output, new TileTimesMatrixProgram(g, valueDim, output != null), [probs, vRows.info, ...keyRange],
+          [at, originUniform(null, vRows), [1]]);
       runner.free(probs);
+      tileInputs.endTile();
     }
     return [reshaped(output!, [batch, headsQ, seqQ, valueDim]), reshaped(logsumexp!, [batch, headsQ, seqQ])];
   } finally {
+    tileInputs.endTile();
     runner.dispose();
   }
 }

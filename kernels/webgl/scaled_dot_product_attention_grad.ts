@@ -14,6 +14,7 @@ import {ProgramRunner, reshaped} from './program_runner';
 import {RowDotProgram} from './row_dot_program';
 import {ScoreGradProgram} from './score_grad_program';
 import {ScoresProgram} from './scores_program';
+import {originUniform, TileInputs} from './tile_inputs';
 import {TileTimesMatrixProgram} from './tile_times_matrix_program';
 import {TileTransposedTimesRowsProgram} from './tile_transposed_times_rows_program';
 import {requireWebGL2} from './webgl_version';
@@ -26,15 +27,15 @@ export function scaledDotProductAttentionGradWebGL(
   const backend = args.backend as MathBackendWebGL;
   const g = attentionGeometry(inputs, attrs);
   const {batch, headsQ, headsKV, seqQ, seqK, headDim, valueDim} = g.shape;
-  const {tileShape, tiles} = planTiles(g);
+  const plan = planTiles(g);
   const runner = new ProgramRunner(backend);
+  const tileInputs = new TileInputs(runner, plan);
   try {
-    const many = tiles.length > 1;
     const queryRows = [g.queryHeads, seqQ];
-    const q = runner.input(inputs.query, [...queryRows, headDim], many);
-    const k = runner.input(inputs.key, [g.kvHeads, seqK, headDim], many);
-    const v = runner.input(inputs.value, [g.kvHeads, seqK, valueDim], many);
-    const dy = runner.input(inputs.dy, [...queryRows, valueDim], many);
+    const q = reshaped(inputs.query, [...queryRows, headDim]);
+    const k = reshaped(inputs.key, [g.kvHeads, seqK, headDim]);
+    const v = reshaped(inputs.value, [g.kvHeads, seqK, valueDim]);
+    const dy = reshaped(inputs.dy, [...queryRows, valueDim]);
     const logsumexp = reshaped(inputs.logsumexp, queryRows);
     const biasInputs: [tf.TensorInfo, BiasView][] = [];
     if (inputs.bias != null) biasInputs.push([inputs.bias, g.bias!]);
@@ -45,28 +46,40 @@ export function scaledDotProductAttentionGradWebGL(
     const queryRange = ranges != null ? [runner.temporary(ranges.queryRange)] : [];
     const dropout = g.dropout ? dropoutUniforms(attrs) : [];
     const rowDot = runner.temporary(runner.run(
-        new RowDotProgram(g.queryHeads, seqQ, valueDim),
-        [reshaped(inputs.dy, [...queryRows, valueDim]), reshaped(inputs.output, [...queryRows, valueDim])], []));
+        new RowDotProgram(g.queryHeads, seqQ, valueDim), [dy, reshaped(inputs.output, [...queryRows, valueDim])], []));
+    const {tileShape} = plan;
     let dq: tf.TensorInfo | null = null;
     let dk: tf.TensorInfo | null = null;
     let dv: tf.TensorInfo | null = null;
     const dBiases: (tf.TensorInfo | null)[] = biasInputs.map(() => null);
-    for (const tile of tiles) {
+    for (const tile of plan.tiles) {
       const at = tileUniform(tile);
+      const qRows = tileInputs.queryRows(q, tile), dyRows = tileInputs.queryRows(dy, tile);
+      const kRows = tileInputs.keyRows(k, tile), vRows = tileInputs.keyRows(v, tile);
       const probs = runner.run(
-          new ScoresProgram(g, tileShape, true), [q, k, ...biases, ...keyRange, logsumexp], [at, [attrs.scale]]);
+          new ScoresProgram(g, tileShape, true), [qRows.info, kRows.info, ...biases, ...keyRange, logsumexp],
+          [at, originUniform(qRows, kRows), [attrs.scale]]);
       const kept = g.dropout ? runner.run(new ProbabilitiesProgram(g, tileShape, false, true), [probs], [at, ...dropout]) :
                                probs;
-      const dScores = runner.run(new ScoreGradProgram(g, tileShape), [dy, v, probs, rowDot], [at, ...dropout]);
-      dq = runner.carry(dq, new TileTimesMatrixProgram(g, headDim, dq != null), [dScores, k, ...keyRange], [at, [attrs.scale]]);
-      dk = runner.carry(dk, new TileTransposedTimesRowsProgram(g, headDim, dk != null), [dScores, q, ...queryRange], [at, [attrs.scale]]);
-      dv = runner.carry(dv, new TileTransposedTimesRowsProgram(g, valueDim, dv != null), [kept, dy, ...queryRange], [at, [1]]);
+      const dScores = runner.run(
+          new ScoreGradProgram(g, tileShape), [dyRows.info, vRows.info, probs, rowDot],
+          [at, originUniform(dyRows, vRows), ...dropout]);
+      dq = runner.carry(
+          dq, new TileTimesMatrixProgram(g, headDim, dq != null), [dScores, kRows.info, ...keyRange],
+          [at, originUniform(null, kRows), [attrs.scale]]);
+      dk = runner.carry(
+          dk, new TileTransposedTimesRowsProgram(g, headDim, dk != null), [dScores, qRows.info, ...queryRange],
+          [at, originUniform(qRows, null), [attrs.scale]]);
+      dv = runner.carry(
+          dv, new TileTransposedTimesRowsProgram(g, valueDim, dv != null), [kept, dyRows.info, ...queryRange],
+          [at, originUniform(dyRows, null), [1]]);
       biasInputs.forEach(([, view], n) => {
         dBiases[n] = runner.carry(dBiases[n], new BiasGradProgram(g, view, dBiases[n] != null), [dScores], [at]);
       });
       runner.free(dScores);
       if (kept !== probs) runner.free(kept);
       runner.free(probs);
+      tileInputs.endTile();
     }
     return [
       reshaped(dq!, [batch, headsQ, seqQ, headDim]),
@@ -75,6 +88,7 @@ export function scaledDotProductAttentionGradWebGL(
       ...biasInputs.map(([t], n) => reshaped(dBiases[n]!, t.shape)),
     ];
   } finally {
+    tileInputs.endTile();
     runner.dispose();
   }
 }

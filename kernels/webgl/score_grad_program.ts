@@ -4,7 +4,7 @@
  */
 import type {GPGPUProgram} from '@tensorflow/tfjs-backend-webgl';
 import {rowDotRowGlsl} from './block_glsl';
-import {AttentionGeometry, DROPOUT_GLSL, DROPOUT_UNIFORMS, geometryGlsl, TILE_UNIFORM} from './geometry';
+import {AttentionGeometry, DROPOUT_GLSL, DROPOUT_UNIFORMS, geometryGlsl, ORIGIN_UNIFORM, TILE_UNIFORM} from './geometry';
 
 export class ScoreGradProgram implements GPGPUProgram {
   variableNames = ['dy', 'value', 'probs', 'rowDot'];
@@ -12,9 +12,9 @@ export class ScoreGradProgram implements GPGPUProgram {
   userCode: string;
   packedInputs = true;
   packedOutput = true;
-  customUniforms: GPGPUProgram['customUniforms'] = [TILE_UNIFORM];
+  customUniforms: GPGPUProgram['customUniforms'] = [TILE_UNIFORM, ORIGIN_UNIFORM];
 
-  /** Uniforms: tile, then dropout's when the call has dropout. */
+  /** Uniforms: tile, origin, then dropout's when the call has dropout. */
   constructor(g: AttentionGeometry, tileShape: number[]) {
     this.outputShape = tileShape;
     if (g.dropout) this.customUniforms!.push(...DROPOUT_UNIFORMS);
@@ -31,7 +31,7 @@ export class ScoreGradProgram implements GPGPUProgram {
         if (queryHead < tile.y && i < tile.w && any(notEqual(p, vec4(0.0)))) {
           int kv = kvHead(queryHead);
           vec4 acc = vec4(0.0);
-          ${rowDotRowGlsl('acc', d => `getDy(queryHead, i, ${d})`, d => `getValue(kv, j, ${d})`, 'VALUE_DIM')}
+          ${rowDotRowGlsl('acc', d => `getDy(queryHead - origin.x, i - origin.y, ${d})`, d => `getValue(kv - origin.z, j, ${d})`, 'VALUE_DIM')}
           ${g.dropout ? 'acc *= dropoutBlock(queryHead, i, j);' : ''}
           vec4 rowDot = pickRow(getRowDot(queryHead, i), queryHead).xxyy;
           result = p * (acc - rowDot);

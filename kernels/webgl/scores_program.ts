@@ -5,7 +5,7 @@
  */
 import type {GPGPUProgram} from '@tensorflow/tfjs-backend-webgl';
 import {rowDotRowGlsl} from './block_glsl';
-import {AttentionGeometry, BiasView, geometryGlsl, keyRangeGlsl, TILE_UNIFORM} from './geometry';
+import {AttentionGeometry, BiasView, geometryGlsl, keyRangeGlsl, ORIGIN_UNIFORM, TILE_UNIFORM} from './geometry';
 
 /** GLSL `float fn(int b, int h, int i, int j)`: the bias at (b, h, i, j), broadcasting by index. */
 function biasValueGlsl(fn: string, input: string, view: BiasView): string {
@@ -26,7 +26,7 @@ export class ScoresProgram implements GPGPUProgram {
   userCode: string;
   packedInputs = true;
   packedOutput = true;
-  customUniforms = [TILE_UNIFORM, {name: 'scale', type: 'float' as const}];
+  customUniforms = [TILE_UNIFORM, ORIGIN_UNIFORM, {name: 'scale', type: 'float' as const}];
 
   /** Inputs: q, k, then bias, windowBias, keyRange where present, then logsumexp for probabilities. */
   constructor(g: AttentionGeometry, tileShape: number[], probabilities: boolean) {
@@ -74,7 +74,7 @@ export class ScoresProgram implements GPGPUProgram {
           int h = queryHead - b * HEADS_Q;
           int kv = kvHead(queryHead);
           vec4 acc = vec4(0.0);
-          ${rowDotRowGlsl('acc', d => `getQ(queryHead, i, ${d})`, d => `getK(kv, j, ${d})`, 'HEAD_DIM')}
+          ${rowDotRowGlsl('acc', d => `getQ(queryHead - origin.x, i - origin.y, ${d})`, d => `getK(kv - origin.z, j, ${d})`, 'HEAD_DIM')}
           acc *= scale;
           ${addBias}
           ${finish}

@@ -5,7 +5,7 @@
  */
 import type {GPGPUProgram} from '@tensorflow/tfjs-backend-webgl';
 import {tileTimesMatrixGlsl, zeroPaddingGlsl} from './block_glsl';
-import {AttentionGeometry, geometryGlsl, keyRangeGlsl, TILE_UNIFORM} from './geometry';
+import {AttentionGeometry, geometryGlsl, keyRangeGlsl, ORIGIN_UNIFORM, TILE_UNIFORM} from './geometry';
 
 export class TileTimesMatrixProgram implements GPGPUProgram {
   variableNames = ['tileIn', 'matrix'];
@@ -13,7 +13,7 @@ export class TileTimesMatrixProgram implements GPGPUProgram {
   userCode: string;
   packedInputs = true;
   packedOutput = true;
-  customUniforms = [TILE_UNIFORM, {name: 'factor', type: 'float' as const}];
+  customUniforms = [TILE_UNIFORM, ORIGIN_UNIFORM, {name: 'factor', type: 'float' as const}];
 
   /** Inputs: tile, matrix [B·Hkv, Sk, cols], then keyRange where present, then previous unless first. */
   constructor(g: AttentionGeometry, cols: number, hasPrevious: boolean) {
@@ -38,7 +38,7 @@ export class TileTimesMatrixProgram implements GPGPUProgram {
           int lo = min(range.x, range.z);
           int hi = max(range.y, range.w);
           vec4 acc = vec4(0.0);
-          ${tileTimesMatrixGlsl('acc', j => `getTileIn(n, t, ${j})`, j => `getMatrix(kv, ${j}, col)`, 'lo - (lo & 1)', 'hi', 'SEQ_K')}
+          ${tileTimesMatrixGlsl('acc', j => `getTileIn(n, t, ${j})`, j => `getMatrix(kv - origin.z, ${j}, col)`, 'lo - (lo & 1)', 'hi', 'SEQ_K')}
           result = factor * acc;
         } else {
           result = ${hasPrevious ? 'getPrevious(queryHead, i, col)' : 'vec4(0.0)'};

@@ -5,7 +5,7 @@
  */
 import type {GPGPUProgram} from '@tensorflow/tfjs-backend-webgl';
 import {tileTransposedTimesMatrixGlsl, zeroPaddingGlsl} from './block_glsl';
-import {AttentionGeometry, geometryGlsl, queryRangeGlsl, TILE_UNIFORM} from './geometry';
+import {AttentionGeometry, geometryGlsl, ORIGIN_UNIFORM, queryRangeGlsl, TILE_UNIFORM} from './geometry';
 
 export class TileTransposedTimesRowsProgram implements GPGPUProgram {
   variableNames = ['tileIn', 'rows'];
@@ -13,7 +13,7 @@ export class TileTransposedTimesRowsProgram implements GPGPUProgram {
   userCode: string;
   packedInputs = true;
   packedOutput = true;
-  customUniforms = [TILE_UNIFORM, {name: 'factor', type: 'float' as const}];
+  customUniforms = [TILE_UNIFORM, ORIGIN_UNIFORM, {name: 'factor', type: 'float' as const}];
 
   /** Inputs: tile, rows [B·Hq, Sq, cols], then queryRange where present, then previous unless first. */
   constructor(g: AttentionGeometry, cols: number, hasPrevious: boolean) {
@@ -39,7 +39,7 @@ export class TileTransposedTimesRowsProgram implements GPGPUProgram {
         vec4 acc = vec4(0.0);
         for (int queryHead = headLo; queryHead < headHi; queryHead++) {
           int n = queryHead - tile.x;
-          ${tileTransposedTimesMatrixGlsl('acc', i => `getTileIn(n, ${i} - tile.z, j)`, i => `getRows(queryHead, ${i}, col)`, 'lo - (lo & 1)', 'hi', 'SEQ_Q')}
+          ${tileTransposedTimesMatrixGlsl('acc', i => `getTileIn(n, ${i} - tile.z, j)`, i => `getRows(queryHead - origin.x, ${i} - origin.y, col)`, 'lo - (lo & 1)', 'hi', 'SEQ_Q')}
         }
         vec4 result = factor * acc${hasPrevious ? ' + getPrevious(kv, j, col)' : ''};
         ${zeroPaddingGlsl('result', 'j', 'SEQ_K', 'col', `${cols}`)}
