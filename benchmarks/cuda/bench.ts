@@ -59,9 +59,15 @@ function main(): void {
       kernels.push(row);
     }
   }
+  const result = {device: load.device, kernels, calls: [] as Record<string, unknown>[]};
+  const output = process.argv[2] ?? 'cuda_bench.json';
+  // BENCH_KERNELS_ONLY: kernel times alone, e.g. for a kernel variant.
+  if (process.env.BENCH_KERNELS_ONLY) {
+    writeFileSync(output, JSON.stringify(result, null, 1));
+    return;
+  }
   tf.setBackend('cpu');
   useCudaKernels({backend: 'cpu', precision: 'tf32'});
-  const calls: Record<string, unknown>[] = [];
   for (const s of [SHAPES[0], SHAPES[3]]) {
     const S = s.seq, n = s.batch * s.heads * S * s.headDim;
     const upBytes = 4 * (3 * n + (s.windows ? (s.heads + s.windows) * S * S : 0));
@@ -70,10 +76,9 @@ function main(): void {
     const floorMs = median(up.hostToDeviceMs) + median(down.deviceToHostMs);
     const row = {shape: s.name, wholeCallMs: timeWholeCall(s, s.windows ? 5 : 10), copyFloorMs: floorMs, upBytes, downBytes};
     console.log(JSON.stringify(row));
-    calls.push(row);
+    result.calls.push(row);
   }
-  const result = {device: load.device, kernels, calls};
-  writeFileSync(process.argv[2] ?? 'cuda_bench.json', JSON.stringify(result, null, 1));
+  writeFileSync(output, JSON.stringify(result, null, 1));
 }
 
 main();

@@ -3,7 +3,10 @@
 // headers, so one build serves every Node version.
 //
 //   node kernels/cuda/build.mjs [--arch=sm_90a,sm_80 | --arch=native] [--verbose]
+//                               [--define=NAME=VALUE ...] [--out=build/variant]
 //
+// --define overrides a kernel-traits default (kernel_traits.cuh) and --out writes the addon
+// elsewhere, so that the benchmark can compare variants.
 // Architectures: --arch, else TFJS_ATTENTION_CUDA_ARCHS, else sm_80, sm_86, sm_89 and
 // sm_90a machine code plus compute_90 PTX for newer GPUs ('ptx' in a list adds that PTX).
 // 'native' asks nvidia-smi for the GPUs present. Without nvcc it says so and exits 0: the package works without the addon.
@@ -88,12 +91,13 @@ async function main() {
   }
   const archOption = option('arch') ?? process.env.TFJS_ATTENTION_CUDA_ARCHS;
   const archs = archOption === 'native' ? nativeArchs() : archOption ? archOption.split(',') : defaultArchs;
-  const objDir = join(root, 'build', 'obj');
-  const outDir = join(root, 'build', 'Release');
+  const outDir = join(root, option('out') ?? join('build', 'Release'));
+  const objDir = join(outDir, 'obj');
   mkdirSync(objDir, {recursive: true});
   mkdirSync(outDir, {recursive: true});
   const common = ['-std=c++17', '-O3', '-Xcompiler=-fPIC,-fvisibility=hidden', `-I${headers}`,
-                  '-DNODE_GYP_MODULE_NAME=tfjs_attention_cuda'];
+                  '-DNODE_GYP_MODULE_NAME=tfjs_attention_cuda',
+                  ...process.argv.filter(a => a.startsWith('--define=')).map(a => `-D${a.slice('--define='.length)}`)];
   const verbose = process.argv.includes('--verbose') ? ['-Xptxas=-v'] : [];
   console.log(`build:cuda: ${nvcc}, targets ${archs.join(', ')}`);
   const objects = sources.map(source => join(objDir, `${source}.o`));

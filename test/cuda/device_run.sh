@@ -3,7 +3,8 @@
 # PyTorch's). Prepared here with `npm run build:cuda -- --arch=sm_90a`, the pack-node script
 # and `node test/cuda/bundle.mjs test/cuda/device_runner.ts benchmarks/cuda/bench.ts`; run
 # there from the repository root with .device and build carried. Logs and JSON go to $OUT.
-# Arguments pick steps: tests, sanitize, bench (default all).
+# Arguments pick steps: tests, sanitize, bench (ours and PyTorch's), ours (our kernels only),
+# variant (our kernel times from the addon in build/variant; see kernels/cuda/build.mjs).
 set -o pipefail
 source .device/env.sh
 export TFJS_ATTENTION_CUDA_ADDON=$PWD/build/Release/tfjs_attention_cuda.node
@@ -22,9 +23,12 @@ for step in $steps; do
       for tool in memcheck racecheck; do
         compute-sanitizer --tool $tool --error-exitcode 3 node test/cuda/sanitize.mjs 2>&1 | tee "$out/$tool.log" || status=1
       done ;;
-    bench)
+    bench|ours)
       node build/device/bench.mjs "$out/cuda_bench.json" 2>&1 | tee "$out/bench.log" || status=1
-      python3 benchmarks/cuda/torch_sdpa.py "$out/torch_sdpa.json" 2>&1 | tee "$out/torch.log" || status=1 ;;
+      [ "$step" = ours ] || python3 benchmarks/cuda/torch_sdpa.py "$out/torch_sdpa.json" 2>&1 | tee "$out/torch.log" || status=1 ;;
+    variant)
+      TFJS_ATTENTION_CUDA_ADDON=$PWD/build/variant/tfjs_attention_cuda.node BENCH_KERNELS_ONLY=1 \
+        node build/device/bench.mjs "$out/cuda_bench_variant.json" 2>&1 | tee "$out/variant.log" || status=1 ;;
   esac
 done
 exit $status

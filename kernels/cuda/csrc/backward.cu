@@ -28,7 +28,7 @@ __global__ void rowDotKernel(const AttentionParams p) {
 }
 
 template <class Traits, class Mma>
-__global__ void __launch_bounds__(Traits::kThreads) backwardKernel(const AttentionParams p) {
+__global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) backwardKernel(const AttentionParams p) {
   constexpr int BM = Traits::kBlockM, BN = Traits::kBlockN, HD = Traits::kHeadDim;
   constexpr int LD = Traits::kLd, LDS = Traits::kLdScores;
   constexpr int kScoreTiles = BN / 8 / Traits::kWarpCols;  // 8-column tiles per warp of a score tile
@@ -86,6 +86,15 @@ __global__ void __launch_bounds__(Traits::kThreads) backwardKernel(const Attenti
       }
       waitAsync<0>();
       __syncthreads();
+      if constexpr (Mma::kRoundsTiles) {
+        if (member == 0 && row0 == rowBegin) {
+          roundTileToTf32<Traits::kThreads>(ks, BN * LD);
+          roundTileToTf32<Traits::kThreads>(vs, BN * LD);
+        }
+        roundTileToTf32<Traits::kThreads>(qs, BM * LD);
+        roundTileToTf32<Traits::kThreads>(dos, BM * LD);
+        __syncthreads();
+      }
 
       const int sm0 = wm * 16, sn0 = wn * kScoreTiles * 8;
       const KeyRange firstRange = keyRange(p, row0), lastRange = keyRange(p, min(row0 + BM, p.seqQ) - 1);
@@ -113,8 +122,10 @@ __global__ void __launch_bounds__(Traits::kThreads) backwardKernel(const Attenti
       float s[1][kScoreTiles][4], dp[1][kScoreTiles][4];
       zero(s);
       zero(dp);
-      warpGemm<Mma, 1, kScoreTiles, HD>(s, RowMajor{qs, LD}, ColMajor{ks, LD}, sm0, sn0, g, t);
-      warpGemm<Mma, 1, kScoreTiles, HD>(dp, RowMajor{dos, LD}, ColMajor{vs, LD}, sm0, sn0, g, t);
+      using Rows = TileRowMajor<Mma>;
+      using Cols = TileColMajor<Mma>;
+      warpGemm<Mma, 1, kScoreTiles, HD>(s, Rows{qs, LD}, Cols{ks, LD}, sm0, sn0, g, t);
+      warpGemm<Mma, 1, kScoreTiles, HD>(dp, Rows{dos, LD}, Cols{vs, LD}, sm0, sn0, g, t);
 
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
@@ -136,8 +147,9 @@ __global__ void __launch_bounds__(Traits::kThreads) backwardKernel(const Attenti
               dprob = keep ? dprob * p.dropoutScale : 0.f;
             }
             const float ds = prob * (dprob - deltas[rl]);
-            ps[rl * LDS + jl] = kept;
-            dss[rl * LDS + jl] = ds;
+            // Stored as the products will read them (rounded once here, not per fragment).
+            ps[rl * LDS + jl] = Mma::roundOperand(kept);
+            dss[rl * LDS + jl] = Mma::roundOperand(ds);
             if (ds != 0.f) {
               if (dbias) atomicAdd(dbias + i * p.biasStride[2] + j * p.biasStride[3], ds);
               if (dwindow) atomicAdd(dwindow + i * p.windowStride[2] + j * p.windowStride[3], ds);
@@ -148,11 +160,11 @@ __global__ void __launch_bounds__(Traits::kThreads) backwardKernel(const Attenti
 
       // dV += P'ᵀ dO and dK += dSᵀ Q over this block's keys; dQ += dS K over the query rows.
       const int dm0 = wm * 16, dn0 = wn * kDimTiles * 8;
-      warpGemm<Mma, 1, kDimTiles, BM>(dv, ColMajor{ps, LDS}, RowMajor{dos, LD}, dm0, dn0, g, t);
-      warpGemm<Mma, 1, kDimTiles, BM>(dk, ColMajor{dss, LDS}, RowMajor{qs, LD}, dm0, dn0, g, t);
+      warpGemm<Mma, 1, kDimTiles, BM>(dv, Cols{ps, LDS}, Rows{dos, LD}, dm0, dn0, g, t);
+      warpGemm<Mma, 1, kDimTiles, BM>(dk, Cols{dss, LDS}, Rows{qs, LD}, dm0, dn0, g, t);
       float dq[1][kDimTiles][4];
       zero(dq);
-      warpGemm<Mma, 1, kDimTiles, BN>(dq, RowMajor{dss, LDS}, RowMajor{ks, LD}, dm0, dn0, g, t);
+      warpGemm<Mma, 1, kDimTiles, BN>(dq, Rows{dss, LDS}, Rows{ks, LD}, dm0, dn0, g, t);
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
         const int i = row0 + dm0 + g + 8 * r;
@@ -207,9 +219,9 @@ cudaError_t launchWith(const AttentionParams& p, cudaStream_t stream) {
   const cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) return err;
   const int dim = max(p.headDim, p.valueDim);
-  if (dim <= 32) return launch<BackwardTraits<32>, Mma>(p, stream);
-  if (dim <= 64) return launch<BackwardTraits<64>, Mma>(p, stream);
-  return launch<BackwardTraits<128>, Mma>(p, stream);
+  if (dim <= 32) return launch<BackwardConfig<32>::type, Mma>(p, stream);
+  if (dim <= 64) return launch<BackwardConfig<64>::type, Mma>(p, stream);
+  return launch<BackwardConfig<128>::type, Mma>(p, stream);
 }
 
 }  // namespace

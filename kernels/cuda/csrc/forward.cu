@@ -74,6 +74,12 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) forwardK
       waitAsync<0>();
     }
     __syncthreads();
+    if constexpr (Mma::kRoundsTiles) {
+      if (tile == tileBegin) roundTileToTf32<Traits::kThreads>(qs, BM * LD);
+      roundTileToTf32<Traits::kThreads>(ks + stage * BN * LD, BN * LD);
+      roundTileToTf32<Traits::kThreads>(vs + stage * BN * LD, BN * LD);
+      __syncthreads();
+    }
 
     // Tiles inside every row's range (most, without masks) skip the per-element mask.
     const int key0 = tile * BN;
@@ -93,7 +99,8 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) forwardK
 
     float s[1][kScoreTiles][4];
     zero(s);
-    warpGemm<Mma, 1, kScoreTiles, HD>(s, RowMajor{qs, LD}, ColMajor{ks + stage * BN * LD, LD}, warp * 16, 0, g, t);
+    warpGemm<Mma, 1, kScoreTiles, HD>(s, TileRowMajor<Mma>{qs, LD}, TileColMajor<Mma>{ks + stage * BN * LD, LD},
+                                      warp * 16, 0, g, t);
 
     // Scores in log2 units; masked entries -inf.
     float tileMax[2] = {rowMax[0], rowMax[1]};
@@ -137,7 +144,7 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) forwardK
         s[0][n][e] = prob;
       }
 
-    attentionOutputMma<Mma>(o, s, RowMajor{vs + stage * BN * LD, LD}, g, t);
+    attentionOutputMma<Mma>(o, s, TileRowMajor<Mma>{vs + stage * BN * LD, LD}, g, t);
     __syncthreads();
   }
 

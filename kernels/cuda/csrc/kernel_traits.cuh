@@ -3,6 +3,14 @@
 // fragment loads of mma.cuh fall on distinct banks.
 #pragma once
 
+// Overridable to compare variants in the benchmark.
+#ifndef FORWARD_64_BLOCK_N
+#define FORWARD_64_BLOCK_N 64
+#endif
+#ifndef BACKWARD_64_MIN_BLOCKS
+#define BACKWARD_64_MIN_BLOCKS 2
+#endif
+
 namespace attention {
 
 template <int kHeadDim_, int kWarps_, int kBlockN_, int kMinBlocks_>
@@ -17,9 +25,10 @@ struct ForwardTraits {
   static constexpr int kSmemBytes = (kBlockM + 4 * kBlockN) * kLd * 4;
 };
 
-template <int kHeadDim_>
+template <int kHeadDim_, int kMinBlocks_>
 struct BackwardTraits {
   static constexpr int kHeadDim = kHeadDim_;
+  static constexpr int kMinBlocks = kMinBlocks_;
   static constexpr int kWarps = 8;
   static constexpr int kThreads = 32 * kWarps;
   static constexpr int kBlockM = 64;  // queries per step
@@ -37,9 +46,13 @@ struct BackwardTraits {
 // The configurations the launchers instantiate, by padded head dim and whether a bias is
 // read (bias values take registers: fewer blocks per multiprocessor, or smaller key tiles).
 template <int kHeadDim, bool kHasBias> struct ForwardConfig;
+template <int kHeadDim> struct BackwardConfig;
+template <> struct BackwardConfig<32> { using type = BackwardTraits<32, 2>; };
+template <> struct BackwardConfig<64> { using type = BackwardTraits<64, BACKWARD_64_MIN_BLOCKS>; };
+template <> struct BackwardConfig<128> { using type = BackwardTraits<128, 1>; };
 template <> struct ForwardConfig<32, false> { using type = ForwardTraits<32, 4, 64, 4>; };
 template <> struct ForwardConfig<32, true> { using type = ForwardTraits<32, 4, 64, 3>; };
-template <> struct ForwardConfig<64, false> { using type = ForwardTraits<64, 8, 64, 2>; };
+template <> struct ForwardConfig<64, false> { using type = ForwardTraits<64, 8, FORWARD_64_BLOCK_N, 2>; };
 template <> struct ForwardConfig<64, true> { using type = ForwardTraits<64, 8, 32, 2>; };
 template <> struct ForwardConfig<128, false> { using type = ForwardTraits<128, 8, 32, 1>; };
 template <> struct ForwardConfig<128, true> { using type = ForwardTraits<128, 8, 32, 1>; };

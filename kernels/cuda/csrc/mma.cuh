@@ -24,6 +24,28 @@ struct ColMajor {
   __device__ __forceinline__ float operator()(int r, int c) const { return p[c * ld + r]; }
 };
 
+// Views of tiles whose values were rounded to TF32 in place (roundTileToTf32), rows
+// 16-byte aligned: Tf32Mma reads their fragments with ldmatrix and no conversion.
+struct RoundedRowMajor {
+  const float* p;
+  int ld;
+  __device__ __forceinline__ float operator()(int r, int c) const { return p[r * ld + c]; }
+};
+struct RoundedColMajor {
+  const float* p;
+  int ld;
+  __device__ __forceinline__ float operator()(int r, int c) const { return p[c * ld + r]; }
+};
+
+// Four 8 × 4 blocks of 32-bit words (ldmatrix counts them as 8 × 8 halves); lanes 8m..8m+7
+// give the row addresses of block m, and block m lands in r[m] as word (lane % 4) of row lane / 4.
+__device__ __forceinline__ void loadMatrices(uint32_t (&r)[4], const float* rowAddress) {
+  const uint32_t address = static_cast<uint32_t>(__cvta_generic_to_shared(rowAddress));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(address));
+}
+
 __device__ __forceinline__ uint32_t toTf32(float x) {
   uint32_t r;
   asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
@@ -53,6 +75,9 @@ __device__ __forceinline__ void mmaBf16(float (&d)[4], const uint32_t (&a)[4], c
 
 struct Tf32Mma {
   static constexpr int kStep = 8;
+  // Kernels round shared tiles to TF32 once (roundTileToTf32) and read them through the
+  // Rounded views, instead of converting every fragment element on every load.
+  static constexpr bool kRoundsTiles = true;
   struct A { uint32_t x[4]; };
   struct B { uint32_t x[2]; };
   // a0..a3 at (g, t), (g + 8, t), (g, t + 4), (g + 8, t + 4).
@@ -70,6 +95,33 @@ struct Tf32Mma {
   template <class View>
   static __device__ __forceinline__ B loadB(View v, int k0, int n0, int g, int t) {
     return makeB(v(k0 + t, n0 + g), v(k0 + t + 4, n0 + g));
+  }
+  template <class View>
+  static __device__ __forceinline__ void loadB2(View v, int k0, int n0, int g, int t, B& b0, B& b1) {
+    b0 = loadB(v, k0, n0, g, t);
+    b1 = loadB(v, k0, n0 + 8, g, t);
+  }
+  // Rounded tiles read across rows (no ldmatrix for 32-bit transposes): the bits as they are.
+  static __device__ __forceinline__ A loadA(RoundedColMajor v, int m0, int k0, int g, int t) {
+    return {{__float_as_uint(v(m0 + g, k0 + t)), __float_as_uint(v(m0 + g + 8, k0 + t)),
+             __float_as_uint(v(m0 + g, k0 + t + 4)), __float_as_uint(v(m0 + g + 8, k0 + t + 4))}};
+  }
+  static __device__ __forceinline__ B loadB(RoundedRowMajor v, int k0, int n0, int g, int t) {
+    return {{__float_as_uint(v(k0 + t, n0 + g)), __float_as_uint(v(k0 + t + 4, n0 + g))}};
+  }
+  static __device__ __forceinline__ A loadA(RoundedRowMajor v, int m0, int k0, int g, int t) {
+    const int lane = 4 * g + t;
+    A a;
+    loadMatrices(a.x, v.p + (m0 + lane % 8 + 8 * ((lane / 8) & 1)) * v.ld + k0 + 4 * (lane / 16));
+    return a;
+  }
+  // Two 8-column tiles at once: blocks are (n0, k0), (n0, k0 + 4), (n0 + 8, k0), (n0 + 8, k0 + 4).
+  static __device__ __forceinline__ void loadB2(RoundedColMajor v, int k0, int n0, int g, int t, B& b0, B& b1) {
+    const int lane = 4 * g + t;
+    uint32_t r[4];
+    loadMatrices(r, v.p + (n0 + lane % 8 + 8 * (lane / 16)) * v.ld + k0 + 4 * ((lane / 8) & 1));
+    b0 = {{r[0], r[1]}};
+    b1 = {{r[2], r[3]}};
   }
   // Probabilities held as accumulators (8 keys per tile) used as A of P·V. The sum over keys
   // may visit them in any order, so logical k = t and t + 4 stand for keys 2t and 2t + 1:
@@ -91,12 +143,16 @@ struct Tf32Mma {
   static __device__ __forceinline__ B loadBForAcc(View v, int k0, int n0, int g, int t) {
     return makeB(v(k0 + 2 * t, n0 + g), v(k0 + 2 * t + 1, n0 + g));
   }
+  static __device__ __forceinline__ B loadBForAcc(RoundedRowMajor v, int k0, int n0, int g, int t) {
+    return {{__float_as_uint(v(k0 + 2 * t, n0 + g)), __float_as_uint(v(k0 + 2 * t + 1, n0 + g))}};
+  }
   // The value an operand has inside the product.
   static __device__ __forceinline__ float roundOperand(float x) { return __uint_as_float(toTf32(x)); }
 };
 
 struct SplitTf32Mma {
   static constexpr int kStep = 8;
+  static constexpr bool kRoundsTiles = false;
   struct A { uint32_t hi[4], lo[4]; };
   struct B { uint32_t hi[2], lo[2]; };
   static __device__ __forceinline__ void split(float x, uint32_t& hi, uint32_t& lo) {
@@ -130,6 +186,11 @@ struct SplitTf32Mma {
   static __device__ __forceinline__ B loadB(View v, int k0, int n0, int g, int t) {
     return makeB(v(k0 + t, n0 + g), v(k0 + t + 4, n0 + g));
   }
+  template <class View>
+  static __device__ __forceinline__ void loadB2(View v, int k0, int n0, int g, int t, B& b0, B& b1) {
+    b0 = loadB(v, k0, n0, g, t);
+    b1 = loadB(v, k0, n0 + 8, g, t);
+  }
   static constexpr int kAccTilesPerStep = 1;
   static __device__ __forceinline__ A accToA(const float (*acc)[4], int step) {
     const float* c = acc[step];
@@ -144,6 +205,7 @@ struct SplitTf32Mma {
 
 struct Bf16Mma {
   static constexpr int kStep = 16;
+  static constexpr bool kRoundsTiles = false;
   struct A { uint32_t x[4]; };
   struct B { uint32_t x[2]; };
   static __device__ __forceinline__ void mma(float (&d)[4], const A& a, const B& b) { mmaBf16(d, a.x, b.x); }
@@ -160,6 +222,11 @@ struct Bf16Mma {
   static __device__ __forceinline__ B loadB(View v, int k0, int n0, int g, int t) {
     const int n = n0 + g, c0 = k0 + 2 * t, c1 = k0 + 2 * t + 8;
     return {{packBf16(v(c0, n), v(c0 + 1, n)), packBf16(v(c1, n), v(c1 + 1, n))}};
+  }
+  template <class View>
+  static __device__ __forceinline__ void loadB2(View v, int k0, int n0, int g, int t, B& b0, B& b1) {
+    b0 = loadB(v, k0, n0, g, t);
+    b1 = loadB(v, k0, n0 + 8, g, t);
   }
   // Two accumulator tiles (16 keys) form one A fragment with no reordering.
   static constexpr int kAccTilesPerStep = 2;
@@ -219,19 +286,43 @@ template <> struct MmaFor<Precision::BF16> { using type = Bf16Mma; };
 // acc[MT][NT] += A[m0 : m0 + 16 MT, 0 : kDim] · B[0 : kDim, n0 : n0 + 8 NT], one warp.
 template <class Mma, int MT, int NT, int kDim, class ViewA, class ViewB>
 __device__ __forceinline__ void warpGemm(float (&acc)[MT][NT][4], ViewA a, ViewB b, int m0, int n0, int g, int t) {
-#pragma unroll
+  // Partial unrolling: full unrolling lets the compiler hoist every fragment load and spill.
+#pragma unroll 2
   for (int k0 = 0; k0 < kDim; k0 += Mma::kStep) {
     typename Mma::A af[MT];
 #pragma unroll
     for (int mi = 0; mi < MT; ++mi) af[mi] = Mma::loadA(a, m0 + 16 * mi, k0, g, t);
+    static_assert(NT % 2 == 0, "column tiles come in pairs");
 #pragma unroll
-    for (int ni = 0; ni < NT; ++ni) {
-      const typename Mma::B bf = Mma::loadB(b, k0, n0 + 8 * ni, g, t);
+    for (int ni = 0; ni < NT; ni += 2) {
+      typename Mma::B b0, b1;
+      Mma::loadB2(b, k0, n0 + 8 * ni, g, t, b0, b1);
 #pragma unroll
-      for (int mi = 0; mi < MT; ++mi) Mma::mma(acc[mi][ni], af[mi], bf);
+      for (int mi = 0; mi < MT; ++mi) {
+        Mma::mma(acc[mi][ni], af[mi], b0);
+        Mma::mma(acc[mi][ni + 1], af[mi], b1);
+      }
     }
   }
 }
+
+// Rounds `count` floats of shared memory to TF32 in place (count a multiple of 4, 16-byte aligned).
+template <int kThreads>
+__device__ __forceinline__ void roundTileToTf32(float* tile, int count) {
+  float4* v = reinterpret_cast<float4*>(tile);
+  for (int i = threadIdx.x; i < count / 4; i += kThreads) {
+    float4 x = v[i];
+    x.x = __uint_as_float(toTf32(x.x));
+    x.y = __uint_as_float(toTf32(x.y));
+    x.z = __uint_as_float(toTf32(x.z));
+    x.w = __uint_as_float(toTf32(x.w));
+    v[i] = x;
+  }
+}
+
+// The views a kernel reads its shared tiles through: rounded ones where the policy rounds tiles.
+template <class Mma> using TileRowMajor = std::conditional_t<Mma::kRoundsTiles, RoundedRowMajor, RowMajor>;
+template <class Mma> using TileColMajor = std::conditional_t<Mma::kRoundsTiles, RoundedColMajor, ColMajor>;
 
 template <int MT, int NT>
 __device__ __forceinline__ void zero(float (&acc)[MT][NT][4]) {
