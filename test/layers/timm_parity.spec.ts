@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {expect} from 'chai';
 import {readFileSync} from 'node:fs';
+import {forceComposedAttention} from '../../examples/force_composed';
 import {attentionImplementation, WindowBias} from '../../src/index';
 import {entryToFloat32, loadTimmSwinWeights, parseSafetensors, SwinConfig, swinTransformer} from '../../src/layers/index';
 import {useCpu} from './setup';
@@ -22,7 +23,7 @@ describe('timm parity', () => {
     tf.dispose([q, bias, mask.tensor]);
   });
 
-  it('matches timm logits to rel error < 1e-4', async () => {
+  async function relativeError(): Promise<number> {
     const config = JSON.parse(fixture('swin_fixture_config.json').toString()) as SwinConfig;
     const io = parseSafetensors(fixture('swin_fixture_io.safetensors'));
     const model = swinTransformer(config);
@@ -33,10 +34,25 @@ describe('timm parity', () => {
     expect(logits.shape).to.deep.equal(io.get('logits')!.shape);
     const actual = await logits.data();
     logits.dispose();
-    const scale = Math.max(...expected.map(Math.abs));
-    const relError = Math.max(...actual.map((v, i) => Math.abs(v - expected[i]))) / scale;
-    console.log(`      timm parity: max |Δ| / max |logit| = ${relError.toExponential(2)}`);
-    expect(relError).to.be.lessThan(1e-4);
     model.dispose();
+    const scale = Math.max(...expected.map(Math.abs));
+    return Math.max(...actual.map((v, i) => Math.abs(v - expected[i]))) / scale;
+  }
+
+  it('matches timm logits to rel error < 1e-4 (fused cpu kernel)', async () => {
+    const error = await relativeError();
+    console.log(`      max |Δ| / max |logit| = ${error.toExponential(2)}`);
+    expect(error).to.be.lessThan(1e-4);
+  });
+
+  it('matches timm logits to rel error < 1e-4 (composed path)', async () => {
+    const restore = forceComposedAttention('cpu');
+    try {
+      const error = await relativeError();
+      console.log(`      max |Δ| / max |logit| = ${error.toExponential(2)}`);
+      expect(error).to.be.lessThan(1e-4);
+    } finally {
+      restore();
+    }
   });
 });

@@ -1,7 +1,7 @@
 /** Gradients through the layers, training, and the presets' sizes. */
 import * as tf from '@tensorflow/tfjs';
 import {expect} from 'chai';
-import {SwinTransformerBlock, swinPresets, swinTransformer} from '../../src/layers/index';
+import {MultiHeadAttention, SwinTransformerBlock, swinPresets, swinTransformer} from '../../src/layers/index';
 import {expectClose, normals, randomizeWeights, tensorOf, weightsOf} from './helpers';
 import * as ref from './reference';
 import {useCpu} from './setup';
@@ -70,6 +70,35 @@ describe('training', () => {
     expect(accuracy[accuracy.length - 1]).to.be.greaterThan(0.9);
     tf.dispose([xs, ys]);
     model.dispose();
+  });
+
+  it('leaks no tensors over predict and training steps', async () => {
+    const model = swinTransformer({
+      imgSize: 8, patchSize: 2, inChans: 1, numClasses: 2, embedDim: 4, depths: [2], numHeads: [2], windowSize: 2,
+      attnDropRate: 0.1, dropPathRate: 0.1,
+    });
+    model.compile({optimizer: tf.train.adam(1e-3), loss: tf.losses.softmaxCrossEntropy});
+    const [xs, ys] = [tf.randomNormal([4, 8, 8, 1]), tf.oneHot([0, 1, 0, 1], 2).toFloat()];
+    const step = async () => {
+      tf.dispose(model.predict(xs) as tf.Tensor);
+      await model.trainOnBatch(xs, ys);
+    };
+    await step();  // creates the optimizer's slots and the layers' cached constants
+    const before = tf.memory().numTensors;
+    await step();
+    await step();
+    expect(tf.memory().numTensors).to.equal(before);
+    tf.dispose([xs, ys]);
+    model.dispose();
+  });
+
+  it('MultiHeadAttention drops attention probabilities in training only', () => {
+    const layer = new MultiHeadAttention({numHeads: 2, keyDim: 4, dropout: 0.5});
+    const x = tf.randomNormal([2, 6, 8]);
+    const [a, b, c] = [false, false, true].map(training => layer.apply([x, x], {training}) as tf.Tensor);
+    expect(Array.from(a.dataSync())).to.deep.equal(Array.from(b.dataSync()));
+    expect(Array.from(c.dataSync())).to.not.deep.equal(Array.from(a.dataSync()));
+    tf.dispose([x, a, b, c]);
   });
 
   it('the presets have timm’s parameter counts', () => {
