@@ -56,9 +56,12 @@ function checkConfig(c: SwinConfig): void {
   }
   if (c.imgSize % c.patchSize !== 0) fail(`imgSize ${c.imgSize} must be a multiple of patchSize ${c.patchSize}`);
   if (!(c.numClasses >= 1)) fail(`numClasses must be ≥ 1, got ${c.numClasses}`);
+  let resolution = c.imgSize / c.patchSize;
   c.numHeads.forEach((heads, i) => {
     const dim = c.embedDim * 2 ** i;
     if (dim % heads !== 0) fail(`stage ${i}: ${dim} channels are not a multiple of numHeads ${heads}`);
+    if (i > 0 && resolution % 2 !== 0) fail(`stage ${i}: patch merging needs an even resolution, got ${resolution}`);
+    if (i > 0) resolution /= 2;
   });
 }
 

@@ -101,6 +101,12 @@ describe('training', () => {
     tf.dispose([x, a, b, c]);
   });
 
+  it('rejects configurations timm would pad, naming the problem', () => {
+    expect(() => swinTransformer({imgSize: 24, patchSize: 4, depths: [2, 2, 2], numHeads: [1, 2, 4], windowSize: 3}))
+        .to.throw(/swinTransformer: stage 2: patch merging needs an even resolution, got 3/);
+    expect(() => swinTransformer({imgSize: 30, patchSize: 4})).to.throw(/imgSize 30 must be a multiple of patchSize 4/);
+  });
+
   it('the presets have timm’s parameter counts', () => {
     const expected = {tiny: 28_288_354, small: 49_606_258, base: 87_768_224};
     for (const [name, count] of Object.entries(expected)) {
