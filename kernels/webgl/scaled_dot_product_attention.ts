@@ -42,13 +42,13 @@ export function scaledDotProductAttentionWebGL(
       const at = tileUniform(tile);
       const qRows = tileInputs.queryRows(q, tile), kRows = tileInputs.keyRows(k, tile), vRows = tileInputs.keyRows(v, tile);
       const scores = runner.run(
-          new ScoresProgram(g, tileShape, false), [qRows.info, kRows.info, ...biases, ...keyRange],
+          new ScoresProgram(g, tileShape, false, qRows.info.shape, kRows.info.shape), [qRows.info, kRows.info, ...biases, ...keyRange],
           [at, originUniform(qRows, kRows), [attrs.scale]]);
       logsumexp = runner.carry(logsumexp, new RowLogsumexpProgram(g, logsumexp != null), [scores, ...keyRange], [at]);
       const probs = runner.run(new ProbabilitiesProgram(g, tileShape, true, g.dropout), [scores, logsumexp], [at, ...dropout]);
       runner.free(scores);
       output = runner.carry(
-          output, new TileTimesMatrixProgram(g, valueDim, output != null), [probs, vRows.info, ...keyRange],
+          output, new TileTimesMatrixProgram(g, valueDim, output != null, tileShape, vRows.info.shape), [probs, vRows.info, ...keyRange],
           [at, originUniform(null, vRows), [1]]);
       runner.free(probs);
       tileInputs.endTile();

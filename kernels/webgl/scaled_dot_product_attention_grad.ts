@@ -57,21 +57,21 @@ export function scaledDotProductAttentionGradWebGL(
       const qRows = tileInputs.queryRows(q, tile), dyRows = tileInputs.queryRows(dy, tile);
       const kRows = tileInputs.keyRows(k, tile), vRows = tileInputs.keyRows(v, tile);
       const probs = runner.run(
-          new ScoresProgram(g, tileShape, true), [qRows.info, kRows.info, ...biases, ...keyRange, logsumexp],
+          new ScoresProgram(g, tileShape, true, qRows.info.shape, kRows.info.shape), [qRows.info, kRows.info, ...biases, ...keyRange, logsumexp],
           [at, originUniform(qRows, kRows), [attrs.scale]]);
       const kept = g.dropout ? runner.run(new ProbabilitiesProgram(g, tileShape, false, true), [probs], [at, ...dropout]) :
                                probs;
       const dScores = runner.run(
-          new ScoreGradProgram(g, tileShape), [dyRows.info, vRows.info, probs, rowDot],
+          new ScoreGradProgram(g, tileShape, dyRows.info.shape, vRows.info.shape), [dyRows.info, vRows.info, probs, rowDot],
           [at, originUniform(dyRows, vRows), ...dropout]);
       dq = runner.carry(
-          dq, new TileTimesMatrixProgram(g, headDim, dq != null), [dScores, kRows.info, ...keyRange],
+          dq, new TileTimesMatrixProgram(g, headDim, dq != null, tileShape, kRows.info.shape), [dScores, kRows.info, ...keyRange],
           [at, originUniform(null, kRows), [attrs.scale]]);
       dk = runner.carry(
-          dk, new TileTransposedTimesRowsProgram(g, headDim, dk != null), [dScores, qRows.info, ...queryRange],
+          dk, new TileTransposedTimesRowsProgram(g, headDim, dk != null, tileShape, qRows.info.shape), [dScores, qRows.info, ...queryRange],
           [at, originUniform(qRows, null), [attrs.scale]]);
       dv = runner.carry(
-          dv, new TileTransposedTimesRowsProgram(g, valueDim, dv != null), [kept, dyRows.info, ...queryRange],
+          dv, new TileTransposedTimesRowsProgram(g, valueDim, dv != null, tileShape, dyRows.info.shape), [kept, dyRows.info, ...queryRange],
           [at, originUniform(dyRows, null), [1]]);
       biasInputs.forEach(([, view], n) => {
         dBiases[n] = runner.carry(dBiases[n], new BiasGradProgram(g, view, dBiases[n] != null), [dScores], [at]);

@@ -14,8 +14,8 @@ export class ScoreGradProgram implements GPGPUProgram {
   packedOutput = true;
   customUniforms: GPGPUProgram['customUniforms'] = [TILE_UNIFORM, ORIGIN_UNIFORM];
 
-  /** Uniforms: tile, origin, then dropout's when the call has dropout. */
-  constructor(g: AttentionGeometry, tileShape: number[]) {
+  /** Inputs: dy (`dyShape`), value (`valueShape`), P, D. Uniforms: tile, origin, then dropout's when the call has dropout. */
+  constructor(g: AttentionGeometry, tileShape: number[], dyShape: number[], valueShape: number[]) {
     this.outputShape = tileShape;
     if (g.dropout) this.customUniforms!.push(...DROPOUT_UNIFORMS);
     this.userCode = `
@@ -31,7 +31,7 @@ export class ScoreGradProgram implements GPGPUProgram {
         if (queryHead < tile.y && i < tile.w && any(notEqual(p, vec4(0.0)))) {
           int kv = kvHead(queryHead);
           vec4 acc = vec4(0.0);
-          ${rowDotRowGlsl('acc', d => `getDy(queryHead - origin.x, i - origin.y, ${d})`, d => `getValue(kv - origin.z, j, ${d})`, 'VALUE_DIM')}
+          ${rowDotRowGlsl('acc', {input: 'dy', shape: dyShape, start: ['queryHead - origin.x', 'i - origin.y', '0'], along: 'col'}, {input: 'value', shape: valueShape, start: ['kv - origin.z', 'j', '0'], along: 'col'}, 'VALUE_DIM')}
           ${g.dropout ? 'acc *= dropoutBlock(queryHead, i, j);' : ''}
           vec4 rowDot = pickRow(getRowDot(queryHead, i), queryHead).xxyy;
           result = p * (acc - rowDot);

@@ -28,8 +28,11 @@ export class ScoresProgram implements GPGPUProgram {
   packedOutput = true;
   customUniforms = [TILE_UNIFORM, ORIGIN_UNIFORM, {name: 'scale', type: 'float' as const}];
 
-  /** Inputs: q, k, then bias, windowBias, keyRange where present, then logsumexp for probabilities. */
-  constructor(g: AttentionGeometry, tileShape: number[], probabilities: boolean) {
+  /**
+   * Inputs: q ([heads, rows, D], `qShape`), k (`kShape`), then bias, windowBias, keyRange
+   * where present, then logsumexp for probabilities.
+   */
+  constructor(g: AttentionGeometry, tileShape: number[], probabilities: boolean, qShape: number[], kShape: number[]) {
     this.outputShape = tileShape;
     const biasTerms: string[] = [];
     let helpers = '';
@@ -74,7 +77,7 @@ export class ScoresProgram implements GPGPUProgram {
           int h = queryHead - b * HEADS_Q;
           int kv = kvHead(queryHead);
           vec4 acc = vec4(0.0);
-          ${rowDotRowGlsl('acc', d => `getQ(queryHead - origin.x, i - origin.y, ${d})`, d => `getK(kv - origin.z, j, ${d})`, 'HEAD_DIM')}
+          ${rowDotRowGlsl('acc', {input: 'q', shape: qShape, start: ['queryHead - origin.x', 'i - origin.y', '0'], along: 'col'}, {input: 'k', shape: kShape, start: ['kv - origin.z', 'j', '0'], along: 'col'}, 'HEAD_DIM')}
           acc *= scale;
           ${addBias}
           ${finish}

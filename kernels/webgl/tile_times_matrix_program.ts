@@ -16,7 +16,7 @@ export class TileTimesMatrixProgram implements GPGPUProgram {
   customUniforms = [TILE_UNIFORM, ORIGIN_UNIFORM, {name: 'factor', type: 'float' as const}];
 
   /** Inputs: tile, matrix [B·Hkv, Sk, cols], then keyRange where present, then previous unless first. */
-  constructor(g: AttentionGeometry, cols: number, hasPrevious: boolean) {
+  constructor(g: AttentionGeometry, cols: number, hasPrevious: boolean, tileShape: number[], matrixShape: number[]) {
     this.outputShape = [g.queryHeads, g.shape.seqQ, cols];
     if (g.ranged) this.variableNames.push('keyRange');
     if (hasPrevious) this.variableNames.push('previous');
@@ -38,7 +38,9 @@ export class TileTimesMatrixProgram implements GPGPUProgram {
           int lo = min(range.x, range.z);
           int hi = max(range.y, range.w);
           vec4 acc = vec4(0.0);
-          ${tileTimesMatrixGlsl('acc', j => `getTileIn(n, t, ${j})`, j => `getMatrix(kv - origin.z, ${j}, col)`, 'lo - (lo & 1)', 'hi', 'SEQ_K')}
+          int start = lo - (lo & 1);
+          int pairs = (hi - start + 1) / 2;
+          ${tileTimesMatrixGlsl('acc', {input: 'tileIn', shape: tileShape, start: ['n', 't', 'start'], along: 'col'}, {input: 'matrix', shape: matrixShape, start: ['kv - origin.z', 'start', 'col'], along: 'row'}, 'pairs', 'start + 2 * pairs > SEQ_K')}
           result = factor * acc;
         } else {
           result = ${hasPrevious ? 'getPrevious(queryHead, i, col)' : 'vec4(0.0)'};

@@ -16,7 +16,7 @@ export class TileTransposedTimesRowsProgram implements GPGPUProgram {
   customUniforms = [TILE_UNIFORM, ORIGIN_UNIFORM, {name: 'factor', type: 'float' as const}];
 
   /** Inputs: tile, rows [B·Hq, Sq, cols], then queryRange where present, then previous unless first. */
-  constructor(g: AttentionGeometry, cols: number, hasPrevious: boolean) {
+  constructor(g: AttentionGeometry, cols: number, hasPrevious: boolean, tileShape: number[], rowsShape: number[]) {
     this.outputShape = [g.kvHeads, g.shape.seqK, cols];
     if (g.ranged) this.variableNames.push('queryRange');
     if (hasPrevious) this.variableNames.push('previous');
@@ -37,9 +37,11 @@ export class TileTransposedTimesRowsProgram implements GPGPUProgram {
         int lo = max(min(range.x, range.z), tile.z);
         int hi = min(max(range.y, range.w), tile.w);
         vec4 acc = vec4(0.0);
+        int start = lo - (lo & 1);
+        int pairs = (hi - start + 1) / 2;
         for (int queryHead = headLo; queryHead < headHi; queryHead++) {
           int n = queryHead - tile.x;
-          ${tileTransposedTimesMatrixGlsl('acc', i => `getTileIn(n, ${i} - tile.z, j)`, i => `getRows(queryHead - origin.x, ${i} - origin.y, col)`, 'lo - (lo & 1)', 'hi', 'SEQ_Q')}
+          ${tileTransposedTimesMatrixGlsl('acc', {input: 'tileIn', shape: tileShape, start: ['n', 'start - tile.z', 'j'], along: 'row'}, {input: 'rows', shape: rowsShape, start: ['queryHead - origin.x', 'start - origin.y', 'col'], along: 'row'}, 'pairs', 'start + 2 * pairs > SEQ_Q')}
         }
         vec4 result = factor * acc${hasPrevious ? ' + getPrevious(kv, j, col)' : ''};
         ${zeroPaddingGlsl('result', 'j', 'SEQ_K', 'col', `${cols}`)}
