@@ -48,8 +48,9 @@ describe('browser demo (headless Chromium, webgl)', function() {
     expect(result.error).to.equal(undefined);
     expect(result.backend).to.equal('webgl');
     expect(result.predictions).to.have.length(32);
-    expect(result.implementations.fused.every(i => i.endsWith('webgl-fused')), result.implementations.fused.join()).to.equal(true);
-    expect(result.implementations.composed.every(i => i.endsWith('composed'))).to.equal(true);
+    // Whatever fused kernel dispatch picks for webgl, not the composed path.
+    expect(result.implementations.fused.every(i => !i.endsWith(': composed')), result.implementations.fused.join()).to.equal(true);
+    expect(result.implementations.composed.every(i => i.endsWith(': composed'))).to.equal(true);
     expect(result.msPerImage.fused).to.be.greaterThan(0);
     expect(result.msPerImage.composed).to.be.greaterThan(0);
     expect(await page.locator('#timings tr').count()).to.equal(3);
