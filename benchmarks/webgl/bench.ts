@@ -6,24 +6,15 @@
 import * as tf from '@tensorflow/tfjs';
 import type {MathBackendWebGL} from '@tensorflow/tfjs-backend-webgl';
 import {attentionImplementation} from '../../src/index';
-import {composedBaseline, forward, forwardBackward, fusedAttention, ioBytes, medianMs, randomInputs} from '../harness';
+import {composedBaseline, forward, forwardBackward, fusedAttention, ioBytes, randomInputs} from '../harness';
+import {median} from '../results';
+import {REPS, WARMUP, WebGLBenchRow} from './settings';
 
-export interface WebGLBenchRow {
-  label: string;
-  pass: string;
-  fusedMs: number;
-  composedMs: number;
-  fusedExtraBytes: number;
-  composedExtraBytes: number;
-  ioBytes: number;
-}
-
-const CASES: {label: string, shape: number[], bias?: number[], reps: number}[] = [
-  {label: '[1,8,256,64]', shape: [1, 8, 256, 64], reps: 5},
-  {label: '[1,8,1024,64]', shape: [1, 8, 1024, 64], reps: 3},
-  {label: '[256,3,49,32] + bias [1,3,49,49]', shape: [256, 3, 49, 32], bias: [1, 3, 49, 49], reps: 5},
+const CASES: {label: string, shape: number[], bias?: number[]}[] = [
+  {label: '[1,8,256,64]', shape: [1, 8, 256, 64]},
+  {label: '[1,8,1024,64]', shape: [1, 8, 1024, 64]},
+  {label: '[256,3,49,32] + bias [1,3,49,49]', shape: [256, 3, 49, 32], bias: [1, 3, 49, 49]},
 ];
-const WARMUP = 1;
 
 function report(kind: string, value: unknown): void {
   console.log(`${kind}:${encodeURIComponent(JSON.stringify(value))}`);
@@ -52,6 +43,23 @@ async function extraPeakGpuBytes(run: () => Promise<void>): Promise<number> {
   return peak - before;
 }
 
+/**
+ * Median milliseconds of each run, taking turns (a, b, a, b, …) so that both see the same
+ * load on a shared machine.
+ */
+async function interleavedMedians(runs: (() => Promise<void>)[]): Promise<number[]> {
+  for (let i = 0; i < WARMUP; i++) for (const run of runs) await run();
+  const times: number[][] = runs.map(() => []);
+  for (let i = 0; i < REPS; i++) {
+    for (const [n, run] of runs.entries()) {
+      const start = performance.now();
+      await run();
+      times[n].push(performance.now() - start);
+    }
+  }
+  return times.map(median);
+}
+
 describe('webgl attention benchmark', () => {
   it('fused vs composed', async () => {
     await tf.setBackend('webgl');
@@ -70,11 +78,12 @@ describe('webgl attention benchmark', () => {
       }
       for (const pass of ['forward', 'forward+backward'] as const) {
         const run = pass === 'forward' ? forward : forwardBackward;
+        const [fusedMs, composedMs] = await interleavedMedians([() => run(fusedAttention, x), () => run(composedBaseline, x)]);
         const row: WebGLBenchRow = {
           label: c.label,
           pass,
-          fusedMs: await medianMs(() => run(fusedAttention, x), WARMUP, c.reps),
-          composedMs: await medianMs(() => run(composedBaseline, x), WARMUP, c.reps),
+          fusedMs,
+          composedMs,
           fusedExtraBytes: await extraPeakGpuBytes(() => run(fusedAttention, x)),
           composedExtraBytes: await extraPeakGpuBytes(() => run(composedBaseline, x)),
           ioBytes: ioBytes(x),

@@ -6,7 +6,7 @@
 import karma from 'karma';
 import {fileURLToPath} from 'node:url';
 import {markdownTable, writeResultsSection} from '../results';
-import type {WebGLBenchRow} from './bench';
+import {REPS, WARMUP, WebGLBenchRow} from './settings';
 
 const CONFIG = fileURLToPath(new URL('../../karma.conf.js', import.meta.url));
 
@@ -52,7 +52,8 @@ async function main(): Promise<void> {
     '**SwiftShader is a software GPU (it runs the shaders on the CPU): read the speed-ups as ratios between the two ' +
         'paths on the same renderer, not as GPU timings.**',
     '',
-    'One warm-up run, then the median of 3 ([1,8,1024,64]) or 5 runs, results read back. Composed: matMul → ' +
+    `${WARMUP} warm-up run, then the median of ${REPS} runs taken in turns (fused, composed, fused, …), results ` +
+        'read back. Composed: matMul → ' +
         'mul(scale) → add(bias) → softmax → matMul, gradients from @tensorflow/tfjs. Extra peak GPU bytes: ' +
         'numBytesInGPU above its value before the call, sampled after every shader pass.',
     '',
