@@ -27,10 +27,20 @@ __global__ void rowDotKernel(const AttentionParams p) {
   if (threadIdx.x % 32 == 0) p.delta[row] = sum;
 }
 
+// Two adjacent floats added atomically by one vector reduction (sm_90), else two.
+__device__ __forceinline__ void addPair(float* address, float x, float y) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("red.global.add.v2.f32 [%0], {%1, %2};\n" ::"l"(address), "f"(x), "f"(y) : "memory");
+#else
+  atomicAdd(address, x);
+  atomicAdd(address + 1, y);
+#endif
+}
+
 template <class Traits, class Mma>
 __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) backwardKernel(const AttentionParams p) {
   constexpr int BM = Traits::kBlockM, BN = Traits::kBlockN, HD = Traits::kHeadDim;
-  constexpr int LD = Traits::kLd, LDS = Traits::kLdScores;
+  constexpr int LD = Traits::kLd, LDT = Traits::kLdTransposed;
   constexpr int kScoreTiles = BN / 8 / Traits::kWarpCols;  // 8-column tiles per warp of a score tile
   constexpr int kDimTiles = HD / 8 / Traits::kWarpCols;    // 8-column tiles per warp of a head-dim tile
   extern __shared__ float smem[];
@@ -38,9 +48,11 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) backward
   float* vs = ks + BN * LD;
   float* qs = vs + BN * LD;
   float* dos = qs + BM * LD;
-  float* ps = dos + BM * LD;
-  float* dss = ps + BM * LDS;
-  float* lse2 = dss + BM * LDS;
+  // P and dS stored [key][query]: dV and dK read them row by row (ldmatrix for TF32), dQ
+  // across (its product is the smallest of the three per key).
+  float* pts = dos + BM * LD;
+  float* dsts = pts + BN * LDT;
+  float* lse2 = dsts + BN * LDT;
   float* deltas = lse2 + BM;
 
   const int key0 = blockIdx.y * BN;
@@ -109,13 +121,14 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) backward
       // Bias loads go out before the products so that their latency hides behind them.
       float bias[kScoreTiles][4];
       if (biases.any()) {
+        const BiasRow biasRow[2] = {biases.row(min(rows[0], p.seqQ - 1)), biases.row(min(rows[1], p.seqQ - 1))};
 #pragma unroll
         for (int n = 0; n < kScoreTiles; ++n)
 #pragma unroll
           for (int e = 0; e < 4; ++e) {
             const int r = e / 2, j = key0 + sn0 + n * 8 + 2 * t + (e & 1);
             const bool visible = fullTile || (j >= range[r].begin && j < range[r].end);
-            bias[n][e] = visible ? biases.at(min(rows[r], p.seqQ - 1), j) * kLog2e : 0.f;
+            bias[n][e] = visible ? biasRow[r].at(j) * kLog2e : 0.f;
           }
       }
 
@@ -148,8 +161,8 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) backward
             }
             const float ds = prob * (dprob - deltas[rl]);
             // Stored as the products will read them (rounded once here, not per fragment).
-            ps[rl * LDS + jl] = Mma::roundOperand(kept);
-            dss[rl * LDS + jl] = Mma::roundOperand(ds);
+            dsts[jl * LDT + rl] = std::is_same_v<DsMma<Mma>, Mma> ? Mma::roundOperand(ds) : ds;
+            pts[jl * LDT + rl] = Mma::roundOperand(kept);
             if (ds != 0.f) {
               if (dbias) atomicAdd(dbias + i * p.biasStride[2] + j * p.biasStride[3], ds);
               if (dwindow) atomicAdd(dwindow + i * p.windowStride[2] + j * p.windowStride[3], ds);
@@ -160,23 +173,31 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) backward
 
       // dV += P'ᵀ dO and dK += dSᵀ Q over this block's keys; dQ += dS K over the query rows.
       const int dm0 = wm * 16, dn0 = wn * kDimTiles * 8;
-      warpGemm<Mma, 1, kDimTiles, BM>(dv, Cols{ps, LDS}, Rows{dos, LD}, dm0, dn0, g, t);
-      warpGemm<Mma, 1, kDimTiles, BM>(dk, Cols{dss, LDS}, Rows{qs, LD}, dm0, dn0, g, t);
+      warpGemm<Mma, 1, kDimTiles, BM>(dv, Rows{pts, LDT}, Rows{dos, LD}, dm0, dn0, g, t);
+      // Plain views where DsMma is not Mma: its tiles are not rounded for it.
+      using DsRows = std::conditional_t<std::is_same_v<DsMma<Mma>, Mma>, Rows, RowMajor>;
+      using DsCols = std::conditional_t<std::is_same_v<DsMma<Mma>, Mma>, Cols, ColMajor>;
+      warpGemm<DsMma<Mma>, 1, kDimTiles, BM>(dk, DsRows{dsts, LDT}, DsRows{qs, LD}, dm0, dn0, g, t);
       float dq[1][kDimTiles][4];
       zero(dq);
-      warpGemm<Mma, 1, kDimTiles, BN>(dq, Rows{dss, LDS}, Rows{ks, LD}, dm0, dn0, g, t);
+      warpGemm<DsMma<Mma>, 1, kDimTiles, BN>(dq, DsCols{dsts, LDT}, DsRows{ks, LD}, dm0, dn0, g, t);
+      const bool pairs = p.headDim % 2 == 0;  // 8-byte aligned column pairs
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
         const int i = row0 + dm0 + g + 8 * r;
         if (i >= p.seqQ) continue;
         float* dqRow = p.dq + (int64_t(bh) * p.seqQ + i) * p.headDim;
 #pragma unroll
-        for (int n = 0; n < kDimTiles; ++n)
-#pragma unroll
-          for (int c = 0; c < 2; ++c) {
-            const int col = dn0 + n * 8 + 2 * t + c;
-            if (col < p.headDim) atomicAdd(dqRow + col, dq[0][n][2 * r + c] * p.scale);
+        for (int n = 0; n < kDimTiles; ++n) {
+          const int col = dn0 + n * 8 + 2 * t;
+          const float x = dq[0][n][2 * r] * p.scale, y = dq[0][n][2 * r + 1] * p.scale;
+          if (pairs && col + 1 < p.headDim) {
+            addPair(dqRow + col, x, y);
+          } else {
+            if (col < p.headDim) atomicAdd(dqRow + col, x);
+            if (col + 1 < p.headDim) atomicAdd(dqRow + col + 1, y);
           }
+        }
       }
       __syncthreads();
     }

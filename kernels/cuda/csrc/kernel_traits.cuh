@@ -7,6 +7,9 @@
 #ifndef FORWARD_64_BLOCK_N
 #define FORWARD_64_BLOCK_N 64
 #endif
+#ifndef FORWARD_32_BIAS_MIN_BLOCKS
+#define FORWARD_32_BIAS_MIN_BLOCKS 4
+#endif
 #ifndef BACKWARD_64_MIN_BLOCKS
 #define BACKWARD_64_MIN_BLOCKS 2
 #endif
@@ -37,9 +40,8 @@ struct BackwardTraits {
   static constexpr int kWarpRows = 4;
   static constexpr int kWarpCols = 2;
   static constexpr int kLd = kHeadDim + 4;
-  static constexpr int kLdScores = kBlockN + 4;
-  static constexpr int kSmemBytes =
-      ((2 * kBlockN + 2 * kBlockM) * kLd + 2 * kBlockM * kLdScores + 2 * kBlockM) * 4;
+  static constexpr int kLdTransposed = kBlockM + 4;  // P and dS [key][query]
+  static constexpr int kSmemBytes = ((2 * kBlockN + 2 * kBlockM) * kLd + 2 * kBlockN * kLdTransposed + 2 * kBlockM) * 4;
   static_assert(kBlockM == 16 * kWarpRows && kWarps == kWarpRows * kWarpCols, "warp tiling");
 };
 
@@ -51,7 +53,7 @@ template <> struct BackwardConfig<32> { using type = BackwardTraits<32, 2>; };
 template <> struct BackwardConfig<64> { using type = BackwardTraits<64, BACKWARD_64_MIN_BLOCKS>; };
 template <> struct BackwardConfig<128> { using type = BackwardTraits<128, 1>; };
 template <> struct ForwardConfig<32, false> { using type = ForwardTraits<32, 4, 64, 4>; };
-template <> struct ForwardConfig<32, true> { using type = ForwardTraits<32, 4, 64, 3>; };
+template <> struct ForwardConfig<32, true> { using type = ForwardTraits<32, 4, 64, FORWARD_32_BIAS_MIN_BLOCKS>; };
 template <> struct ForwardConfig<64, false> { using type = ForwardTraits<64, 8, FORWARD_64_BLOCK_N, 2>; };
 template <> struct ForwardConfig<64, true> { using type = ForwardTraits<64, 8, 32, 2>; };
 template <> struct ForwardConfig<128, false> { using type = ForwardTraits<128, 8, 32, 1>; };

@@ -261,6 +261,9 @@ struct Bf16Mma {
 template <class Mma, int kScoreTiles, int kOutTiles, class View>
 __device__ __forceinline__ void attentionOutputMma(float (&o)[kOutTiles][4], const float (&p)[1][kScoreTiles][4],
                                                    View v, int g, int t) {
+  // Four output tiles at a time, tails first: consecutive products never feed one another.
+  constexpr int kGroup = 4;
+  static_assert(kOutTiles % kGroup == 0, "output tiles come in groups of four");
 #pragma unroll
   for (int step = 0; step < kScoreTiles / Mma::kAccTilesPerStep; ++step) {
     typename Mma::A hi, lo;
@@ -270,13 +273,24 @@ __device__ __forceinline__ void attentionOutputMma(float (&o)[kOutTiles][4], con
       Mma::splitAccToA(p[0], step, hi, lo);
     }
 #pragma unroll
-    for (int n = 0; n < kOutTiles; ++n) {
-      const typename Mma::B b = Mma::loadBForAcc(v, step * Mma::kStep, n * 8, g, t);
-      if constexpr (!std::is_same_v<Mma, SplitTf32Mma>) Mma::mma(o[n], lo, b);
-      Mma::mma(o[n], hi, b);
+    for (int n0 = 0; n0 < kOutTiles; n0 += kGroup) {
+      typename Mma::B b[kGroup];
+#pragma unroll
+      for (int n = 0; n < kGroup; ++n) b[n] = Mma::loadBForAcc(v, step * Mma::kStep, (n0 + n) * 8, g, t);
+      if constexpr (!std::is_same_v<Mma, SplitTf32Mma>) {
+#pragma unroll
+        for (int n = 0; n < kGroup; ++n) Mma::mma(o[n0 + n], lo, b[n]);
+      }
+#pragma unroll
+      for (int n = 0; n < kGroup; ++n) Mma::mma(o[n0 + n], hi, b[n]);
     }
   }
 }
+
+// The policy of the products with dS in the backward pass. dS = P (dP - delta) comes out of
+// a cancellation, and bf16's 8-bit mantissa on it costs dQ and dK more accuracy than the
+// 'bf16' mode promises (1e-2); those two products run in TF32 there.
+template <class Mma> using DsMma = std::conditional_t<std::is_same_v<Mma, Bf16Mma>, Tf32Mma, Mma>;
 
 template <Precision P> struct MmaFor;
 template <> struct MmaFor<Precision::Highest> { using type = SplitTf32Mma; };
