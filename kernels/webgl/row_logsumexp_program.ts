@@ -20,23 +20,25 @@ export class RowLogsumexpProgram implements GPGPUProgram {
     this.userCode = `
       ${geometryGlsl(g)}
       ${keyRangeGlsl(g)}
+      // One pass over the row with a running max m and sum of exp(s − m), rescaled when
+      // the max grows; +Infinity when every key is masked.
       float rowLogsumexp(int n, int t, int i) {
         int pairRow = t - (t & 1);
         ivec4 ranges = keyRanges(i - (i & 1));
         ivec2 range = (i & 1) == 0 ? ranges.xy : ranges.zw;
-        int start = range.x - (range.x & 1);
         float m = NEG_INF;
-        for (int j = start; j < range.y; j += 2) {
-          vec2 s = pickRow(getScores(n, pairRow, j), t);
-          m = max(m, max(s.x, s.y));
-        }
-        if (m == NEG_INF) return uintBitsToFloat(0x7f800000u);
         float total = 0.0;
-        for (int j = start; j < range.y; j += 2) {
+        for (int j = range.x - (range.x & 1); j < range.y; j += 2) {
           vec2 s = pickRow(getScores(n, pairRow, j), t);
+          float next = max(m, max(s.x, s.y));
+          if (next == NEG_INF) continue;
+          if (next > m) {
+            total *= exp(m - next);
+            m = next;
+          }
           total += exp(s.x - m) + exp(s.y - m);
         }
-        return m + log(total);
+        return m == NEG_INF ? uintBitsToFloat(0x7f800000u) : m + log(total);
       }
       void main() {
         ivec2 coords = getOutputCoords();
