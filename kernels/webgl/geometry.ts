@@ -13,10 +13,14 @@
  * - Heavy passes use packed RGBA textures (a texel is a 2×2 block of the last two dims,
  *   as tfjs-backend-webgl's packed matMul): each fetch brings four values, and a fragment
  *   computes a 2×2 block of scores or outputs, so every pair of fetches feeds eight FMAs.
- *   Inputs are viewed as [heads, rows, dim] so a block never straddles two heads.
+ *   Inputs are viewed as [heads, rows, dim] so a block never straddles two heads; only the
+ *   rows a tile reads are packed for it (tile_inputs.ts), and the inner loops step through
+ *   texels with texelFetch (block_glsl.ts).
  * - Outputs whose rows span several tiles (output, dQ, logsumexp) or that sum over tiles
  *   (dK, dV, dBias) are carried from tile to tile: each pass reads the previous texture and
- *   writes the next, touching only the current tile's part.
+ *   writes the next, computing only the current tile's part (the rest is a copy).
+ * - Nothing is computed twice within a pass: scores once per tile (forward), P and dS once
+ *   per tile (backward, which recomputes P from the saved logsumexp instead of storing it).
  * - Precision: highp float throughout (tfjs's prelude); scores are shifted by the row max
  *   before exp, and the probabilities are exp(s − logsumexp) ≤ 1. Masked keys skip the
  *   dot products entirely; key ranges from causal and block-diagonal masks bound the loops.
