@@ -124,7 +124,10 @@ export function planTiles(g: AttentionGeometry): TilePlan {
   const ioValues = g.queryHeads * seqQ * headDim + g.kvHeads * seqK * (headDim + valueDim) + outputValues;
   const maxTexture = tf.env().getNumber('WEBGL_MAX_TEXTURE_SIZE');
   const rowValues = even(seqK);
-  const budget = Math.max(2 * rowValues, Math.min(Math.floor((ioValues - 2 * outputValues) / 4), maxTexture * maxTexture));
+  // An output much larger than q, k, v (large Dv) leaves little after two outputs: an
+  // eighth of the values is then the floor, so tiles never shrink to a few rows.
+  const share = Math.floor(Math.max((ioValues - 2 * outputValues) / 4, ioValues / 8));
+  const budget = Math.max(2 * rowValues, Math.min(share, maxTexture * maxTexture));
   const headValues = even(seqQ) * rowValues;
   const tiles: Tile[] = [];
   const addTile = (headStart: number, headEnd: number, rowStart: number, rowEnd: number) => tiles.push({

@@ -11,21 +11,26 @@ import {ScoresProgram} from '../../kernels/webgl/scores_program';
 import {CaseShape, caseTensors, makeCase, randomArray, randomSeed, relativeError, rng} from '../suite/cases';
 import {AttentionCase, referenceBackward, referenceForward} from '../suite/reference';
 
-/** The programs `f` runs on the webgl backend. */
-function programsRunBy(f: () => void): GPGPUProgram[] {
+const gpuBytes = () => (tf.memory() as unknown as {numBytesInGPU: number}).numBytesInGPU;
+
+/** The programs `f` runs on the webgl backend, and the most GPU bytes in use after any of them. */
+function programsRunBy(f: () => void): {programs: GPGPUProgram[], peakBytes: number} {
   const backend = tf.backend() as MathBackendWebGL;
   const runProgram = backend.runWebGLProgram;
   const programs: GPGPUProgram[] = [];
+  let peakBytes = gpuBytes();
   backend.runWebGLProgram = function(...args: Parameters<MathBackendWebGL['runWebGLProgram']>) {
     programs.push(args[0]);
-    return runProgram.apply(this, args);
+    const output = runProgram.apply(this, args);
+    peakBytes = Math.max(peakBytes, gpuBytes());
+    return output;
   };
   try {
     f();
   } finally {
     backend.runWebGLProgram = runProgram;
   }
-  return programs;
+  return {programs, peakBytes};
 }
 
 /** Runs `f` with environment flags set, then restores them. */
@@ -91,7 +96,7 @@ describe('webgl kernels', () => {
     for (const [name, shape] of tiled) {
       it(`${name}: several tiles, and equal to the float64 reference`, () => {
         const c = makeCase(random, shape);
-        const programs = programsRunBy(() => tf.tidy(() => {
+        const {programs} = programsRunBy(() => tf.tidy(() => {
           const {q, k, v, options} = caseTensors(c);
           scaledDotProductAttention(q, k, v, options);
         }));
@@ -106,10 +111,20 @@ describe('webgl kernels', () => {
         biases: [{kind: 'tensor', shape: [1, 4, 64, 96]}, {kind: 'causal'}],
       });
       const dy = randomArray(random, c.B * c.Hq * c.Sq * c.Dv);
-      const programs = programsRunBy(() => outputAndGrads(c, dy));
+      const {programs} = programsRunBy(() => outputAndGrads(c, dy));
       expect(programs.some(p => p instanceof ScoresProgram), 'the fused kernels ran').to.equal(true);
       const largest = Math.max(...programs.map(p => p.outputShape.reduce((a, b) => a * b, 1)));
       expect(largest).to.be.lessThan(c.B * c.Hq * c.Sq * c.Sk);
+    });
+  });
+
+  it('keeps its extra GPU memory within the bytes of q, k, v and the output (forward)', () => {
+    tf.tidy(() => {
+      const [q, k, v] = [0, 1, 2].map(() => tf.randomNormal([1, 4, 512, 32]) as tf.Tensor4D);
+      tf.dispose(scaledDotProductAttention(q, k, v));  // uploads q, k, v and compiles
+      const before = gpuBytes();
+      const {peakBytes} = programsRunBy(() => tf.dispose(scaledDotProductAttention(q, k, v)));
+      expect(peakBytes - before).to.be.at.most(4 * 4 * q.size);
     });
   });
 
@@ -134,7 +149,6 @@ describe('webgl kernels', () => {
     });
     const dy = randomArray(random, c.B * c.Hq * c.Sq * c.Dv);
     outputAndGrads(c, dy);  // warm-up: shaders compile, the texture pool fills
-    const gpuBytes = () => (tf.memory() as unknown as {numBytesInGPU: number}).numBytesInGPU;
     const tensors = tf.memory().numTensors, bytes = gpuBytes();
     outputAndGrads(c, dy);
     expect(tf.memory().numTensors, 'tensors').to.equal(tensors);
