@@ -20,8 +20,18 @@ export interface Cursor {
   along: 'col' | 'row';
 }
 
+interface CursorGlsl {
+  declare: string;
+  fetch: string;
+  /** Steps in any layout (wrapping at the texture's width). */
+  advance: string;
+  /** Steps when the texture is `plain`: one texel row per row pair, so no wrapping. */
+  plainAdvance: string;
+  plain: string;
+}
+
 /** GLSL declaring cursor `name` at its start; `fetch` reads it, `advance` steps it. */
-function cursorGlsl(c: Cursor, name: string): {declare: string, fetch: string, advance: string} {
+function cursorGlsl(c: Cursor, name: string): CursorGlsl {
   const [, rows, cols] = c.shape;
   const texelsPerRowPair = Math.ceil(cols / 2);
   const texelsPerHead = Math.ceil(rows / 2) * texelsPerRowPair;
@@ -37,6 +47,8 @@ function cursorGlsl(c: Cursor, name: string): {declare: string, fetch: string, a
     advance: `
         ${name} += ${name}Step;
         if (${name}.x >= ${name}Width) { ${name}.x -= ${name}Width; ${name}.y++; }`,
+    plainAdvance: c.along === 'col' ? `${name}.x++;` : `${name}.y++;`,
+    plain: `${name}Width == ${texelsPerRowPair}`,
   };
 }
 
@@ -46,28 +58,40 @@ function cursors(a: Cursor, b: Cursor) {
 }
 
 /**
+ * A loop over `count` steps reading both cursors: a copy without wrapping checks for the
+ * usual layout (tfjs keeps a packed matrix's row pairs on texel rows unless the texture
+ * would be too large), and the general one.
+ */
+function walkGlsl(ca: CursorGlsl, cb: CursorGlsl, count: string, body: (last: string) => string): string {
+  const loop = (advance: string) => `
+      for (int step = 0; step < ${count}; step++) {
+        vec4 a = ${ca.fetch};
+        vec4 b = ${cb.fetch};
+        ${body(`step == ${count} - 1`)}
+        ${advance}
+      }`;
+  return `
+    {
+      ${ca.declare}
+      ${cb.declare}
+      if (${ca.plain} && ${cb.plain}) {
+        ${loop(`${ca.plainAdvance} ${cb.plainAdvance}`)}
+      } else {
+        ${loop(`${ca.advance} ${cb.advance}`)}
+      }
+    }`;
+}
+
+/**
  * acc(r, c) += Σ_d a(r, d) · b(c, d) for row pairs r of `a` and c of `b` (both stepping
  * along columns), over d < `dim`.
  */
 export function rowDotRowGlsl(acc: string, a: Cursor, b: Cursor, dim: string): string {
   const [ca, cb] = cursors(a, b);
-  return `
-    {
-      ${ca.declare}
-      ${cb.declare}
-      for (int d = 0; d < ${dim} - 1; d += 2) {
-        vec4 a = ${ca.fetch};
-        vec4 b = ${cb.fetch};
-        ${acc} += a.xxzz * b.xzxz + a.yyww * b.ywyw;
-        ${ca.advance}
-        ${cb.advance}
-      }
-      if ((${dim} & 1) == 1) {
-        vec4 a = ${ca.fetch};
-        vec4 b = ${cb.fetch};
-        ${acc} += a.xxzz * b.xzxz;
-      }
-    }`;
+  // An odd dim's last texel holds one real column: only its .x and .z count.
+  return walkGlsl(ca, cb, `(${dim} + 1) / 2`, last => `
+        if (${last} && (${dim} & 1) == 1) { a.yw = vec2(0.0); }
+        ${acc} += a.xxzz * b.xzxz + a.yyww * b.ywyw;`);
 }
 
 /**
@@ -76,19 +100,9 @@ export function rowDotRowGlsl(acc: string, a: Cursor, b: Cursor, dim: string): s
  */
 export function tileTimesMatrixGlsl(acc: string, tile: Cursor, m: Cursor, pairs: string, padded: string): string {
   const [ct, cm] = cursors(tile, m);
-  return `
-    {
-      ${ct.declare}
-      ${cm.declare}
-      for (int step = 0; step < ${pairs}; step++) {
-        vec4 p = ${ct.fetch};
-        vec4 m = ${cm.fetch};
-        if (step == ${pairs} - 1 && ${padded}) m.zw = vec2(0.0);
-        ${acc} += p.xxzz * m.xyxy + p.yyww * m.zwzw;
-        ${ct.advance}
-        ${cm.advance}
-      }
-    }`;
+  return walkGlsl(ct, cm, pairs, last => `
+        if (${last} && ${padded}) b.zw = vec2(0.0);
+        ${acc} += a.xxzz * b.xyxy + a.yyww * b.zwzw;`);
 }
 
 /**
@@ -97,19 +111,9 @@ export function tileTimesMatrixGlsl(acc: string, tile: Cursor, m: Cursor, pairs:
  */
 export function tileTransposedTimesMatrixGlsl(acc: string, tile: Cursor, m: Cursor, pairs: string, padded: string): string {
   const [ct, cm] = cursors(tile, m);
-  return `
-    {
-      ${ct.declare}
-      ${cm.declare}
-      for (int step = 0; step < ${pairs}; step++) {
-        vec4 p = ${ct.fetch};
-        vec4 m = ${cm.fetch};
-        if (step == ${pairs} - 1 && ${padded}) m.zw = vec2(0.0);
-        ${acc} += p.xxyy * m.xyxy + p.zzww * m.zwzw;
-        ${ct.advance}
-        ${cm.advance}
-      }
-    }`;
+  return walkGlsl(ct, cm, pairs, last => `
+        if (${last} && ${padded}) b.zw = vec2(0.0);
+        ${acc} += a.xxyy * b.xyxy + a.zzww * b.zwzw;`);
 }
 
 /** Zeroes the padding row and column of a packed output block at (row, col). */
