@@ -65,38 +65,26 @@ __device__ __forceinline__ int firstRowStartingAt(const AttentionParams& p, int 
   return lo;
 }
 
-// The biases of one query row: key j adds bias[j * biasCol] + window[j * windowCol]. The
-// key axis is the last of both tensors, so its stride is 1, or 0 where broadcast.
-struct BiasRow {
-  const float* bias;
-  const float* window;
-  int biasCol, windowCol;
-  __device__ __forceinline__ float at(int j) const {
-    float s = 0.f;
-    if (bias) s += __ldg(bias + j * biasCol);
-    if (window) s += __ldg(window + j * windowCol);
-    return s;
-  }
-};
-
-// The biases of one (batch, head), through their broadcast strides.
+// Offsets of the biases for one (batch, head): row i, key j add i * stride[2] + j * stride[3].
 struct BiasRows {
   const float* bias;
   const float* window;
-  int64_t biasRow, windowRow;
-  int biasCol, windowCol;
+  int64_t biasRow, biasCol, windowRow, windowCol;
 
   __device__ __forceinline__ BiasRows(const AttentionParams& p, int b, int h) {
     bias = p.bias ? p.bias + b * p.biasStride[0] + h * p.biasStride[1] : nullptr;
     window = p.windowBias ? p.windowBias + (b % p.numWindows) * p.windowStride[0] + h * p.windowStride[1] : nullptr;
     biasRow = p.biasStride[2];
+    biasCol = p.biasStride[3];
     windowRow = p.windowStride[2];
-    biasCol = int(p.biasStride[3]);
-    windowCol = int(p.windowStride[3]);
+    windowCol = p.windowStride[3];
   }
   __device__ __forceinline__ bool any() const { return bias != nullptr || window != nullptr; }
-  __device__ __forceinline__ BiasRow row(int i) const {
-    return {bias ? bias + i * biasRow : nullptr, window ? window + i * windowRow : nullptr, biasCol, windowCol};
+  __device__ __forceinline__ float at(int i, int j) const {
+    float s = 0.f;
+    if (bias) s += __ldg(bias + i * biasRow + j * biasCol);
+    if (window) s += __ldg(window + i * windowRow + j * windowCol);
+    return s;
   }
 };
 

@@ -11,8 +11,8 @@
 namespace attention {
 namespace {
 
-// delta[row] = dout[row] · out[row], one warp per row, dout rounded as the dP product rounds
-// it (see attentionOutputMma).
+// delta[row] = dout[row] · out[row], one warp per row, dout rounded as the dP product (policy
+// Mma) rounds it (see attentionOutputMma).
 template <class Mma>
 __global__ void rowDotKernel(const AttentionParams p) {
   const int64_t rows = int64_t(p.batch) * p.headsQ * p.seqQ;
@@ -121,14 +121,13 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) backward
       // Bias loads go out before the products so that their latency hides behind them.
       float bias[kScoreTiles][4];
       if (biases.any()) {
-        const BiasRow biasRow[2] = {biases.row(min(rows[0], p.seqQ - 1)), biases.row(min(rows[1], p.seqQ - 1))};
 #pragma unroll
         for (int n = 0; n < kScoreTiles; ++n)
 #pragma unroll
           for (int e = 0; e < 4; ++e) {
             const int r = e / 2, j = key0 + sn0 + n * 8 + 2 * t + (e & 1);
             const bool visible = fullTile || (j >= range[r].begin && j < range[r].end);
-            bias[n][e] = visible ? biasRow[r].at(j) * kLog2e : 0.f;
+            bias[n][e] = visible ? biases.at(min(rows[r], p.seqQ - 1), j) * kLog2e : 0.f;
           }
       }
 
@@ -138,7 +137,12 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) backward
       using Rows = TileRowMajor<Mma>;
       using Cols = TileColMajor<Mma>;
       warpGemm<Mma, 1, kScoreTiles, HD>(s, Rows{qs, LD}, Cols{ks, LD}, sm0, sn0, g, t);
-      warpGemm<Mma, 1, kScoreTiles, HD>(dp, Rows{dos, LD}, Cols{vs, LD}, sm0, sn0, g, t);
+      if constexpr (std::is_same_v<GradMma<Mma>, Mma>) {
+        warpGemm<Mma, 1, kScoreTiles, HD>(dp, Rows{dos, LD}, Cols{vs, LD}, sm0, sn0, g, t);
+      } else {
+        warpGemm<GradMma<Mma>, 1, kScoreTiles, HD>(dp, RowMajor{dos, LD}, Bf16Rounded<ColMajor>{{vs, LD}}, sm0, sn0,
+                                                   g, t);
+      }
 
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
@@ -161,7 +165,7 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) backward
             }
             const float ds = prob * (dprob - deltas[rl]);
             // Stored as the products will read them (rounded once here, not per fragment).
-            dsts[jl * LDT + rl] = std::is_same_v<DsMma<Mma>, Mma> ? Mma::roundOperand(ds) : ds;
+            dsts[jl * LDT + rl] = std::is_same_v<GradMma<Mma>, Mma> ? Mma::roundOperand(ds) : ds;
             pts[jl * LDT + rl] = Mma::roundOperand(kept);
             if (ds != 0.f) {
               if (dbias) atomicAdd(dbias + i * p.biasStride[2] + j * p.biasStride[3], ds);
@@ -174,13 +178,13 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) backward
       // dV += P'ᵀ dO and dK += dSᵀ Q over this block's keys; dQ += dS K over the query rows.
       const int dm0 = wm * 16, dn0 = wn * kDimTiles * 8;
       warpGemm<Mma, 1, kDimTiles, BM>(dv, Rows{pts, LDT}, Rows{dos, LD}, dm0, dn0, g, t);
-      // Plain views where DsMma is not Mma: its tiles are not rounded for it.
-      using DsRows = std::conditional_t<std::is_same_v<DsMma<Mma>, Mma>, Rows, RowMajor>;
-      using DsCols = std::conditional_t<std::is_same_v<DsMma<Mma>, Mma>, Cols, ColMajor>;
-      warpGemm<DsMma<Mma>, 1, kDimTiles, BM>(dk, DsRows{dsts, LDT}, DsRows{qs, LD}, dm0, dn0, g, t);
+      // Plain views where GradMma is not Mma: the tiles are not rounded for it.
+      using DsRows = std::conditional_t<std::is_same_v<GradMma<Mma>, Mma>, Rows, RowMajor>;
+      using DsCols = std::conditional_t<std::is_same_v<GradMma<Mma>, Mma>, Cols, ColMajor>;
+      warpGemm<GradMma<Mma>, 1, kDimTiles, BM>(dk, DsRows{dsts, LDT}, DsRows{qs, LD}, dm0, dn0, g, t);
       float dq[1][kDimTiles][4];
       zero(dq);
-      warpGemm<DsMma<Mma>, 1, kDimTiles, BN>(dq, DsCols{dsts, LDT}, DsRows{ks, LD}, dm0, dn0, g, t);
+      warpGemm<GradMma<Mma>, 1, kDimTiles, BN>(dq, DsCols{dsts, LDT}, DsRows{ks, LD}, dm0, dn0, g, t);
       const bool pairs = p.headDim % 2 == 0;  // 8-byte aligned column pairs
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
@@ -236,7 +240,7 @@ template <class Mma>
 cudaError_t launchWith(const AttentionParams& p, cudaStream_t stream) {
   const int64_t rows = int64_t(p.batch) * p.headsQ * p.seqQ;
   constexpr int kRowsPerBlock = 8;
-  rowDotKernel<Mma><<<unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock), 32 * kRowsPerBlock, 0, stream>>>(p);
+  rowDotKernel<GradMma<Mma>><<<unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock), 32 * kRowsPerBlock, 0, stream>>>(p);
   const cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) return err;
   const int dim = max(p.headDim, p.valueDim);

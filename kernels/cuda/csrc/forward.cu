@@ -46,8 +46,6 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) forwardK
     dropState[r] = p.dropout ? dropoutRowState(p, bh, rows[r]) : 0u;
   }
   const BiasRows biases(p, b, h);
-  // Rows past the end read the last row's biases (never used): every address stays valid.
-  const BiasRow biasRow[2] = {biases.row(min(rows[0], p.seqQ - 1)), biases.row(min(rows[1], p.seqQ - 1))};
 
   float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
   float o[kOutTiles][4];
@@ -95,7 +93,8 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) forwardK
         for (int e = 0; e < 4; ++e) {
           const int r = e / 2, j = key0 + n * 8 + 2 * t + (e & 1);
           const bool visible = fullTile || (j >= range[r].begin && j < range[r].end);
-          bias[n][e] = visible ? biasRow[r].at(j) * kLog2e : 0.f;
+          // Rows past the end read the last row's biases (never used): addresses stay valid.
+          bias[n][e] = visible ? biases.at(min(rows[r], p.seqQ - 1), j) * kLog2e : 0.f;
         }
     }
 

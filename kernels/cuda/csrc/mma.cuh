@@ -287,10 +287,20 @@ __device__ __forceinline__ void attentionOutputMma(float (&o)[kOutTiles][4], con
   }
 }
 
-// The policy of the products with dS in the backward pass. dS = P (dP - delta) comes out of
-// a cancellation, and bf16's 8-bit mantissa on it costs dQ and dK more accuracy than the
-// 'bf16' mode promises (1e-2); those two products run in TF32 there.
-template <class Mma> using DsMma = std::conditional_t<std::is_same_v<Mma, Bf16Mma>, Tf32Mma, Mma>;
+// The policy of the backward products that make and use dS (dP = dO Vᵀ, dK = dSᵀ Q,
+// dQ = dS K). dS = P (dP - delta) comes out of a cancellation, and bf16's 8-bit mantissa there
+// costs dQ and dK more accuracy than the 'bf16' mode promises (1e-2): they run in TF32.
+template <class Mma> using GradMma = std::conditional_t<std::is_same_v<Mma, Bf16Mma>, Tf32Mma, Mma>;
+
+// A view whose values are rounded to bf16, for the value operand of dP under 'bf16': the
+// forward pass multiplied P by bf16 values, and delta = dO · O must match Σ_j P dP.
+template <class View>
+struct Bf16Rounded {
+  View view;
+  __device__ __forceinline__ float operator()(int r, int c) const {
+    return __bfloat162float(__float2bfloat16_rn(view(r, c)));
+  }
+};
 
 template <Precision P> struct MmaFor;
 template <> struct MmaFor<Precision::Highest> { using type = SplitTf32Mma; };

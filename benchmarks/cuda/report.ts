@@ -1,0 +1,81 @@
+/**
+ * Writes the CUDA section of benchmarks/RESULTS.md from the JSON that one GPU-machine run
+ * of test/cuda/device_run.sh (step bench) left under $OUT, fetched back here:
+ *   npx tsx benchmarks/cuda/report.ts <cuda_bench.json> <torch_sdpa.json>
+ */
+import {readFileSync} from 'node:fs';
+import {markdownTable, writeResultsSection} from '../results';
+import {backwardFlops, forwardFlops, SHAPES} from './shapes';
+
+interface KernelRow { shape: string; precision: string; forwardMs: number; backwardMs: number }
+interface TorchRow { shape: string; dtype: string; forwardMs: number; backwardMs: number }
+interface CallRow { shape: string; wholeCallMs: number; copyFloorMs: number; upBytes: number; downBytes: number }
+
+/** The measured TF32 tensor-core ceiling of the H100 (shared design notes). */
+const TF32_CEILING = 402;
+
+const [oursPath, torchPath] = process.argv.slice(2);
+const ours = JSON.parse(readFileSync(oursPath, 'utf8')) as {device: {name: string}, kernels: KernelRow[], calls: CallRow[]};
+const torch = JSON.parse(readFileSync(torchPath, 'utf8')) as {torch: string, device: string, rows: TorchRow[]};
+
+const ms = (x: number) => x.toFixed(3);
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+const tflops = (flops: number, milliseconds: number) => (flops / milliseconds / 1e9).toFixed(0);
+const kernel = (shape: string, precision: string) => ours.kernels.find(k => k.shape === shape && k.precision === precision)!;
+const torchRow = (shape: string, dtype: string) => torch.rows.find(r => r.shape === shape && r.dtype === dtype)!;
+
+const defaultRows = SHAPES.map(s => {
+  const k = kernel(s.name, 'tf32'), t = torchRow(s.name, 'fp32');
+  const f = forwardFlops(s), fb = f + backwardFlops(s);
+  return [s.name, ms(k.forwardMs), ms(t.forwardMs), ratio(t.forwardMs, k.forwardMs),
+          ms(k.forwardMs + k.backwardMs), ms(t.forwardMs + t.backwardMs),
+          ratio(t.forwardMs + t.backwardMs, k.forwardMs + k.backwardMs),
+          `${tflops(f, k.forwardMs)} / ${tflops(fb, k.forwardMs + k.backwardMs)}`];
+});
+const bf16Rows = SHAPES.map(s => {
+  const k = kernel(s.name, 'bf16'), t = torchRow(s.name, 'bf16');
+  const f = forwardFlops(s), fb = f + backwardFlops(s);
+  return [s.name, ms(k.forwardMs), ms(t.forwardMs), ratio(t.forwardMs, k.forwardMs),
+          ms(k.forwardMs + k.backwardMs), ms(t.forwardMs + t.backwardMs),
+          ratio(t.forwardMs + t.backwardMs, k.forwardMs + k.backwardMs),
+          `${tflops(f, k.forwardMs)} / ${tflops(f, t.forwardMs)}`, `${tflops(fb, t.forwardMs + t.backwardMs)}`];
+});
+const highestRows = SHAPES.map(s => {
+  const k = kernel(s.name, 'highest'), t = torchRow(s.name, 'fp32');
+  return [s.name, ms(k.forwardMs), ratio(t.forwardMs, k.forwardMs), ms(k.forwardMs + k.backwardMs),
+          ratio(t.forwardMs + t.backwardMs, k.forwardMs + k.backwardMs)];
+});
+const callRows = ours.calls.map(c => [c.shape, ms(c.wholeCallMs), ms(c.copyFloorMs), ratio(c.wholeCallMs, c.copyFloorMs),
+                                      `${(c.upBytes / 1e6).toFixed(0)} MB up, ${(c.downBytes / 1e6).toFixed(0)} MB down`]);
+
+const markdown = `
+## CUDA kernels (native addon) vs PyTorch SDPA — ${ours.device.name}
+
+One run of \`test/cuda/device_run.sh bench\` on ${ours.device.name} (PyTorch ${torch.torch}, same machine, same run).
+Kernel time from CUDA events around each launch, medians of 30 iterations after 5 warm-ups, fresh random
+inputs before every iteration; float32 inputs and outputs. Backward includes zeroing dQ and the delta pass.
+PyTorch gets Swin's [1,H,49,49] relative bias plus [nW,1,49,49] window mask materialized to [B,H,49,49];
+ours reads them through broadcast strides. FLOPs: 4·B·H·S²·D forward (half under causal), 2.5× that backward.
+
+### Default precision ('tf32') vs PyTorch float32 SDPA (allow_tf32 = ${String((torch as {allowTf32?: boolean}).allowTf32)})
+${markdownTable(['shape', 'ours fwd ms', 'torch fwd ms', 'speed-up', 'ours fwd+bwd ms', 'torch fwd+bwd ms', 'speed-up',
+                 'ours TFLOP/s fwd / fwd+bwd'], defaultRows)}
+
+TF32 tensor-core ceiling measured on this GPU: about ${TF32_CEILING} TFLOP/s.
+
+### 'bf16' mode vs PyTorch bfloat16 SDPA (bf16 inputs there; ours keeps float32 in and out)
+${markdownTable(['shape', 'ours fwd ms', 'torch fwd ms', 'speed-up', 'ours fwd+bwd ms', 'torch fwd+bwd ms', 'speed-up',
+                 'TFLOP/s fwd ours / torch', 'torch fwd+bwd TFLOP/s'], bf16Rows)}
+
+### 'highest' mode (fp32-accurate, split TF32) vs PyTorch float32 SDPA
+${markdownTable(['shape', 'ours fwd ms', 'speed-up', 'ours fwd+bwd ms', 'speed-up'], highestRows)}
+
+### Whole TF.js call on \`cpu\` with the CUDA kernels (forward, tf32)
+Wall time of \`scaledDotProductAttention\` plus \`dataSync\`: inputs read from the cpu backend, copied to the
+device, kernel, output and logsumexp copied back. The floor is the same bytes through the same pageable
+cudaMemcpy, host to device plus device to host, timed alone.
+${markdownTable(['shape', 'whole call ms', 'copy floor ms', 'call / floor', 'bytes'], callRows)}
+`;
+
+writeResultsSection('cuda', markdown);
+console.log(markdown);
