@@ -1,105 +1,80 @@
 /**
- * Swin-T (timm's swin_tiny_patch4_window7_224) on the cpu backend: a forward pass and one
- * training step (Adam, softmax cross-entropy), with the fused attention kernel and with
- * the composed path (batch 1 by default; 8 on request). Writes the 'swin' section of benchmarks/RESULTS.md.
+ * Swin-T (timm's swin_tiny_patch4_window7_224): a forward pass and one training step with
+ * the fused attention kernel and with the composed path, on the cpu backend in Node and on
+ * webgl in headless Chromium (SwiftShader). Writes the 'swin' section of benchmarks/RESULTS.md.
  *
- *   npm run bench:swin [-- --batches=1,8 --reps=3]   (default: batch 1, one run after a warm-up)
- *
- * The composed path is forced with examples/force_composed.ts (a declaration for `cpu` that
- * rejects every call makes the op compose matMul / softmax).
+ *   npm run bench:swin [-- --batches=1,8 --reps=3 --backends=cpu,webgl]
+ *   (default: batch 1, one run after a warm-up, both backends)
  */
-import * as tf from '@tensorflow/tfjs';
+import * as esbuild from 'esbuild';
 import os from 'node:os';
-import {forceComposedAttention} from '../../examples/force_composed';
-import '../../src/index';
-import {SwinTransformerBlock, swinPresets, swinTransformer} from '../../src/layers/index';
-import {mb} from '../harness';
+import {fileURLToPath} from 'node:url';
+import {chromium} from 'playwright-core';
 import {markdownTable, median, writeResultsSection} from '../results';
+import {benchmarkSwinT, SwinRow} from './swin_t';
 
-type Mode = 'fused' | 'composed';
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_FLAGS = [
+  '--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run',
+];
 
 function option(name: string, fallback: string): string {
   const arg = process.argv.find(a => a.startsWith(`--${name}=`));
   return arg == null ? fallback : arg.slice(name.length + 3);
 }
 
-interface Measurement {
-  ms: number;
-  peakBytes: number;
-}
-
-/**
- * Each run is timed and profiled at once (a Swin-T pass on the cpu backend takes tens of
- * seconds, too long to run twice): median milliseconds, and the largest peak of bytes
- * above those held before the run, as tf.profile sees them.
- */
-async function measure(run: () => Promise<void>, reps: number): Promise<Measurement> {
-  const times: number[] = [];
-  let peakBytes = 0;
-  for (let i = 0; i < reps; i++) {
-    const before = tf.memory().numBytes;
-    const start = performance.now();
-    const profile = await tf.profile(run);
-    times.push(performance.now() - start);
-    peakBytes = Math.max(peakBytes, profile.peakBytes - before);
+/** Runs the measurement in headless Chromium on the webgl backend. */
+async function benchmarkWebgl(batches: number[], reps: number): Promise<SwinRow[]> {
+  const bundle = await esbuild.build({
+    entryPoints: [fileURLToPath(new URL('./webgl_page.ts', import.meta.url))], bundle: true, format: 'iife',
+    platform: 'browser', target: 'es2020', write: false, logLevel: 'warning',
+  });
+  const browser = await chromium.launch({executablePath: CHROMIUM, args: CHROMIUM_FLAGS});
+  try {
+    const page = await browser.newPage();
+    page.on('console', message => console.log(message.text()));
+    await page.evaluate(options => window.swinOptions = options, {batches, reps});
+    await page.addScriptTag({content: bundle.outputFiles[0].text});
+    await page.waitForFunction(() => window.swinRows != null || window.swinError != null, undefined, {timeout: 0});
+    const error = await page.evaluate(() => window.swinError);
+    if (error != null) throw new Error(`webgl run failed: ${error}`);
+    return await page.evaluate(() => window.swinRows!);
+  } finally {
+    await browser.close();
   }
-  return {ms: median(times), peakBytes};
 }
 
 async function main(): Promise<void> {
   const batches = option('batches', '1').split(',').map(Number);
   const reps = Number(option('reps', '1'));
-  await tf.setBackend('cpu');
-  const config = swinPresets.tiny;
-  const model = swinTransformer(config);
-  model.compile({optimizer: tf.train.adam(1e-4), loss: tf.losses.softmaxCrossEntropy});
-  const firstBlock = model.layers.find((l): l is SwinTransformerBlock => l instanceof SwinTransformerBlock)!;
-  const rows: (string | number)[][] = [];
-  for (const batch of batches) {
-    const images = tf.randomNormal([batch, config.imgSize, config.imgSize, config.inChans]);
-    const labels = tf.oneHot(tf.randomUniform([batch], 0, config.numClasses, 'int32') as tf.Tensor1D, config.numClasses);
-    const passes: Array<[string, () => Promise<void>]> = [
-      ['forward', async () => {
-        const logits = model.predict(images) as tf.Tensor;
-        await logits.data();
-        logits.dispose();
-      }],
-      ['training step', async () => {
-        await model.trainOnBatch(images, labels);
-      }],
-    ];
-    for (const [pass, run] of passes) {
-      await run();  // warm-up: builds the model, creates the optimizer's slots
-      const results = {} as Record<Mode, Measurement>;
-      const implementations = {} as Record<Mode, string>;
-      for (const mode of ['fused', 'composed'] as const) {
-        const restore = mode === 'composed' ? forceComposedAttention('cpu') : () => {};
-        implementations[mode] = firstBlock.attentionDispatch(batch, pass !== 'forward').implementation;
-        results[mode] = await measure(run, reps);
-        restore();
-        console.log(`batch ${batch} ${pass} ${mode} (${implementations[mode]}): ${results[mode].ms.toFixed(0)} ms, ` +
-                    `peak +${mb(results[mode].peakBytes)} MB`);
-      }
-      rows.push([
-        batch, pass, results.fused.ms.toFixed(0), results.composed.ms.toFixed(0),
-        (results.composed.ms / results.fused.ms).toFixed(2), mb(results.fused.peakBytes), mb(results.composed.peakBytes),
-      ]);
-    }
-    tf.dispose([images, labels]);
-  }
-  const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
+  const backends = option('backends', 'cpu,webgl').split(',');
+  const loadAtStart = os.loadavg()[0];
+  const rows: SwinRow[] = [];
+  // webgl first: it is the quicker one to fail (no browser, no WebGL).
+  if (backends.includes('webgl')) rows.push(...await benchmarkWebgl(batches, reps));
+  if (backends.includes('cpu')) rows.push(...await benchmarkSwinT('cpu', batches, reps, console.log));
+  const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
   writeResultsSection('swin', [
-    '## Swin-T (swin_tiny_patch4_window7_224), cpu backend',
+    '## Swin-T (swin_tiny_patch4_window7_224): fused vs composed attention',
     '',
-    `\`npm run bench:swin\`, ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os.cpus().length} × ${cpu}; ` +
-        `median of ${reps} run(s) after one warm-up. Peak: tf.profile's peak bytes above those held before the call ` +
-        '(weights and optimizer state excluded). Attention: 7×7 windows (49 tokens) with the relative position bias ' +
-        '([1, heads, 49, 49]) and, on shifted blocks, the WindowBias mask; the fused column runs `cpu-fused`, the composed one matMul / softmax.',
+    `\`npm run bench:swin\`, ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ` +
+        `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown cpu'}; webgl: headless Chromium on SwiftShader. ` +
+        `Median of ${reps} run(s) after one warm-up. Peak: tf.profile's peak tensor bytes above those held before ` +
+        'the run (weights and optimizer state excluded). Attention: 7×7 windows (49 tokens) with the relative ' +
+        'position bias ([1, heads, 49, 49]) and, on shifted blocks, the WindowBias mask. The fused column runs ' +
+        'the backend\'s fused kernel, the composed one matMul / softmax. Attention is a small part of Swin-T\'s ' +
+        'work (the qkv, projection and MLP matmuls dominate), so whole-model times differ little. ' +
+        `1-minute load average: ${loadAtStart.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end.`,
     '',
     markdownTable(
-        ['batch', 'pass', 'fused ms', 'composed ms', 'composed / fused', 'fused peak MB', 'composed peak MB'], rows),
+        ['backend', 'batch', 'pass', 'fused ms', 'composed ms', 'composed / fused', 'fused peak MB', 'composed peak MB',
+         'fused kernel'],
+        rows.map(r => [
+          r.backend, r.batch, r.pass, median(r.fused.times).toFixed(0), median(r.composed.times).toFixed(0),
+          (median(r.composed.times) / median(r.fused.times)).toFixed(2), mb(r.fused.peakBytes), mb(r.composed.peakBytes), r.fused.implementation,
+        ])),
   ].join('\n'));
-  model.dispose();
 }
 
 await main();
