@@ -50,12 +50,19 @@ export interface CudaAddon {
 
 const ADDON_FILE = join('build', 'Release', 'tfjs_attention_cuda.node');
 
+/** This module's folder: from its URL under ESM; a CommonJS bundle has __dirname instead. */
+function moduleDir(): string {
+  const url = (import.meta as {url?: string}).url;
+  if (url) return dirname(fileURLToPath(url));
+  return typeof __dirname !== 'undefined' ? __dirname : process.cwd();
+}
+
 /** The addon's path: TFJS_ATTENTION_CUDA_ADDON, else build/Release in the package root above this file. */
 function addonPath(): string | null {
   const override = process.env.TFJS_ATTENTION_CUDA_ADDON;
   if (override) return override;
-  // Sources run from kernels/cuda/, compiled code from dist/<format>/kernels/cuda/.
-  let dir = dirname(fileURLToPath(import.meta.url));
+  // Sources run from kernels/cuda/, bundles from dist/<format>/.
+  let dir = moduleDir();
   for (let up = 0; up < 6; up++) {
     if (existsSync(join(dir, ADDON_FILE))) return join(dir, ADDON_FILE);
     dir = dirname(dir);
@@ -76,7 +83,7 @@ export function loadCudaAddon(): AddonLoad {
     return loaded;
   }
   try {
-    const addon = createRequire(import.meta.url)(path) as CudaAddon;
+    const addon = createRequire(path)(path) as CudaAddon;
     loaded = {addon, device: addon.device()};
   } catch (e) {
     loaded = {reason: `the CUDA addon at ${path} cannot run: ${(e as Error).message}`};

@@ -4,7 +4,7 @@
 # and `node test/cuda/bundle.mjs test/cuda/device_runner.ts benchmarks/cuda/bench.ts`; run
 # there from the repository root with .device and build carried. Logs and JSON go to $OUT.
 # Arguments pick steps: tests, sanitize, bench (ours and PyTorch's), ours (our kernels only),
-# variant (our kernel times from the addon in build/variant; see kernels/cuda/build.mjs).
+# variant (our kernel times from each addon in build/variant*; see kernels/cuda/build.mjs).
 set -o pipefail
 source .device/env.sh
 export TFJS_ATTENTION_CUDA_ADDON=$PWD/build/Release/tfjs_attention_cuda.node
@@ -27,8 +27,12 @@ for step in $steps; do
       node build/device/bench.mjs "$out/cuda_bench.json" 2>&1 | tee "$out/bench.log" || status=1
       [ "$step" = ours ] || python3 benchmarks/cuda/torch_sdpa.py "$out/torch_sdpa.json" 2>&1 | tee "$out/torch.log" || status=1 ;;
     variant)
-      TFJS_ATTENTION_CUDA_ADDON=$PWD/build/variant/tfjs_attention_cuda.node BENCH_KERNELS_ONLY=1 \
-        node build/device/bench.mjs "$out/cuda_bench_variant.json" 2>&1 | tee "$out/variant.log" || status=1 ;;
+      for dir in build/variant*/; do
+        name=$(basename "$dir")
+        echo "$name"
+        TFJS_ATTENTION_CUDA_ADDON=$PWD/$dir/tfjs_attention_cuda.node BENCH_KERNELS_ONLY=1 \
+          node build/device/bench.mjs "$out/cuda_bench_$name.json" 2>&1 | tee "$out/$name.log" || status=1
+      done ;;
   esac
 done
 exit $status

@@ -10,6 +10,9 @@
 #ifndef FORWARD_32_BIAS_MIN_BLOCKS
 #define FORWARD_32_BIAS_MIN_BLOCKS 4
 #endif
+#ifndef FORWARD_32_BIAS_BLOCK_N
+#define FORWARD_32_BIAS_BLOCK_N 64
+#endif
 #ifndef FORWARD_128_BLOCK_N
 #define FORWARD_128_BLOCK_N 64
 #endif
@@ -56,7 +59,9 @@ template <> struct BackwardConfig<32> { using type = BackwardTraits<32, 2>; };
 template <> struct BackwardConfig<64> { using type = BackwardTraits<64, BACKWARD_64_MIN_BLOCKS>; };
 template <> struct BackwardConfig<128> { using type = BackwardTraits<128, 1>; };
 template <> struct ForwardConfig<32, false> { using type = ForwardTraits<32, 4, 64, 4>; };
-template <> struct ForwardConfig<32, true> { using type = ForwardTraits<32, 4, 64, FORWARD_32_BIAS_MIN_BLOCKS>; };
+template <> struct ForwardConfig<32, true> {
+  using type = ForwardTraits<32, 4, FORWARD_32_BIAS_BLOCK_N, FORWARD_32_BIAS_MIN_BLOCKS>;
+};
 template <> struct ForwardConfig<64, false> { using type = ForwardTraits<64, 8, FORWARD_64_BLOCK_N, 2>; };
 template <> struct ForwardConfig<64, true> { using type = ForwardTraits<64, 8, 32, 2>; };
 template <> struct ForwardConfig<128, false> { using type = ForwardTraits<128, 8, FORWARD_128_BLOCK_N, 1>; };
