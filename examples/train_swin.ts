@@ -18,7 +18,7 @@ import {CLASS_NAMES, makeTextures} from './synthetic_textures';
 const IMAGE_SIZE = 24;
 const TRAIN_COUNT = 512;
 const VALIDATION_COUNT = 256;
-const EPOCHS = 4;
+const EPOCHS = 3;
 const BATCH_SIZE = 32;
 const OUTPUT_FOLDER = fileURLToPath(new URL('./output/swin_textures', import.meta.url));
 
