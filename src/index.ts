@@ -2,9 +2,11 @@ import './register_all_kernels';
 
 export {AttentionBias, BlockDiagonalMask, DenseBias, LowerTriangularMask, WindowBias} from './bias/index';
 export type {LoweredBias} from './bias/index';
-export {declareFusedAttention, registerFusedBackend} from './dispatch';
+export {declareFusedAttention, fusedAttentionFor, registerFusedBackend, unsupportedBiasKinds} from './dispatch';
 export type {AttentionCall, AttentionDispatch, FusedAttentionKernel, FusedBackendKernels} from './dispatch';
 export {dropoutKeeps} from './dropout';
+export {attentionLayout} from './kernel_layout';
+export type {AttentionLayout, LayoutInputs} from './kernel_layout';
 export {CausalMode, ScaledDotProductAttention, ScaledDotProductAttentionGrad} from './kernel_names';
 export type {AttentionAttrs, AttentionGradInputs, AttentionInputs} from './kernel_names';
 export {attentionImplementation, scaledDotProductAttention} from './scaled_dot_product_attention';

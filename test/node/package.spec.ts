@@ -28,6 +28,23 @@ tf.setBackend('cpu').then(() => {
 });
 `;
 
+const SUBPATHS_ESM = `
+import * as tf from '@tensorflow/tfjs';
+import {MultiHeadAttention} from 'tfjs-attention/layers';
+import {cudaAvailability} from 'tfjs-attention/cuda';
+await tf.setBackend('cpu');
+const mha = new MultiHeadAttention({numHeads: 2, keyDim: 4});
+const x = tf.randomNormal([1, 5, 8]);
+const y = mha.apply([x, x]);
+console.log(JSON.stringify({shape: y.shape, cuda: cudaAvailability()}));
+`;
+
+const SUBPATHS_CJS = `
+const {swinPresets} = require('tfjs-attention/layers');
+const {cudaAvailability} = require('tfjs-attention/cuda');
+console.log(JSON.stringify({presets: Object.keys(swinPresets), cuda: cudaAvailability()}));
+`;
+
 function runNode(args: string[], source: string): Record<string, unknown> {
   const out = execFileSync(process.execPath, [...args, source], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']});
   const line = out.trim().split('\n').filter(l => l.startsWith('{')).pop();
@@ -52,5 +69,16 @@ describe('the built package', function() {
     expect(r.impl).to.equal('cpu-fused');
     expect(r.shape).to.deep.equal([2, 4, 6, 8]);
     expect(r.finite).to.equal(true);
+  });
+
+  it('has layers and cuda subpaths that share the core (ESM and CommonJS)', () => {
+    const esm = runNode(['--input-type=module', '-e'], SUBPATHS_ESM);
+    expect(esm.shape).to.deep.equal([1, 5, 8]);
+    // Without a device the CUDA entry loads and says why it is unavailable.
+    const cuda = esm.cuda as {available: boolean, reason?: string};
+    expect(cuda.available || typeof cuda.reason === 'string').to.equal(true);
+    const cjs = runNode(['-e'], SUBPATHS_CJS);
+    expect(cjs.presets).to.include.members(['tiny', 'small', 'base']);
+    expect((cjs.cuda as {available: boolean}).available).to.equal(cuda.available);
   });
 });
