@@ -51,11 +51,10 @@ export function scaledDotProductAttentionWebGL(
           output, new TileTimesMatrixProgram(g, valueDim, output != null, tileShape, vRows.info.shape), [probs, vRows.info, ...keyRange],
           [at, originUniform(null, vRows), [1]]);
       runner.free(probs);
-      tileInputs.endTile();
     }
     return [reshaped(output!, [batch, headsQ, seqQ, valueDim]), reshaped(logsumexp!, [batch, headsQ, seqQ])];
   } finally {
-    tileInputs.endTile();
+    tileInputs.dispose();
     runner.dispose();
   }
 }

@@ -79,7 +79,6 @@ export function scaledDotProductAttentionGradWebGL(
       runner.free(dScores);
       if (kept !== probs) runner.free(kept);
       runner.free(probs);
-      tileInputs.endTile();
     }
     return [
       reshaped(dq!, [batch, headsQ, seqQ, headDim]),
@@ -88,7 +87,7 @@ export function scaledDotProductAttentionGradWebGL(
       ...biasInputs.map(([t], n) => reshaped(dBiases[n]!, t.shape)),
     ];
   } finally {
-    tileInputs.endTile();
+    tileInputs.dispose();
     runner.dispose();
   }
 }

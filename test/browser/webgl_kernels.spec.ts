@@ -105,6 +105,22 @@ describe('webgl kernels', () => {
       });
     }
 
+    it('self-attention (one tensor as q, k and v) across tiles equals the op on three copies', () => {
+      tf.tidy(() => {
+        const x = tf.randomNormal([1, 2, 41, 8]) as tf.Tensor4D;
+        const copy = () => tf.tensor4d(x.dataSync(), [1, 2, 41, 8]);
+        const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+            scaledDotProductAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, {bias: new LowerTriangularMask()});
+        const {programs} = programsRunBy(() => f(x, x, x));
+        expect(programs.filter(p => p instanceof ScoresProgram).length, 'score tiles').to.be.greaterThan(1);
+        expect(relativeError(f(x, x, x).dataSync(), f(copy(), copy(), copy()).dataSync())).to.be.at.most(1e-6);
+        const [self] = tf.grads((a: tf.Tensor) => f(a, a, a))([x]);
+        const [a, b, c] = [copy(), copy(), copy()];
+        const separate = tf.grads(f)([a, b, c]).reduce((sum, g) => tf.add(sum, g));
+        expect(relativeError(self.dataSync(), separate.dataSync())).to.be.at.most(1e-5);
+      });
+    });
+
     it('never allocates a B·H·Sq·Sk texture, forward or backward', () => {
       const c = makeCase(random, {
         B: 2, Hq: 4, Hkv: 2, Sq: 64, Sk: 96, D: 16, Dv: 8,
