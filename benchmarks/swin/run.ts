@@ -9,15 +9,9 @@
 import * as esbuild from 'esbuild';
 import os from 'node:os';
 import {fileURLToPath} from 'node:url';
-import {chromium} from 'playwright-core';
+import {launchChromium} from '../../examples/browser/chromium';
 import {markdownTable, median, writeResultsSection} from '../results';
 import {benchmarkSwinT, SwinRow} from './swin_t';
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-  '--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run',
-];
 
 function option(name: string, fallback: string): string {
   const arg = process.argv.find(a => a.startsWith(`--${name}=`));
@@ -30,7 +24,7 @@ async function benchmarkWebgl(batches: number[], reps: number): Promise<SwinRow[
     entryPoints: [fileURLToPath(new URL('./webgl_page.ts', import.meta.url))], bundle: true, format: 'iife',
     platform: 'browser', target: 'es2020', write: false, logLevel: 'warning',
   });
-  const browser = await chromium.launch({executablePath: CHROMIUM, args: CHROMIUM_FLAGS});
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     page.on('console', message => console.log(message.text()));

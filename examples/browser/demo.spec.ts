@@ -8,15 +8,11 @@ import {expect} from 'chai';
 import {existsSync} from 'node:fs';
 import type {Server} from 'node:http';
 import {fileURLToPath} from 'node:url';
-import {Browser, chromium} from 'playwright-core';
+import type {Browser} from 'playwright-core';
+import {chromiumAvailable, launchChromium} from './chromium';
 import type {DemoResult} from './demo';
 import {buildDemo, serveExamples} from './serve';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run',
-];
 const TRAINED_MODEL = fileURLToPath(new URL('../output/swin_textures/model.json', import.meta.url));
 
 describe('browser demo (headless Chromium, webgl)', function() {
@@ -25,10 +21,10 @@ describe('browser demo (headless Chromium, webgl)', function() {
   let url: string;
 
   before(async function() {
-    if (!existsSync(CHROMIUM)) this.skip();  // needs Debian's chromium: apt-get install chromium
+    if (!chromiumAvailable()) this.skip();  // needs Debian's chromium: apt-get install chromium
     await buildDemo();
     ({server, url} = await serveExamples());
-    browser = await chromium.launch({executablePath: CHROMIUM, args: FLAGS});
+    browser = await launchChromium();
   });
 
   after(async () => {
