@@ -3,8 +3,7 @@
  * for comparisons: declares, through the dispatch's public declaration API, a kernel that
  * rejects every call. Returns a function that restores the fused kernel's declaration.
  */
-import {declareFusedAttention} from '../src/index';
-import {fusedAttentionFor} from '../src/dispatch';
+import {declareFusedAttention, fusedAttentionFor} from '../src/index';
 
 export function forceComposedAttention(backend: string): () => void {
   const fused = fusedAttentionFor(backend);

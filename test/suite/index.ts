@@ -286,7 +286,7 @@ export function describeAttentionSuite(o: SuiteOptions): void {
       const dy = randomArray(random, c.B * c.Hq * c.Sq * c.Dv);
       const fused = runCase(c, dy);
       const composed = runCase(c, dy, (q, k, v, options) => {
-        const [bias, causal] = options.bias as [tf.Tensor, LowerTriangularMask];
+        const [bias, causal] = options!.bias as [tf.Tensor, LowerTriangularMask];
         const shape = {batch: c.B, headsQ: c.Hq, headsKV: c.Hkv, seqQ: c.Sq, seqK: c.Sk, headDim: c.D, valueDim: c.Dv};
         return composedAttention(q, k, v, {
           shape, scale: 1 / Math.sqrt(c.D), dense: [bias, causal.toDense(shape)], window: [],
