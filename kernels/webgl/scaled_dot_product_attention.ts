@@ -47,9 +47,10 @@ export function scaledDotProductAttentionWebGL(
       logsumexp = runner.carry(logsumexp, new RowLogsumexpProgram(g, logsumexp != null), [scores, ...keyRange], [at]);
       const probs = runner.run(new ProbabilitiesProgram(g, tileShape, true, g.dropout), [scores, logsumexp], [at, ...dropout]);
       runner.free(scores);
-      output = runner.carry(
-          output, new TileTimesMatrixProgram(g, valueDim, output != null, tileShape, vRows.info.shape), [probs, vRows.info, ...keyRange],
+      const part = runner.run(
+          new TileTimesMatrixProgram(g, valueDim, tileShape, vRows.info.shape), [probs, vRows.info, ...keyRange],
           [at, originUniform(null, vRows), [1]]);
+      output = runner.mergeTile(output, part, [g.queryHeads, seqQ, valueDim], false, at);
       runner.free(probs);
     }
     return [reshaped(output!, [batch, headsQ, seqQ, valueDim]), reshaped(logsumexp!, [batch, headsQ, seqQ])];

@@ -64,15 +64,19 @@ export function scaledDotProductAttentionGradWebGL(
       const dScores = runner.run(
           new ScoreGradProgram(g, tileShape, dyRows.info.shape, vRows.info.shape), [dyRows.info, vRows.info, probs, rowDot],
           [at, originUniform(dyRows, vRows), ...dropout]);
-      dq = runner.carry(
-          dq, new TileTimesMatrixProgram(g, headDim, dq != null, tileShape, kRows.info.shape), [dScores, kRows.info, ...keyRange],
+      const dqPart = runner.run(
+          new TileTimesMatrixProgram(g, headDim, tileShape, kRows.info.shape), [dScores, kRows.info, ...keyRange],
           [at, originUniform(null, kRows), [attrs.scale]]);
-      dk = runner.carry(
-          dk, new TileTransposedTimesRowsProgram(g, headDim, dk != null, tileShape, qRows.info.shape), [dScores, qRows.info, ...queryRange],
-          [at, originUniform(qRows, null), [attrs.scale]]);
-      dv = runner.carry(
-          dv, new TileTransposedTimesRowsProgram(g, valueDim, dv != null, tileShape, dyRows.info.shape), [kept, dyRows.info, ...queryRange],
-          [at, originUniform(dyRows, null), [1]]);
+      dq = runner.mergeTile(dq, dqPart, [...queryRows, headDim], false, at);
+      const kvRegion = [tile.kvStart, Math.min(tile.kvStart + plan.kvHeadsPerTile, g.kvHeads), 0, seqK];
+      const dkPart = runner.run(
+          new TileTransposedTimesRowsProgram(g, headDim, plan.kvHeadsPerTile, tileShape, qRows.info.shape),
+          [dScores, qRows.info, ...queryRange], [at, originUniform(qRows, null), [attrs.scale]]);
+      dk = runner.mergeTile(dk, dkPart, [g.kvHeads, seqK, headDim], true, kvRegion);
+      const dvPart = runner.run(
+          new TileTransposedTimesRowsProgram(g, valueDim, plan.kvHeadsPerTile, tileShape, dyRows.info.shape),
+          [kept, dyRows.info, ...queryRange], [at, originUniform(dyRows, null), [1]]);
+      dv = runner.mergeTile(dv, dvPart, [g.kvHeads, seqK, valueDim], true, kvRegion);
       biasInputs.forEach(([, view], n) => {
         dBiases[n] = runner.carry(dBiases[n], new BiasGradProgram(g, view, dBiases[n] != null), [dScores], [at]);
       });

@@ -1,7 +1,8 @@
 /**
- * factor · tileᵀ · R, summed over the query heads of each kv head's group and added to the
- * previous tiles' sum: dV = P'ᵀ·dO, dK = scale · dSᵀ·Q. Loops only over the query rows
- * that can see the key pair.
+ * factor · tileᵀ · R, summed over the query heads of each kv head's group: one tile's
+ * share of dV = P'ᵀ·dO and dK = scale · dSᵀ·Q, for the tile's kv heads only
+ * ([kv heads per tile, Sk, cols]; MergeTileProgram adds it up). Loops only over the query
+ * rows that can see the key pair.
  */
 import type {GPGPUProgram} from '@tensorflow/tfjs-backend-webgl';
 import {tileTransposedTimesMatrixGlsl, zeroPaddingGlsl} from './block_glsl';
@@ -15,23 +16,22 @@ export class TileTransposedTimesRowsProgram implements GPGPUProgram {
   packedOutput = true;
   customUniforms = [TILE_UNIFORM, ORIGIN_UNIFORM, {name: 'factor', type: 'float' as const}];
 
-  /** Inputs: tile, rows [B·Hq, Sq, cols], then queryRange where present, then previous unless first. */
-  constructor(g: AttentionGeometry, cols: number, hasPrevious: boolean, tileShape: number[], rowsShape: number[]) {
-    this.outputShape = [g.kvHeads, g.shape.seqK, cols];
+  /** Inputs: tile, rows ([query heads, rows, cols], `rowsShape`), then queryRange where present. */
+  constructor(g: AttentionGeometry, cols: number, kvHeadsPerTile: number, tileShape: number[], rowsShape: number[]) {
+    this.outputShape = [kvHeadsPerTile, g.shape.seqK, cols];
     if (g.ranged) this.variableNames.push('queryRange');
-    if (hasPrevious) this.variableNames.push('previous');
     this.userCode = `
       ${geometryGlsl(g)}
       ${queryRangeGlsl(g)}
       void main() {
         ivec3 coords = getOutputCoords();
-        int kv = coords.x;
+        int kv = kvHead(tile.x) + coords.x;
         int j = coords.y;
         int col = coords.z;
         int b = kv / HEADS_KV;
         int firstHead = b * HEADS_Q + (kv - b * HEADS_KV) * GROUP;
         int headLo = max(firstHead, tile.x);
-        int headHi = min(firstHead + GROUP, tile.y);
+        int headHi = kv < HEADS_KV * ${g.shape.batch} ? min(firstHead + GROUP, tile.y) : headLo;
         ivec4 range = queryRanges(j);
         if (j + 1 >= SEQ_K) range.zw = range.xy;
         int lo = max(min(range.x, range.z), tile.z);
@@ -43,7 +43,7 @@ export class TileTransposedTimesRowsProgram implements GPGPUProgram {
           int n = queryHead - tile.x;
           ${tileTransposedTimesMatrixGlsl('acc', {input: 'tileIn', shape: tileShape, start: ['n', 'start - tile.z', 'j'], along: 'row'}, {input: 'rows', shape: rowsShape, start: ['queryHead - origin.x', 'start - origin.y', 'col'], along: 'row'}, 'pairs', 'start + 2 * pairs > SEQ_Q')}
         }
-        vec4 result = factor * acc${hasPrevious ? ' + getPrevious(kv, j, col)' : ''};
+        vec4 result = factor * acc;
         ${zeroPaddingGlsl('result', 'j', 'SEQ_K', 'col', `${cols}`)}
         setOutput(result);
       }
