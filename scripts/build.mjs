@@ -1,6 +1,7 @@
 // Builds the package: ESM and CommonJS bundles per entry point (TF.js stays external, a
-// peer dependency), declarations from tsc. The subpath entries import the core through
-// the package's own name, so an application loads one copy of the op and its registry.
+// peer dependency), declarations from tsc. 'index' is the core for browsers, 'node' the
+// core plus the CUDA addon's loader; the layers import the core through the package's
+// own name, so an application loads one copy of the op and its registry.
 import {build} from 'esbuild';
 import {execFileSync} from 'node:child_process';
 import {rmSync} from 'node:fs';
@@ -12,7 +13,7 @@ const core = path.join(root, 'src');
 const entries = [
   {name: 'index', source: 'src/index.ts', platform: 'neutral', own: core},
   {name: 'layers', source: 'src/layers/index.ts', platform: 'neutral', own: path.join(core, 'layers')},
-  {name: 'cuda', source: 'kernels/cuda/index.ts', platform: 'node', own: path.join(root, 'kernels/cuda')},
+  {name: 'node', source: 'src/node.ts', platform: 'node', own: core},
 ];
 
 /** Imports that leave an entry's own folder for the core become imports of 'tfjs-attention'. */
@@ -38,7 +39,7 @@ for (const e of entries) {
     target: 'es2020',
     sourcemap: true,
     external: ['@tensorflow/*', 'tfjs-attention'],
-    plugins: e.name === 'index' ? [] : [coreAsPackage(e.own)],
+    plugins: e.own === core ? [] : [coreAsPackage(e.own)],
     logLevel: 'warning',
   };
   await build({...common, format: 'esm', outfile: `dist/esm/${e.name}.js`});

@@ -31,7 +31,7 @@ tf.setBackend('cpu').then(() => {
 const SUBPATHS_ESM = `
 import * as tf from '@tensorflow/tfjs';
 import {MultiHeadAttention} from 'tfjs-attention/layers';
-import {cudaAvailability} from 'tfjs-attention/cuda';
+import {cudaAvailability} from 'tfjs-attention';
 await tf.setBackend('cpu');
 const mha = new MultiHeadAttention({numHeads: 2, keyDim: 4});
 const x = tf.randomNormal([1, 5, 8]);
@@ -41,7 +41,7 @@ console.log(JSON.stringify({shape: y.shape, cuda: cudaAvailability()}));
 
 const SUBPATHS_CJS = `
 const {swinPresets} = require('tfjs-attention/layers');
-const {cudaAvailability} = require('tfjs-attention/cuda');
+const {cudaAvailability} = require('tfjs-attention');
 console.log(JSON.stringify({presets: Object.keys(swinPresets), cuda: cudaAvailability()}));
 `;
 
@@ -71,7 +71,7 @@ describe('the built package', function() {
     expect(r.finite).to.equal(true);
   });
 
-  it('has layers and cuda subpaths that share the core (ESM and CommonJS)', () => {
+  it('has a layers subpath sharing the core, and the CUDA API in Node (ESM and CommonJS)', () => {
     const esm = runNode(['--input-type=module', '-e'], SUBPATHS_ESM);
     expect(esm.shape).to.deep.equal([1, 5, 8]);
     // Without a device the CUDA entry loads and says why it is unavailable.
