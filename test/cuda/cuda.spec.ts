@@ -19,7 +19,7 @@ import {AttentionCase, referenceBackward, referenceForward} from '../suite/refer
 
 const TOLERANCES: Record<CudaPrecision, number> = {highest: 1e-4, tf32: 2e-3, bf16: 1e-2};
 
-/** Shapes that cross the kernels' tiles (64 query rows, 32–64 keys) and use each head-dim variant. */
+/** Shapes that cross the kernels' tiles (64 query rows, 32–64 keys) and use each kernel variant. */
 const TILE_CASES: CaseShape[] = [
   {B: 1, Hq: 2, Sq: 300, Sk: 260, D: 64, biases: [{kind: 'causal', fromBottomRight: true}]},
   {B: 2, Hq: 4, Hkv: 2, Sq: 130, Sk: 200, D: 128, Dv: 96, biases: [{kind: 'tensor', shape: [1, 4, 130, 200]}]},
@@ -28,6 +28,13 @@ const TILE_CASES: CaseShape[] = [
   {B: 2, Hq: 2, Sq: 150, D: 64, biases: [{kind: 'causal'}], dropout: {rate: 0.25, seed: 31337}},
   {B: 1, Hq: 1, Sq: 257, Sk: 513, D: 128, biases: [{kind: 'causal'}]},
   {B: 3, Hq: 6, Hkv: 3, Sq: 70, Sk: 33, D: 7, Dv: 13, biases: [{kind: 'tensor', shape: [3, 1, 70, 1]}]},
+  // The short-sequence forward (Sq, Sk <= 64, head dims <= 64); the first two have more
+  // windows than one wave of its persistent blocks.
+  {B: 128, Hq: 6, Sq: 49, D: 32, biases: [{kind: 'tensor', shape: [1, 6, 49, 49]}, {kind: 'window', shape: [64, 1, 49, 49], maskFraction: 0.2}]},
+  {B: 40, Hq: 8, Hkv: 2, Sq: 37, Sk: 53, D: 24, Dv: 40, biases: [{kind: 'tensor', shape: [1, 8, 37, 53]}], dropout: {rate: 0.2, seed: 4242}},
+  {B: 8, Hq: 2, Sq: 61, Sk: 45, D: 16, biases: [{kind: 'window', shape: [4, 2, 61, 45], maskFraction: 0.3}, {kind: 'causal', fromBottomRight: true}]},
+  {B: 3, Hq: 2, Sq: 17, Sk: 64, D: 60, Dv: 7, biases: [{kind: 'tensor', shape: [3, 1, 1, 64]}, {kind: 'causal'}]},
+  {B: 1, Hq: 3, Sq: 64, D: 64, biases: [{kind: 'blockDiagonal', qLens: [20, 31, 13], causal: true}]},
 ];
 
 /** Output and gradients of Σ out ⊙ dy (query, key, value, then each bias tensor) for a case. */

@@ -5,6 +5,7 @@
 #include "attention_common.cuh"
 #include "kernel_traits.cuh"
 #include "launch.h"
+#include "launch_short.h"
 #include "mma.cuh"
 
 namespace attention {
@@ -201,6 +202,7 @@ cudaError_t launchForHeadDim(const AttentionParams& p, cudaStream_t stream) {
 
 cudaError_t launchForward(const AttentionParams& p, Precision precision, cudaStream_t stream) {
   if (int64_t(p.batch) * p.headsQ * p.seqQ == 0) return cudaSuccess;
+  if (shortForwardFits(p)) return launchShortForward(p, precision, stream);
   switch (precision) {
     case Precision::Highest: return launchForHeadDim<SplitTf32Mma>(p, stream);
     case Precision::BF16: return launchForHeadDim<Bf16Mma>(p, stream);

@@ -68,3 +68,29 @@ template <> struct ForwardConfig<128, false> { using type = ForwardTraits<128, 8
 template <> struct ForwardConfig<128, true> { using type = ForwardTraits<128, 8, 32, 1>; };
 
 }  // namespace attention
+
+namespace attention {
+
+// Short sequences (Swin windows: Sq, Sk <= 64): a block of 4 warps takes one (batch, head)
+// window at a time, all of its keys in one tile, and loads the next window into a second
+// stage while it computes this one (persistent grid). A stage holds Q, K and V.
+template <int kHeadDim_, int kMinBlocks_>
+struct ShortForwardTraits {
+  static constexpr int kHeadDim = kHeadDim_;
+  static constexpr int kMinBlocks = kMinBlocks_;
+  static constexpr int kWarps = 4;
+  static constexpr int kThreads = 32 * kWarps;
+  static constexpr int kMaxSeq = 16 * kWarps;  // query rows (16 per warp) and keys of a window
+  static constexpr int kLd = kHeadDim + 4;
+  static constexpr int kStageFloats = 3 * kMaxSeq * kLd;
+  static constexpr int kSmemBytes = 2 * kStageFloats * 4;
+};
+
+#ifndef SHORT_FORWARD_32_MIN_BLOCKS
+#define SHORT_FORWARD_32_MIN_BLOCKS 4
+#endif
+template <int kHeadDim> struct ShortForwardConfig;
+template <> struct ShortForwardConfig<32> { using type = ShortForwardTraits<32, SHORT_FORWARD_32_MIN_BLOCKS>; };
+template <> struct ShortForwardConfig<64> { using type = ShortForwardTraits<64, 2>; };
+
+}  // namespace attention
