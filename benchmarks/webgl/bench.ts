@@ -68,6 +68,7 @@ describe('webgl attention benchmark', () => {
     report('BENCH_ENV', {
       renderer: info != null ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER),
       webglVersion: tf.env().getNumber('WEBGL_VERSION'),
+      cpus: navigator.hardwareConcurrency,
       userAgent: navigator.userAgent,
     });
     for (const c of CASES) {

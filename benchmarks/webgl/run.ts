@@ -31,10 +31,22 @@ async function runInBrowser(): Promise<Map<string, unknown[]>> {
 
 const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
 
+/** Issue 3's targets at [1,8,1024,64], against this run's numbers. */
+function targetsLine(rows: WebGLBenchRow[]): string {
+  const at = (pass: string) => rows.find(r => r.label === '[1,8,1024,64]' && r.pass === pass);
+  const forward = at('forward'), both = at('forward+backward');
+  if (forward == null || both == null) return '';
+  const ratio = (r: WebGLBenchRow) => `${(r.composedMs / r.fusedMs).toFixed(2)}×`;
+  return `Targets at [1,8,1024,64]: forward ≥ 1.5× composed (this run: ${ratio(forward)}), forward+backward ≥ 1.2× ` +
+      `(this run: ${ratio(both)}), forward extra peak ≤ q+k+v+out (this run: ${mb(forward.fusedExtraBytes)} MB of ` +
+      `${mb(forward.ioBytes)} MB).`;
+}
+
 async function main(): Promise<void> {
   const printed = await runInBrowser();
   const rows = (printed.get('BENCH_ROW') ?? []) as WebGLBenchRow[];
-  const [env] = (printed.get('BENCH_ENV') ?? [{}]) as {renderer?: string, webglVersion?: number, userAgent?: string}[];
+  const [env] =
+      (printed.get('BENCH_ENV') ?? [{}]) as {renderer?: string, webglVersion?: number, userAgent?: string, cpus?: number}[];
   if (rows.length === 0) throw new Error('the benchmark page printed no results');
   const table = markdownTable(
       ['shape', 'pass', 'fused ms', 'composed ms', 'speed-up', 'fused extra peak GPU MB', 'composed extra peak GPU MB',
@@ -51,6 +63,7 @@ async function main(): Promise<void> {
         `WebGL ${env.webglVersion ?? '?'} on "${env.renderer ?? 'unknown renderer'}".`,
     '**SwiftShader is a software GPU (it runs the shaders on the CPU): read the speed-ups as ratios between the two ' +
         'paths on the same renderer, not as GPU timings.**',
+    `The page saw ${env.cpus ?? '?'} logical CPUs; other jobs may share them, so runs alternate between the two paths.`,
     '',
     `${WARMUP} warm-up run, then the median of ${REPS} runs taken in turns (fused, composed, fused, …), results ` +
         'read back. Composed: matMul → ' +
@@ -58,6 +71,8 @@ async function main(): Promise<void> {
         'numBytesInGPU above its value before the call, sampled after every shader pass.',
     '',
     table,
+    '',
+    targetsLine(rows),
   ].join('\n'));
 }
 
