@@ -107,10 +107,11 @@ export function caseTensors(c: AttentionCase): CaseTensors {
 }
 
 /**
- * ‖a − b‖ / ‖b‖, with ‖b‖ floored at 0.01·√n: a reference that is zero up to rounding
- * (e.g. the gradient of a bias constant along the softmax axis) is compared absolutely.
+ * ‖a − b‖ / ‖b‖, with ‖b‖ floored at 0.01·√(n · summed): a reference that is zero up to
+ * rounding (e.g. the gradient of a bias constant along the softmax axis) is compared
+ * absolutely, allowing for float32 rounding over the `summed` terms behind each element.
  */
-export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>, summed = 1): number {
   if (actual.length !== expected.length) throw new Error(`length ${actual.length} ≠ ${expected.length}`);
   let diff = 0, norm = 0;
   for (let i = 0; i < expected.length; i++) {
@@ -118,7 +119,7 @@ export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<num
     diff += d * d;
     norm += expected[i] * expected[i];
   }
-  return Math.sqrt(diff) / Math.max(Math.sqrt(norm), 0.01 * Math.sqrt(expected.length));
+  return Math.sqrt(diff) / Math.max(Math.sqrt(norm), 0.01 * Math.sqrt(expected.length * summed));
 }
 
 export function describeCase(c: AttentionCase): string {
