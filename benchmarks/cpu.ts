@@ -3,10 +3,11 @@
  * forward and forward+backward, extra peak bytes per call (tf.profile), GFLOP/s.
  * Run: npm run bench   (writes the 'cpu' section of benchmarks/RESULTS.md)
  */
+import {cpus, loadavg} from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import {
-  attentionFlops, composedBaseline, extraPeakBytes, forward, forwardBackward, fusedAttention, ioBytes, mb, medianMs,
+  attentionFlops, composedBaseline, extraPeakBytes, forward, forwardBackward, fusedAttention, ioBytes, mb, medianMsInTurns,
   randomInputs,
 } from './harness';
 import {markdownTable, writeResultsSection} from './results';
@@ -27,8 +28,8 @@ async function main(): Promise<void> {
     const x = randomInputs(c.shape, c.bias);
     for (const pass of ['forward', 'forward+backward'] as const) {
       const run = pass === 'forward' ? forward : forwardBackward;
-      const fusedMs = await medianMs(() => run(fusedAttention, x), WARMUP, REPS);
-      const composedMs = await medianMs(() => run(composedBaseline, x), WARMUP, REPS);
+      const [fusedMs, composedMs] =
+          await medianMsInTurns([() => run(fusedAttention, x), () => run(composedBaseline, x)], WARMUP, REPS);
       const fusedPeak = await extraPeakBytes(() => run(fusedAttention, x));
       const composedPeak = await extraPeakBytes(() => run(composedBaseline, x));
       const gflops = (ms: number) => (attentionFlops(c.shape, pass !== 'forward') / ms / 1e6).toFixed(2);
@@ -50,10 +51,14 @@ async function main(): Promise<void> {
   writeResultsSection('cpu', [
     '## cpu backend (Node), fused vs composed',
     '',
-    `\`npm run bench\`; ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${WARMUP} warm-up run, ` +
-        `median of ${REPS}. Composed: matMul → mul(scale) → add(bias) → softmax → matMul, gradients from ` +
-        '@tensorflow/tfjs. Extra peak: bytes above those held before the call, from tf.profile. GFLOP/s counts ' +
-        'the matmuls of the math (4·B·H·S²·D forward, 3× that with backward) for both.',
+    `\`npm run bench\`; ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus()[0].model}, ` +
+        `1-minute load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores at the end; ${WARMUP} warm-up ` +
+        `round, then the median of ${REPS} rounds, fused and composed taken in turns. Composed: matMul → ` +
+        'mul(scale) → add(bias) → softmax → matMul, gradients from @tensorflow/tfjs. Extra peak: bytes above those ' +
+        'held before the call, from tf.profile; TF.js counts the tensors it saves for the backward pass (aliases ' +
+        'of q, k, v and the output, made for every op with a gradient) as new bytes, and forward+backward includes ' +
+        'the gradients themselves (the size of q, k and v). GFLOP/s counts the matmuls of the math ' +
+        '(4·B·H·S²·D forward, 3× that with backward) for both.',
     '',
     table,
   ].join('\n'));

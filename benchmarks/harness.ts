@@ -43,16 +43,21 @@ export async function forwardBackward(attention: Attention, x: Inputs): Promise<
   tf.dispose(grads);
 }
 
-/** Median milliseconds over `reps` runs after `warmup` runs. */
-export async function medianMs(run: () => Promise<void>, warmup: number, reps: number): Promise<number> {
-  for (let i = 0; i < warmup; i++) await run();
-  const times: number[] = [];
+/**
+ * Median milliseconds of each run over `reps` rounds after `warmup` rounds, the runs
+ * taken in turns so that a change in machine load touches all of them alike.
+ */
+export async function medianMsInTurns(runs: (() => Promise<void>)[], warmup: number, reps: number): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) for (const run of runs) await run();
+  const times = runs.map((): number[] => []);
   for (let i = 0; i < reps; i++) {
-    const start = performance.now();
-    await run();
-    times.push(performance.now() - start);
+    for (const [n, run] of runs.entries()) {
+      const start = performance.now();
+      await run();
+      times[n].push(performance.now() - start);
+    }
   }
-  return median(times);
+  return times.map(median);
 }
 
 /** Peak bytes above those held before the call, as tf.profile sees them. */
