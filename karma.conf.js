@@ -17,24 +17,6 @@ process.env.CHROME_BIN ??= '/usr/bin/chromium';
 const bench = process.env.BENCH === '1';
 const entry = bench ? 'benchmarks/webgl/bench.ts' : 'test/browser/index.ts';
 
-/**
- * The benchmark page imports benchmarks/harness.ts, which pulls in the Node-only results
- * writer (node:fs, node:url, import.meta.url). The page never writes results (run.ts
- * does), so those imports resolve to inert stand-ins in the browser bundle.
- */
-const nodeBuiltinsStandIn = {
-  name: 'node-builtins-stand-in',
-  setup(build) {
-    build.onResolve({filter: /^node:/}, args => ({path: args.path, namespace: 'node-stand-in'}));
-    build.onLoad({filter: /.*/, namespace: 'node-stand-in'}, () => ({
-      contents: `const unavailable = () => { throw new Error('not available in the browser'); };
-        export const existsSync = unavailable, readFileSync = unavailable, writeFileSync = unavailable;
-        export const fileURLToPath = url => String(url);`,
-      loader: 'js',
-    }));
-  },
-};
-
 export default function(config) {
   config.set({
     basePath: root,
@@ -44,7 +26,6 @@ export default function(config) {
     esbuild: {
       target: 'es2020',
       sourcemap: false,
-      ...(bench ? {plugins: [nodeBuiltinsStandIn], define: {'import.meta.url': '"http://localhost/"'}} : {}),
     },
     // Karma would serve .ts as video/mp2t.
     mime: {'text/x-typescript': ['ts']},

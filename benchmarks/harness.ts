@@ -1,7 +1,7 @@
 /** Timing and memory measurement shared by the benchmarks. */
 import * as tf from '@tensorflow/tfjs-core';
 import {scaledDotProductAttention} from '../src/index';
-import {median} from './results';
+import {median} from './stats';
 
 /** The attention a TF.js user composes today: matMul → mul(scale) → add(bias) → softmax → matMul. */
 export function composedBaseline(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias?: tf.Tensor): tf.Tensor {

@@ -10,7 +10,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import {loadCudaAddon, NativeSpec} from '../../kernels/cuda/addon';
 import {useCudaKernels} from '../../kernels/cuda/index';
 import {LowerTriangularMask, scaledDotProductAttention, WindowBias} from '../../src/index';
-import {median} from '../results';
+import {median} from '../stats';
 import {BenchShape, SHAPES} from './shapes';
 
 const PRECISIONS = [['tf32', 1], ['highest', 0], ['bf16', 2]] as const;

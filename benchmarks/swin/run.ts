@@ -10,7 +10,8 @@ import * as esbuild from 'esbuild';
 import os from 'node:os';
 import {fileURLToPath} from 'node:url';
 import {launchChromium} from '../../examples/browser/chromium';
-import {markdownTable, median, writeResultsSection} from '../results';
+import {markdownTable, writeResultsSection} from '../results';
+import {median} from '../stats';
 import {benchmarkSwinT, SwinRow} from './swin_t';
 
 function option(name: string, fallback: string): string {

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type {MathBackendWebGL} from '@tensorflow/tfjs-backend-webgl';
 import {attentionImplementation} from '../../src/index';
 import {composedBaseline, forward, forwardBackward, fusedAttention, ioBytes, randomInputs} from '../harness';
-import {median} from '../results';
+import {median} from '../stats';
 import {REPS, WARMUP, WebGLBenchRow} from './settings';
 
 const CASES: {label: string, shape: number[], bias?: number[]}[] = [
