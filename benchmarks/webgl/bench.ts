@@ -6,8 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type {MathBackendWebGL} from '@tensorflow/tfjs-backend-webgl';
 import {attentionImplementation} from '../../src/index';
-import {composedBaseline, forward, forwardBackward, fusedAttention, ioBytes, randomInputs} from '../harness';
-import {median} from '../stats';
+import {composedBaseline, forward, forwardBackward, fusedAttention, ioBytes, medianMsInTurns, randomInputs} from '../harness';
 import {REPS, WARMUP, WebGLBenchRow} from './settings';
 
 const CASES: {label: string, shape: number[], bias?: number[]}[] = [
@@ -43,23 +42,6 @@ async function extraPeakGpuBytes(run: () => Promise<void>): Promise<number> {
   return peak - before;
 }
 
-/**
- * Median milliseconds of each run, taking turns (a, b, a, b, …) so that both see the same
- * load on a shared machine.
- */
-async function interleavedMedians(runs: (() => Promise<void>)[]): Promise<number[]> {
-  for (let i = 0; i < WARMUP; i++) for (const run of runs) await run();
-  const times: number[][] = runs.map(() => []);
-  for (let i = 0; i < REPS; i++) {
-    for (const [n, run] of runs.entries()) {
-      const start = performance.now();
-      await run();
-      times[n].push(performance.now() - start);
-    }
-  }
-  return times.map(median);
-}
-
 describe('webgl attention benchmark', () => {
   it('fused vs composed', async () => {
     await tf.setBackend('webgl');
@@ -79,7 +61,8 @@ describe('webgl attention benchmark', () => {
       }
       for (const pass of ['forward', 'forward+backward'] as const) {
         const run = pass === 'forward' ? forward : forwardBackward;
-        const [fusedMs, composedMs] = await interleavedMedians([() => run(fusedAttention, x), () => run(composedBaseline, x)]);
+        const [fusedMs, composedMs] = await medianMsInTurns(
+            [() => run(fusedAttention, x), () => run(composedBaseline, x)], WARMUP, REPS);
         const row: WebGLBenchRow = {
           label: c.label,
           pass,
