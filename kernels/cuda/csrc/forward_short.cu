@@ -2,7 +2,7 @@
 // windows. With one 64-key tile per window there is no online softmax; what costs time is
 // latency (a window is 25 KB of Q, K, V and O), so a persistent block walks windows in
 // turn and prefetches the next window's Q, K, V (cp.async, second stage) while it computes
-// the current one. Output rows go through shared memory for coalesced 16-byte stores.
+// the current one.
 #include <algorithm>
 #include <cmath>
 #include "attention_common.cuh"
@@ -63,39 +63,56 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortFor
       __syncthreads();
     }
 
+    float s[1][kScoreTiles][4];
     if (hasRows) {
-      const int b = bh / p.headsQ, h = bh % p.headsQ;
-      const BiasRows biases(p, b, h);
-      // Bias loads go out before the product so that their latency hides behind it.
-      float bias[kScoreTiles][4];
-      if constexpr (kHasBias) {
-#pragma unroll
-        for (int n = 0; n < kScoreTiles; ++n)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const int r = e / 2, j = n * 8 + 2 * t + (e & 1);
-            // Rows past the end read the last row's biases (never used): addresses stay valid.
-            bias[n][e] = j >= range[r].begin && j < range[r].end ? biases.at(min(rows[r], p.seqQ - 1), j) * kLog2e : 0.f;
-          }
-      }
-
-      float s[1][kScoreTiles][4];
       zero(s);
       warpGemm<Mma, 1, kScoreTiles, HD>(s, TileRowMajor<Mma>{qs, LD}, TileColMajor<Mma>{ks, LD}, warp * 16, 0, g, t);
+    }
+    if constexpr (kHasBias) {
+      // Q and K are spent: their space takes the window's summed bias, read with coalesced
+      // loads (each bias element once) instead of per-fragment loads that touch every
+      // sector four times over.
+      __syncthreads();
+      // Thread (i0, j) takes rows i0, i0 + kRowStep, ...: one pointer per bias, stepped.
+      constexpr int kRowStep = Traits::kThreads / N;
+      const BiasRows biases(p, bh / p.headsQ, bh % p.headsQ);
+      const int j = threadIdx.x % N, i0 = threadIdx.x / N;
+      const float* bias = biases.bias ? biases.bias + i0 * biases.biasRow + j * biases.biasCol : nullptr;
+      const float* window = biases.window ? biases.window + i0 * biases.windowRow + j * biases.windowCol : nullptr;
+      const int64_t biasStep = kRowStep * biases.biasRow, windowStep = kRowStep * biases.windowRow;
+      if (j < p.seqK) {
+#pragma unroll
+        for (int k = 0; k < N / kRowStep; ++k) {
+          const int i = i0 + k * kRowStep;
+          if (i >= p.seqQ) break;
+          float x = 0.f;
+          if (bias) x += __ldg(bias + k * biasStep);
+          if (window) x += __ldg(window + k * windowStep);
+          qs[i * Traits::kBiasLd + j] = x * kLog2e;
+        }
+      }
+      __syncthreads();
+    }
 
+    if (hasRows) {
       // Scores in log2 units, masked entries (and keys past Sk) -inf; all keys are here, so
       // the row maximum is final.
       float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
 #pragma unroll
       for (int n = 0; n < kScoreTiles; ++n)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int r = e / 2, j = n * 8 + 2 * t + (e & 1);
-          float x = s[0][n][e] * scaleLog2;
-          if constexpr (kHasBias) x += bias[n][e];
-          if (!(j >= range[r].begin && j < range[r].end)) x = -INFINITY;
-          s[0][n][e] = x;
-          rowMax[r] = fmaxf(rowMax[r], x);
+        for (int r = 0; r < 2; ++r) {
+          float2 bias = make_float2(0.f, 0.f);
+          if constexpr (kHasBias)
+            bias = *reinterpret_cast<const float2*>(qs + (warp * 16 + g + 8 * r) * Traits::kBiasLd + n * 8 + 2 * t);
+#pragma unroll
+          for (int c = 0; c < 2; ++c) {
+            const int e = 2 * r + c, j = n * 8 + 2 * t + c;
+            float x = s[0][n][e] * scaleLog2 + (c == 0 ? bias.x : bias.y);
+            if (!(j >= range[r].begin && j < range[r].end)) x = -INFINITY;
+            s[0][n][e] = x;
+            rowMax[r] = fmaxf(rowMax[r], x);
+          }
         }
       uint32_t dropState[2];
       float base[2];
@@ -126,37 +143,28 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortFor
         for (int e = 0; e < 4; ++e) o[n][e] = 0.f;
       attentionOutputMma<Mma>(o, s, TileRowMajor<Mma>{vs, LD}, g, t);
 
-      // This warp's Q rows are read only by this warp: they take its output rows.
-      __syncwarp();
-      float* staged = qs + warp * 16 * LD;
+      // Four lanes write a row's 8 columns of a tile: one 32-byte sector per row with pairs.
+      const bool pairs = p.valueDim % 2 == 0;
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
         rowSum[r] += __shfl_xor_sync(0xffffffffu, rowSum[r], 1);
         rowSum[r] += __shfl_xor_sync(0xffffffffu, rowSum[r], 2);
+        const int i = rows[r];
+        if (i >= p.seqQ) continue;
         const bool empty = rowSum[r] == 0.f;
         const float inverse = empty ? 0.f : p.dropoutScale / rowSum[r];
+        float* out = p.out + (int64_t(bh) * p.seqQ + i) * p.valueDim;
 #pragma unroll
-        for (int n = 0; n < kOutTiles; ++n)
-          *reinterpret_cast<float2*>(staged + (g + 8 * r) * LD + n * 8 + 2 * t) =
-              make_float2(o[n][2 * r] * inverse, o[n][2 * r + 1] * inverse);
-        if (t == 0 && rows[r] < p.seqQ)
-          p.lse[int64_t(bh) * p.seqQ + rows[r]] = empty ? INFINITY : rowMax[r] * kLn2 + logf(rowSum[r]);
-      }
-      __syncwarp();
-      // The warp's rows are contiguous in the output.
-      const int count = min(16, p.seqQ - warp * 16);
-      float* out = p.out + (int64_t(bh) * p.seqQ + warp * 16) * p.valueDim;
-      if (vVector) {
-        const int chunksPerRow = p.valueDim / 4;
-        for (int c = lane; c < count * chunksPerRow; c += 32) {
-          const int r = c / chunksPerRow, col = (c % chunksPerRow) * 4;
-          *reinterpret_cast<float4*>(out + r * p.valueDim + col) = *reinterpret_cast<const float4*>(staged + r * LD + col);
+        for (int n = 0; n < kOutTiles; ++n) {
+          const int col = n * 8 + 2 * t;
+          if (pairs && col < p.valueDim) {
+            *reinterpret_cast<float2*>(out + col) = make_float2(o[n][2 * r] * inverse, o[n][2 * r + 1] * inverse);
+          } else {
+            if (col < p.valueDim) out[col] = o[n][2 * r] * inverse;
+            if (col + 1 < p.valueDim) out[col + 1] = o[n][2 * r + 1] * inverse;
+          }
         }
-      } else {
-        for (int c = lane; c < count * p.valueDim; c += 32) {
-          const int r = c / p.valueDim, col = c % p.valueDim;
-          out[r * p.valueDim + col] = staged[r * LD + col];
-        }
+        if (t == 0) p.lse[int64_t(bh) * p.seqQ + i] = empty ? INFINITY : rowMax[r] * kLn2 + logf(rowSum[r]);
       }
     }
     __syncthreads();

@@ -84,6 +84,11 @@ struct ShortForwardTraits {
   static constexpr int kLd = kHeadDim + 4;
   static constexpr int kStageFloats = 3 * kMaxSeq * kLd;
   static constexpr int kSmemBytes = 2 * kStageFloats * 4;
+  // The window's summed bias [query][key] takes the Q and K space once QKᵀ is done; a row
+  // stride of 72 keeps the 8-byte fragment reads free of bank conflicts.
+  static constexpr int kBiasLd = 72;
+  static_assert(kMaxSeq * kBiasLd <= 2 * kMaxSeq * kLd, "the bias fits where Q and K were");
+  static_assert(kMaxSeq * kMaxSeq % kThreads == 0 && kThreads % kMaxSeq == 0, "bias load mapping");
 };
 
 #ifndef SHORT_FORWARD_32_MIN_BLOCKS
