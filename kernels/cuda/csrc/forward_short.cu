@@ -13,6 +13,28 @@
 namespace attention {
 namespace {
 
+// Rounds to TF32 the chunks of a tile that loadTile<kRows, kCols, kThreads> gave this thread.
+template <int kRows, int kCols, int kThreads>
+__device__ __forceinline__ void roundOwnChunks(float* smem, int ld, bool vectorized) {
+  if (vectorized) {
+#pragma unroll
+    for (int c = threadIdx.x; c < kRows * kCols / 4; c += kThreads) {
+      float4* x = reinterpret_cast<float4*>(smem + c / (kCols / 4) * ld + c % (kCols / 4) * 4);
+      float4 v = *x;
+      v.x = __uint_as_float(toTf32(v.x));
+      v.y = __uint_as_float(toTf32(v.y));
+      v.z = __uint_as_float(toTf32(v.z));
+      v.w = __uint_as_float(toTf32(v.w));
+      *x = v;
+    }
+  } else {
+    for (int c = threadIdx.x; c < kRows * kCols; c += kThreads) {
+      float* x = smem + c / kCols * ld + c % kCols;
+      *x = __uint_as_float(toTf32(*x));
+    }
+  }
+}
+
 template <class Traits, class Mma, bool kHasBias>
 __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortForwardKernel(const AttentionParams p) {
   constexpr int N = Traits::kMaxSeq, HD = Traits::kHeadDim, LD = Traits::kLd;
@@ -57,11 +79,13 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortFor
     } else {
       waitAsync<0>();
     }
-    __syncthreads();
+    // Each thread rounds the chunks it copied (visible to it after the wait): one barrier.
     if constexpr (Mma::kRoundsTiles) {
-      roundTileToTf32<Traits::kThreads>(qs, Traits::kStageFloats);
-      __syncthreads();
+      roundOwnChunks<N, HD, Traits::kThreads>(qs, LD, qkVector);
+      roundOwnChunks<N, HD, Traits::kThreads>(ks, LD, qkVector);
+      roundOwnChunks<N, HD, Traits::kThreads>(vs, LD, vVector);
     }
+    __syncthreads();
 
     float s[1][kScoreTiles][4];
     if (hasRows) {
@@ -129,12 +153,17 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortFor
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const int r = e / 2;
-          float prob = fastExp2(s[0][n][e] - base[r]);
-          rowSum[r] += prob;
-          // Dropped entries leave the sum; 1 / (1 - rate) is applied at the end in fp32.
-          if (p.dropout && !dropoutKeeps(p, dropState[r], n * 8 + 2 * t + (e & 1))) prob = 0.f;
-          s[0][n][e] = prob;
+          s[0][n][e] = fastExp2(s[0][n][e] - base[r]);
+          rowSum[r] += s[0][n][e];
         }
+      // Dropped entries stay in the softmax sum and leave P·V; 1 / (1 - rate) comes at the end in fp32.
+      if (p.dropout) {
+#pragma unroll
+        for (int n = 0; n < kScoreTiles; ++n)
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            if (!dropoutKeeps(p, dropState[e / 2], n * 8 + 2 * t + (e & 1))) s[0][n][e] = 0.f;
+      }
 
       float o[kOutTiles][4];
 #pragma unroll
