@@ -20,6 +20,8 @@ const cases = [
    dropoutRate: 0.2, bias: {shape: [1, 2, 70, 90], strides: [0, 6300, 90, 1]}},
   {name: 'D 32, bias + window bias, bf16', precision: 2, shape: [2, 2, 2, 49, 49, 32, 32], causal: 0, dropoutRate: 0,
    bias: {shape: [1, 2, 49, 49], strides: [0, 2401, 49, 1]}, window: {shape: [2, 1, 49, 49], strides: [2401, 0, 49, 1]}},
+  {name: 'short-sequence path: D 24 / Dv 40, GQA, causal bottom-right, dropout, tf32', precision: 1,
+   shape: [3, 4, 2, 37, 53, 24, 40], causal: 2, dropoutRate: 0.3},
   {name: 'D 128 / Dv 96, GQA, block-diagonal causal, highest', precision: 0, shape: [1, 4, 1, 100, 100, 128, 96], causal: 1,
    dropoutRate: 0, qSeqStarts: [0, 30, 100], kSeqStarts: [0, 45, 100]},
 ];
