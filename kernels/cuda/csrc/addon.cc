@@ -255,6 +255,13 @@ napi_value makeNumber(napi_env env, double v) {
   return value;
 }
 
+// A JavaScript array of the timings' numbers.
+napi_value numberArray(napi_env env, const std::vector<float>& values) {
+  std::vector<napi_value> items;
+  for (float v : values) items.push_back(makeNumber(env, v));
+  return arrayOf(env, items);
+}
+
 napi_value makeString(napi_env env, const std::string& s) {
   napi_value value;
   napi_create_string_utf8(env, s.c_str(), s.size(), &value);
@@ -316,15 +323,10 @@ napi_value timeKernels(napi_env env, napi_callback_info info) {
   napi_get_value_bool(env, property(env, args[1], "backward"), &withBackward);
   options.backward = withBackward;
   const KernelTimes times = timeAttention(spec, options);
-  auto toArray = [&](const std::vector<float>& values) {
-    std::vector<napi_value> items;
-    for (float v : values) items.push_back(makeNumber(env, v));
-    return arrayOf(env, items);
-  };
   napi_value object;
   napi_create_object(env, &object);
-  setProperty(env, object, "forwardMs", toArray(times.forwardMs));
-  setProperty(env, object, "backwardMs", toArray(times.backwardMs));
+  setProperty(env, object, "forwardMs", numberArray(env, times.forwardMs));
+  setProperty(env, object, "backwardMs", numberArray(env, times.backwardMs));
   return object;
 }
 
@@ -336,15 +338,10 @@ napi_value copyTimes(napi_env env, napi_callback_info info) {
   napi_get_value_double(env, args[0], &bytes);
   napi_get_value_double(env, args[1], &iterations);
   const CopyTimes times = timeCopies(size_t(bytes), int(iterations));
-  auto toArray = [&](const std::vector<float>& values) {
-    std::vector<napi_value> items;
-    for (float v : values) items.push_back(makeNumber(env, v));
-    return arrayOf(env, items);
-  };
   napi_value object;
   napi_create_object(env, &object);
-  setProperty(env, object, "hostToDeviceMs", toArray(times.hostToDeviceMs));
-  setProperty(env, object, "deviceToHostMs", toArray(times.deviceToHostMs));
+  setProperty(env, object, "hostToDeviceMs", numberArray(env, times.hostToDeviceMs));
+  setProperty(env, object, "deviceToHostMs", numberArray(env, times.deviceToHostMs));
   return object;
 }
 
