@@ -73,7 +73,27 @@ __device__ __forceinline__ void mmaBf16(float (&d)[4], const uint32_t (&a)[4], c
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
-struct Tf32Mma {
+// Fragments of m16n8k8 products gathered element by element through a View and packed
+// by the policy's makeA / makeB (CRTP: the 32-bit policies share this, bf16 packs pairs).
+template <class Policy>
+struct ElementwiseFragments {
+  template <class View>
+  static __device__ __forceinline__ auto loadA(View v, int m0, int k0, int g, int t) {
+    return Policy::makeA(v(m0 + g, k0 + t), v(m0 + g + 8, k0 + t), v(m0 + g, k0 + t + 4), v(m0 + g + 8, k0 + t + 4));
+  }
+  template <class View>
+  static __device__ __forceinline__ auto loadB(View v, int k0, int n0, int g, int t) {
+    return Policy::makeB(v(k0 + t, n0 + g), v(k0 + t + 4, n0 + g));
+  }
+  template <class View, class Fragment>
+  static __device__ __forceinline__ void loadB2(View v, int k0, int n0, int g, int t, Fragment& b0, Fragment& b1) {
+    // Through the policy, so that its overloads for particular views still apply.
+    b0 = Policy::loadB(v, k0, n0, g, t);
+    b1 = Policy::loadB(v, k0, n0 + 8, g, t);
+  }
+};
+
+struct Tf32Mma : ElementwiseFragments<Tf32Mma> {
   static constexpr int kStep = 8;
   // Kernels round shared tiles to TF32 once (roundTileToTf32) and read them through the
   // Rounded views, instead of converting every fragment element on every load.
@@ -88,19 +108,9 @@ struct Tf32Mma {
   static __device__ __forceinline__ B makeB(float b0, float b1) { return {{toTf32(b0), toTf32(b1)}}; }
   static __device__ __forceinline__ void mma(float (&d)[4], const A& a, const B& b) { mmaTf32(d, a.x, b.x); }
 
-  template <class View>
-  static __device__ __forceinline__ A loadA(View v, int m0, int k0, int g, int t) {
-    return makeA(v(m0 + g, k0 + t), v(m0 + g + 8, k0 + t), v(m0 + g, k0 + t + 4), v(m0 + g + 8, k0 + t + 4));
-  }
-  template <class View>
-  static __device__ __forceinline__ B loadB(View v, int k0, int n0, int g, int t) {
-    return makeB(v(k0 + t, n0 + g), v(k0 + t + 4, n0 + g));
-  }
-  template <class View>
-  static __device__ __forceinline__ void loadB2(View v, int k0, int n0, int g, int t, B& b0, B& b1) {
-    b0 = loadB(v, k0, n0, g, t);
-    b1 = loadB(v, k0, n0 + 8, g, t);
-  }
+  using ElementwiseFragments::loadA;
+  using ElementwiseFragments::loadB;
+  using ElementwiseFragments::loadB2;
   // Rounded tiles read across rows (no ldmatrix for 32-bit transposes): the bits as they are.
   static __device__ __forceinline__ A loadA(RoundedColMajor v, int m0, int k0, int g, int t) {
     return {{__float_as_uint(v(m0 + g, k0 + t)), __float_as_uint(v(m0 + g + 8, k0 + t)),
@@ -150,7 +160,7 @@ struct Tf32Mma {
   static __device__ __forceinline__ float roundOperand(float x) { return __uint_as_float(toTf32(x)); }
 };
 
-struct SplitTf32Mma {
+struct SplitTf32Mma : ElementwiseFragments<SplitTf32Mma> {
   static constexpr int kStep = 8;
   static constexpr bool kRoundsTiles = false;
   struct A { uint32_t hi[4], lo[4]; };
@@ -178,19 +188,9 @@ struct SplitTf32Mma {
     mmaTf32(d, a.hi, b.lo);
     mmaTf32(d, a.hi, b.hi);
   }
-  template <class View>
-  static __device__ __forceinline__ A loadA(View v, int m0, int k0, int g, int t) {
-    return makeA(v(m0 + g, k0 + t), v(m0 + g + 8, k0 + t), v(m0 + g, k0 + t + 4), v(m0 + g + 8, k0 + t + 4));
-  }
-  template <class View>
-  static __device__ __forceinline__ B loadB(View v, int k0, int n0, int g, int t) {
-    return makeB(v(k0 + t, n0 + g), v(k0 + t + 4, n0 + g));
-  }
-  template <class View>
-  static __device__ __forceinline__ void loadB2(View v, int k0, int n0, int g, int t, B& b0, B& b1) {
-    b0 = loadB(v, k0, n0, g, t);
-    b1 = loadB(v, k0, n0 + 8, g, t);
-  }
+  using ElementwiseFragments::loadA;
+  using ElementwiseFragments::loadB;
+  using ElementwiseFragments::loadB2;
   static constexpr int kAccTilesPerStep = 1;
   static __device__ __forceinline__ A accToA(const float (*acc)[4], int step) {
     const float* c = acc[step];
