@@ -30,9 +30,8 @@ export interface AttentionOptions {
 interface AttentionPlan {
   shape: AttentionShape;
   biases: AttentionBias[];
-  /** Kernel form of the biases, or null with `loweringReason` when some bias has none. */
+  /** Kernel form of the biases, or null when some bias has none (the dispatch says why). */
   lowered: LoweredBias | null;
-  loweringReason: string | null;
   scale: number;
   dropoutRate: number;
   dropoutSeed: number;
@@ -119,7 +118,7 @@ function plan(query: unknown, key: unknown, value: unknown, options: AttentionOp
   const {lowered, reason} = lower(biases, shape);
   const call: AttentionCall = {shape, bias: lowered, dropoutRate: rate};
   const dispatch = chooseImplementation(tf.getBackend(), call, reason);
-  return {shape, biases, lowered, loweringReason: reason, scale, dropoutRate: rate, dropoutSeed: seed, dispatch};
+  return {shape, biases, lowered, scale, dropoutRate: rate, dropoutSeed: seed, dispatch};
 }
 
 /**
@@ -131,7 +130,7 @@ export function attentionImplementation(
   return plan(query, key, value, options).dispatch;
 }
 
-export function attentionAttrs(p: Pick<AttentionPlan, 'scale'|'dropoutRate'|'dropoutSeed'>, lowered: LoweredBias):
+function attentionAttrs(p: Pick<AttentionPlan, 'scale'|'dropoutRate'|'dropoutSeed'>, lowered: LoweredBias):
     AttentionAttrs {
   return {
     scale: p.scale,
