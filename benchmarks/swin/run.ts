@@ -4,7 +4,7 @@
  * webgl in headless Chromium (SwiftShader). Writes the 'swin' section of benchmarks/RESULTS.md.
  *
  *   npm run bench:swin [-- --batches=1,8 --reps=3 --backends=cpu,webgl]
- *   (default: batch 1, one run after a warm-up, both backends)
+ *   (default: batch 1, one run of each, both backends; the issue's table uses --batches=1,8)
  */
 import * as esbuild from 'esbuild';
 import os from 'node:os';
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     '',
     `\`npm run bench:swin\`, ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ` +
         `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown cpu'}; webgl: headless Chromium on SwiftShader. ` +
-        `Median of ${reps} run(s) after one warm-up. Peak: tf.profile's peak tensor bytes above those held before ` +
+        `Median of ${reps} run(s) per cell; one warm-up run of each pass and path at the first batch only (${batches[0]}), so later batches' first webgl runs include compiling shaders for their shapes. Peak: tf.profile's peak tensor bytes above those held before ` +
         'the run (weights and optimizer state excluded). Attention: 7×7 windows (49 tokens) with the relative ' +
         'position bias ([1, heads, 49, 49]) and, on shifted blocks, the WindowBias mask. The fused column runs ' +
         'the backend\'s fused kernel, the composed one matMul / softmax. Attention is a small part of Swin-T\'s ' +

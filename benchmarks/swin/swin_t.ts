@@ -67,10 +67,13 @@ export async function benchmarkSwinT(
       }],
     ];
     for (const [pass, run] of passes) {
-      await run();  // warm-up: builds the model, creates the optimizer's slots, compiles shaders
       const row = {backend, batch, pass} as SwinRow;
       for (const mode of ['fused', 'composed'] as Mode[]) {
         const restore = mode === 'composed' ? forceComposedAttention(backend) : () => {};
+        // Warm-up at the first batch only (JIT, the optimizer's slots, shaders): a cpu training
+        // step at batch 8 takes minutes. Later batches' first runs on webgl include compiling
+        // the shaders of their new shapes.
+        if (batch === batches[0]) await run();
         const implementation = firstBlock.attentionDispatch(batch, pass !== 'forward').implementation;
         row[mode] = {...await measure(run, reps), implementation};
         restore();
