@@ -124,20 +124,35 @@ __device__ __forceinline__ void commitAsync() { asm volatile("cp.async.commit_gr
 template <int kPending>
 __device__ __forceinline__ void waitAsync() { asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending)); }
 
+// How loadTile spreads a [kRows, kCols] tile over kThreads threads in 16-byte chunks: a thread
+// takes column chunk threadIdx.x % kChunksPerRow of rows row() + i · kRowsPerPass, i < kPasses
+// (compile-time counts: unrolled, one address step per pass).
+template <int kRows, int kCols, int kThreads>
+struct TileChunks {
+  static constexpr int kChunksPerRow = kCols / 4;
+  static constexpr int kRowsPerPass = kThreads / kChunksPerRow;
+  static constexpr int kPasses = kRows / kRowsPerPass;
+  static_assert(kCols % 4 == 0 && kThreads % kChunksPerRow == 0 && kRows % kRowsPerPass == 0, "whole passes");
+  static __device__ __forceinline__ int row() { return threadIdx.x / kChunksPerRow; }
+  static __device__ __forceinline__ int col() { return threadIdx.x % kChunksPerRow * 4; }
+};
+
 // Loads rows [row0, row0 + kRows) × columns [0, kCols) of a [rows, cols] matrix into shared
-// memory with leading dimension ld, zeros outside. 16-byte copies when cols allows.
+// memory with leading dimension ld, zeros outside. 16-byte copies when cols allows (TileChunks),
+// else 4-byte copies of element threadIdx.x + i · kThreads.
 template <int kRows, int kCols, int kThreads>
 __device__ __forceinline__ void loadTile(float* smem, int ld, const float* gmem, int rows, int cols, int row0,
                                          bool vectorized) {
   if (vectorized) {
-    constexpr int kChunks = kRows * kCols / 4;
+    using Chunks = TileChunks<kRows, kCols, kThreads>;
+    const int r = row0 + Chunks::row(), col = Chunks::col();
+    const float* src = gmem + int64_t(r) * cols + col;
+    float* dst = smem + Chunks::row() * ld + col;
+    const int64_t srcStep = int64_t(Chunks::kRowsPerPass) * cols;
 #pragma unroll
-    for (int c = threadIdx.x; c < kChunks; c += kThreads) {
-      const int r = c / (kCols / 4), col = (c % (kCols / 4)) * 4;
-      const int gr = row0 + r;
-      const bool inside = gr < rows && col < cols;
-      const float* src = inside ? gmem + int64_t(gr) * cols + col : gmem;
-      copyAsync<16>(smem + r * ld + col, src, inside ? 16 : 0);
+    for (int i = 0; i < Chunks::kPasses; ++i) {
+      const bool inside = r + i * Chunks::kRowsPerPass < rows && col < cols;
+      copyAsync<16>(dst + i * Chunks::kRowsPerPass * ld, inside ? src + i * srcStep : gmem, inside ? 16 : 0);
     }
   } else {
     constexpr int kElems = kRows * kCols;

@@ -48,8 +48,9 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) backward
   float* vs = ks + BN * LD;
   float* qs = vs + BN * LD;
   float* dos = qs + BM * LD;
-  // P and dS stored [key][query]: dV and dK read them row by row (ldmatrix for TF32), dQ
-  // across (its product is the smallest of the three per key).
+  // P and dS stored [key][query], queries in paired order within groups of 8 (pairedPosition):
+  // dV and dK read them row by row (ldmatrix for TF32) and dQ across; the other operands of
+  // those products (dO, Q, K) are then read in paired order, rows 2t and 2t + 1 on distinct banks.
   float* pts = dos + BM * LD;
   float* dsts = pts + BN * LDT;
   float* lse2 = dsts + BN * LDT;
@@ -77,133 +78,193 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) backward
   zero(dk);
   zero(dv);
 
-  for (int member = 0; member < p.group; ++member) {
+  // Steps walk the query tiles of every query head in the group; the next step's Q and dO are
+  // copied (and its logsumexp and delta read into registers) while this one computes dQ.
+  const int tiles = rowEnd > rowBegin ? (rowEnd - rowBegin + BM - 1) / BM : 0;
+  const int steps = p.group * tiles;
+  static_assert(BM <= Traits::kThreads, "one thread per query row of lse and delta");
+  float nextLse = INFINITY, nextDelta = 0.f;
+  auto loadQueryTile = [&](int step) {
+    const int bh = b * p.headsQ + hk * p.group + step / tiles, row0 = rowBegin + step % tiles * BM;
+    loadTile<BM, HD, Traits::kThreads>(qs, LD, p.q + int64_t(bh) * p.seqQ * p.headDim, p.seqQ, p.headDim, row0,
+                                       qkVector);
+    loadTile<BM, HD, Traits::kThreads>(dos, LD, p.dout + int64_t(bh) * p.seqQ * p.valueDim, p.seqQ, p.valueDim, row0,
+                                       vVector);
+    commitAsync();
+    const int i = row0 + threadIdx.x;
+    if (threadIdx.x < BM) {
+      // Rows past the end get lse = +inf: probability 0.
+      nextLse = i < p.seqQ ? p.lse[int64_t(bh) * p.seqQ + i] * kLog2e : INFINITY;
+      nextDelta = i < p.seqQ ? p.delta[int64_t(bh) * p.seqQ + i] : 0.f;
+    }
+  };
+  if (steps > 0) loadQueryTile(0);
+
+  for (int step = 0; step < steps; ++step) {
+    const int member = step / tiles, row0 = rowBegin + step % tiles * BM;
     const int h = hk * p.group + member, bh = b * p.headsQ + h;
-    const float* q = p.q + int64_t(bh) * p.seqQ * p.headDim;
-    const float* dout = p.dout + int64_t(bh) * p.seqQ * p.valueDim;
     const BiasRows biases(p, b, h);
     float* dbias = p.dbias ? p.dbias + b * p.biasStride[0] + h * p.biasStride[1] : nullptr;
     float* dwindow =
         p.dwindowBias ? p.dwindowBias + (b % p.numWindows) * p.windowStride[0] + h * p.windowStride[1] : nullptr;
-
-    for (int row0 = rowBegin; row0 < rowEnd; row0 += BM) {
-      loadTile<BM, HD, Traits::kThreads>(qs, LD, q, p.seqQ, p.headDim, row0, qkVector);
-      loadTile<BM, HD, Traits::kThreads>(dos, LD, dout, p.seqQ, p.valueDim, row0, vVector);
-      commitAsync();
-      for (int r = threadIdx.x; r < BM; r += Traits::kThreads) {
-        const int i = row0 + r;
-        // Rows past the end get lse = +inf: probability 0.
-        lse2[r] = i < p.seqQ ? p.lse[int64_t(bh) * p.seqQ + i] * kLog2e : INFINITY;
-        deltas[r] = i < p.seqQ ? p.delta[int64_t(bh) * p.seqQ + i] : 0.f;
+    // The previous step's readers of lse2 and deltas passed the barrier before dQ.
+    if (threadIdx.x < BM) {
+      lse2[threadIdx.x] = nextLse;
+      deltas[threadIdx.x] = nextDelta;
+    }
+    waitAsync<0>();
+    if constexpr (Mma::kRoundsTiles) {
+      if (step == 0) {
+        roundOwnChunks<BN, HD, Traits::kThreads>(ks, LD, qkVector);
+        roundOwnChunks<BN, HD, Traits::kThreads>(vs, LD, vVector);
       }
-      waitAsync<0>();
-      __syncthreads();
-      if constexpr (Mma::kRoundsTiles) {
-        if (member == 0 && row0 == rowBegin) {
-          roundTileToTf32<Traits::kThreads>(ks, BN * LD);
-          roundTileToTf32<Traits::kThreads>(vs, BN * LD);
+      roundOwnChunks<BM, HD, Traits::kThreads>(qs, LD, qkVector);
+      roundOwnChunks<BM, HD, Traits::kThreads>(dos, LD, vVector);
+    }
+    __syncthreads();
+
+    const int sm0 = wm * 16, sn0 = wn * kScoreTiles * 8;
+    const KeyRange firstRange = keyRange(p, row0), lastRange = keyRange(p, min(row0 + BM, p.seqQ) - 1);
+    const bool fullTile = tileFullyVisible(firstRange, lastRange, key0, BN);
+    int rows[2];
+    KeyRange range[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      rows[r] = row0 + sm0 + g + 8 * r;
+      range[r] = rows[r] < p.seqQ ? keyRange(p, rows[r]) : KeyRange{0, 0};
+    }
+    // Bias loads go out before the products so that their latency hides behind them.
+    float bias[kScoreTiles][4];
+    if (biases.any()) {
+#pragma unroll
+      for (int n = 0; n < kScoreTiles; ++n)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int r = e / 2, j = key0 + sn0 + n * 8 + 2 * t + (e & 1);
+          const bool visible = fullTile || (j >= range[r].begin && j < range[r].end);
+          bias[n][e] = visible ? biases.at(min(rows[r], p.seqQ - 1), j) * kLog2e : 0.f;
         }
-        roundTileToTf32<Traits::kThreads>(qs, BM * LD);
-        roundTileToTf32<Traits::kThreads>(dos, BM * LD);
-        __syncthreads();
-      }
+    }
 
-      const int sm0 = wm * 16, sn0 = wn * kScoreTiles * 8;
-      const KeyRange firstRange = keyRange(p, row0), lastRange = keyRange(p, min(row0 + BM, p.seqQ) - 1);
-      const bool fullTile = tileFullyVisible(firstRange, lastRange, key0, BN);
-      int rows[2];
-      KeyRange range[2];
+    float s[1][kScoreTiles][4], dp[1][kScoreTiles][4];
+    zero(s);
+    zero(dp);
+    using Rows = TileRowMajor<Mma>;
+    using Cols = TileColMajor<Mma>;
+    warpGemm<Mma, 1, kScoreTiles, HD>(s, Rows{qs, LD}, Cols{ks, LD}, sm0, sn0, g, t);
+    if constexpr (std::is_same_v<GradMma<Mma>, Mma>) {
+      warpGemm<Mma, 1, kScoreTiles, HD>(dp, Rows{dos, LD}, Cols{vs, LD}, sm0, sn0, g, t);
+    } else {
+      warpGemm<GradMma<Mma>, 1, kScoreTiles, HD>(dp, RowMajor{dos, LD}, Bf16Rounded<ColMajor>{{vs, LD}}, sm0, sn0,
+                                                 g, t);
+    }
+
+    // Scores in log2 units, masked entries -inf; masks, dropout and bias gradients run as loops
+    // of their own under uniform branches, so that tiles without them spend nothing on them.
+#pragma unroll
+    for (int n = 0; n < kScoreTiles; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) s[0][n][e] *= scaleLog2;
+    if (biases.any()) {
+#pragma unroll
+      for (int n = 0; n < kScoreTiles; ++n)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) s[0][n][e] += bias[n][e];
+    }
+    if (!fullTile) {
+#pragma unroll
+      for (int n = 0; n < kScoreTiles; ++n)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int r = e / 2, j = key0 + sn0 + n * 8 + 2 * t + (e & 1);
+          if (!(j >= range[r].begin && j < range[r].end)) s[0][n][e] = -INFINITY;
+        }
+    }
+    // Dropped entries: no dP, and no P in dV (whose 1 / (1 - rate) comes at the end); bit 4n + e.
+    uint32_t dropped = 0;
+    if (p.dropout) {
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
-        rows[r] = row0 + sm0 + g + 8 * r;
-        range[r] = rows[r] < p.seqQ ? keyRange(p, rows[r]) : KeyRange{0, 0};
-      }
-      // Bias loads go out before the products so that their latency hides behind them.
-      float bias[kScoreTiles][4];
-      if (biases.any()) {
-#pragma unroll
-        for (int n = 0; n < kScoreTiles; ++n)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const int r = e / 2, j = key0 + sn0 + n * 8 + 2 * t + (e & 1);
-            const bool visible = fullTile || (j >= range[r].begin && j < range[r].end);
-            bias[n][e] = visible ? biases.at(min(rows[r], p.seqQ - 1), j) * kLog2e : 0.f;
-          }
-      }
-
-      float s[1][kScoreTiles][4], dp[1][kScoreTiles][4];
-      zero(s);
-      zero(dp);
-      using Rows = TileRowMajor<Mma>;
-      using Cols = TileColMajor<Mma>;
-      warpGemm<Mma, 1, kScoreTiles, HD>(s, Rows{qs, LD}, Cols{ks, LD}, sm0, sn0, g, t);
-      if constexpr (std::is_same_v<GradMma<Mma>, Mma>) {
-        warpGemm<Mma, 1, kScoreTiles, HD>(dp, Rows{dos, LD}, Cols{vs, LD}, sm0, sn0, g, t);
-      } else {
-        warpGemm<GradMma<Mma>, 1, kScoreTiles, HD>(dp, RowMajor{dos, LD}, Bf16Rounded<ColMajor>{{vs, LD}}, sm0, sn0,
-                                                   g, t);
-      }
-
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        const int rl = sm0 + g + 8 * r, i = rows[r];
-        const uint32_t dropState = p.dropout ? dropoutRowState(p, bh, i) : 0u;
+        const uint32_t dropState = dropoutRowState(p, bh, rows[r]);
 #pragma unroll
         for (int n = 0; n < kScoreTiles; ++n)
 #pragma unroll
           for (int c = 0; c < 2; ++c) {
-            const int e = 2 * r + c, jl = sn0 + n * 8 + 2 * t + c, j = key0 + jl;
-            float x = s[0][n][e] * scaleLog2;
-            if (biases.any()) x += bias[n][e];
-            if (!fullTile && !(j >= range[r].begin && j < range[r].end)) x = -INFINITY;
-            const float prob = fastExp2(x - lse2[rl]);
-            float kept = prob, dprob = dp[0][n][e];
-            if (p.dropout) {
-              const bool keep = dropoutKeeps(p, dropState, j);
-              kept = keep ? prob : 0.f;  // dV takes the 1 / (1 - rate) at the end
-              dprob = keep ? dprob * p.dropoutScale : 0.f;
-            }
-            const float ds = prob * (dprob - deltas[rl]);
-            // Stored as the products will read them (rounded once here, not per fragment).
-            dsts[jl * LDT + rl] = std::is_same_v<GradMma<Mma>, Mma> ? Mma::roundOperand(ds) : ds;
-            pts[jl * LDT + rl] = Mma::roundOperand(kept);
-            if (ds != 0.f) {
-              if (dbias) atomicAdd(dbias + i * p.biasStride[2] + j * p.biasStride[3], ds);
-              if (dwindow) atomicAdd(dwindow + i * p.windowStride[2] + j * p.windowStride[3], ds);
-            }
+            const int e = 2 * r + c;
+            const bool keep = dropoutKeeps(p, dropState, key0 + sn0 + n * 8 + 2 * t + c);
+            dp[0][n][e] = keep ? dp[0][n][e] * p.dropoutScale : 0.f;
+            if (!keep) dropped |= 1u << (4 * n + e);
           }
       }
-      __syncthreads();
+    }
+    // dS = P (dP - delta) into dp; P and dS stored as the products will read them (rounded once
+    // here, not per fragment).
+#pragma unroll
+    for (int n = 0; n < kScoreTiles; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int rl = sm0 + g + 8 * (e / 2), jl = sn0 + n * 8 + 2 * t + (e & 1);
+        const float prob = fastExp2(s[0][n][e] - lse2[rl]);
+        dp[0][n][e] = prob * (dp[0][n][e] - deltas[rl]);
+        dsts[jl * LDT + pairedPosition(rl)] =
+            std::is_same_v<GradMma<Mma>, Mma> ? Mma::roundOperand(dp[0][n][e]) : dp[0][n][e];
+        pts[jl * LDT + pairedPosition(rl)] = Mma::roundOperand(prob);
+      }
+    if (dropped != 0) {
+#pragma unroll
+      for (int n = 0; n < kScoreTiles; ++n)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          if (dropped >> (4 * n + e) & 1u)
+            pts[(sn0 + n * 8 + 2 * t + (e & 1)) * LDT + pairedPosition(sm0 + g + 8 * (e / 2))] = 0.f;
+    }
+    if (dbias != nullptr || dwindow != nullptr) {
+#pragma unroll
+      for (int n = 0; n < kScoreTiles; ++n)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int i = rows[e / 2], j = key0 + sn0 + n * 8 + 2 * t + (e & 1);
+          const float ds = dp[0][n][e];
+          if (ds == 0.f) continue;
+          if (dbias) atomicAdd(dbias + i * p.biasStride[2] + j * p.biasStride[3], ds);
+          if (dwindow) atomicAdd(dwindow + i * p.windowStride[2] + j * p.windowStride[3], ds);
+        }
+    }
+    __syncthreads();
 
-      // dV += P'ᵀ dO and dK += dSᵀ Q over this block's keys; dQ += dS K over the query rows.
-      const int dm0 = wm * 16, dn0 = wn * kDimTiles * 8;
-      warpGemm<Mma, 1, kDimTiles, BM>(dv, Rows{pts, LDT}, Rows{dos, LD}, dm0, dn0, g, t);
-      // Plain views where GradMma is not Mma: the tiles are not rounded for it.
-      using DsRows = std::conditional_t<std::is_same_v<GradMma<Mma>, Mma>, Rows, RowMajor>;
-      using DsCols = std::conditional_t<std::is_same_v<GradMma<Mma>, Mma>, Cols, ColMajor>;
-      warpGemm<GradMma<Mma>, 1, kDimTiles, BM>(dk, DsRows{dsts, LDT}, DsRows{qs, LD}, dm0, dn0, g, t);
-      float dq[1][kDimTiles][4];
-      zero(dq);
-      warpGemm<GradMma<Mma>, 1, kDimTiles, BN>(dq, DsCols{dsts, LDT}, DsRows{ks, LD}, dm0, dn0, g, t);
-      const bool pairs = p.headDim % 2 == 0;  // 8-byte aligned column pairs
+    // dV += P'ᵀ dO and dK += dSᵀ Q over this block's keys; dQ += dS K over the query rows.
+    const int dm0 = wm * 16, dn0 = wn * kDimTiles * 8;
+    warpGemm<Mma, 1, kDimTiles, BM>(dv, Rows{pts, LDT}, PairedRows<Rows>{{dos, LD}}, dm0, dn0, g, t);
+    // Plain views where GradMma is not Mma: the tiles are not rounded for it.
+    using DsRows = std::conditional_t<std::is_same_v<GradMma<Mma>, Mma>, Rows, RowMajor>;
+    using DsCols = std::conditional_t<std::is_same_v<GradMma<Mma>, Mma>, Cols, ColMajor>;
+    warpGemm<GradMma<Mma>, 1, kDimTiles, BM>(dk, DsRows{dsts, LDT}, PairedRows<DsRows>{{qs, LD}}, dm0, dn0, g, t);
+    // Every warp is done with this step's Q, dO, lse and delta: the next step's copies go out
+    // and land while dQ is computed.
+    __syncthreads();
+    if (step + 1 < steps) loadQueryTile(step + 1);
+    // dQ's rows are dS's stored query positions, its keys in paired order.
+    float dq[1][kDimTiles][4];
+    zero(dq);
+    warpGemm<GradMma<Mma>, 1, kDimTiles, BN>(dq, PairedCols<DsCols>{{dsts, LDT}}, PairedRows<DsRows>{{ks, LD}}, dm0,
+                                             dn0, g, t);
+    const bool pairs = p.headDim % 2 == 0;  // 8-byte aligned column pairs
 #pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        const int i = row0 + dm0 + g + 8 * r;
-        if (i >= p.seqQ) continue;
-        float* dqRow = p.dq + (int64_t(bh) * p.seqQ + i) * p.headDim;
+    for (int r = 0; r < 2; ++r) {
+      const int i = row0 + pairedIndex(dm0 + g + 8 * r);
+      if (i >= p.seqQ) continue;
+      float* dqRow = p.dq + (int64_t(bh) * p.seqQ + i) * p.headDim;
 #pragma unroll
-        for (int n = 0; n < kDimTiles; ++n) {
-          const int col = dn0 + n * 8 + 2 * t;
-          const float x = dq[0][n][2 * r] * p.scale, y = dq[0][n][2 * r + 1] * p.scale;
-          if (pairs && col + 1 < p.headDim) {
-            addPair(dqRow + col, x, y);
-          } else {
-            if (col < p.headDim) atomicAdd(dqRow + col, x);
-            if (col + 1 < p.headDim) atomicAdd(dqRow + col + 1, y);
-          }
+      for (int n = 0; n < kDimTiles; ++n) {
+        const int col = dn0 + n * 8 + 2 * t;
+        const float x = dq[0][n][2 * r] * p.scale, y = dq[0][n][2 * r + 1] * p.scale;
+        if (pairs && col + 1 < p.headDim) {
+          addPair(dqRow + col, x, y);
+        } else {
+          if (col < p.headDim) atomicAdd(dqRow + col, x);
+          if (col + 1 < p.headDim) atomicAdd(dqRow + col + 1, y);
         }
       }
-      __syncthreads();
     }
   }
   waitAsync<0>();  // the key tile's copies, when no query row sees this block

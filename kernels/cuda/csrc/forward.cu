@@ -11,15 +11,39 @@
 namespace attention {
 namespace {
 
+// Raw V [key][dim] (row stride ld) → vt [dim][pairedPosition(key)] (row stride ldT), rounded to
+// TF32. A warp's lanes take consecutive keys of one 4-dim chunk: its reads and writes fall on
+// distinct banks.
+template <int kKeys, int kDim, int kThreads>
+__device__ __forceinline__ void transposeValuesToTf32(float* vt, int ldT, const float* v, int ld) {
+  static_assert(kKeys % 32 == 0 && kKeys * kDim / 4 % kThreads == 0, "whole warps per chunk column");
+#pragma unroll
+  for (int c = threadIdx.x; c < kKeys * kDim / 4; c += kThreads) {
+    const int key = c % kKeys, d = c / kKeys * 4;
+    const float4 x = *reinterpret_cast<const float4*>(v + key * ld + d);
+    float* out = vt + d * ldT + pairedPosition(key);
+    out[0] = __uint_as_float(toTf32(x.x));
+    out[ldT] = __uint_as_float(toTf32(x.y));
+    out[2 * ldT] = __uint_as_float(toTf32(x.z));
+    out[3 * ldT] = __uint_as_float(toTf32(x.w));
+  }
+}
+
 // kHasBias: a bias or window bias is present; without, no registers go to bias values.
 template <class Traits, class Mma, bool kHasBias>
 __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) forwardKernel(const AttentionParams p) {
   constexpr int BM = Traits::kBlockM, BN = Traits::kBlockN, HD = Traits::kHeadDim, LD = Traits::kLd;
   constexpr int kScoreTiles = BN / 8, kOutTiles = HD / 8;
+  // TF32 (the policy that rounds tiles) reads V transposed, through ldmatrix: one raw V stage,
+  // the next tile's copies issued once the current one is transposed. Others read V in place
+  // from two stages.
+  constexpr bool kTransposeV = Mma::kRoundsTiles;
+  constexpr int LDT = Traits::kLdTransposed;
   extern __shared__ float smem[];
   float* qs = smem;
   float* ks = qs + BM * LD;
   float* vs = ks + 2 * BN * LD;
+  float* vts = vs + BN * LD;
 
   // Later query blocks see more keys under causal masks: start them first.
   const int row0 = (gridDim.y - 1 - blockIdx.y) * BM;
@@ -55,30 +79,43 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) forwardK
 #pragma unroll
     for (int e = 0; e < 4; ++e) o[n][e] = 0.f;
 
-  auto loadKeyTile = [&](int tile, int stage) {
+  auto loadKeys = [&](int tile, int stage) {
     loadTile<BN, HD, Traits::kThreads>(ks + stage * BN * LD, LD, k, p.seqK, p.headDim, tile * BN, qkVector);
+  };
+  auto loadValues = [&](int tile, int stage) {
     loadTile<BN, HD, Traits::kThreads>(vs + stage * BN * LD, LD, v, p.seqK, p.valueDim, tile * BN, vVector);
   };
 
   if (tileBegin < tileEnd) {
     loadTile<BM, HD, Traits::kThreads>(qs, LD, q, p.seqQ, p.headDim, row0, qkVector);
-    loadKeyTile(tileBegin, 0);
+    loadKeys(tileBegin, 0);
+    loadValues(tileBegin, 0);
     commitAsync();
   }
   for (int tile = tileBegin; tile < tileEnd; ++tile) {
     const int stage = (tile - tileBegin) & 1;
-    if (tile + 1 < tileEnd) {
-      loadKeyTile(tile + 1, stage ^ 1);
-      commitAsync();
-      waitAsync<1>();
-    } else {
+    if constexpr (kTransposeV) {
       waitAsync<0>();
-    }
-    __syncthreads();
-    if constexpr (Mma::kRoundsTiles) {
-      if (tile == tileBegin) roundTileToTf32<Traits::kThreads>(qs, BM * LD);
-      roundTileToTf32<Traits::kThreads>(ks + stage * BN * LD, BN * LD);
-      roundTileToTf32<Traits::kThreads>(vs + stage * BN * LD, BN * LD);
+      if (tile == tileBegin) roundOwnChunks<BM, HD, Traits::kThreads>(qs, LD, qkVector);
+      roundOwnChunks<BN, HD, Traits::kThreads>(ks + stage * BN * LD, LD, qkVector);
+      // The tile's copies are visible, and every warp is done with the previous tile.
+      __syncthreads();
+      transposeValuesToTf32<BN, HD, Traits::kThreads>(vts, LDT, vs, LD);
+      __syncthreads();
+      if (tile + 1 < tileEnd) {
+        loadKeys(tile + 1, stage ^ 1);
+        loadValues(tile + 1, 0);
+        commitAsync();
+      }
+    } else {
+      if (tile + 1 < tileEnd) {
+        loadKeys(tile + 1, stage ^ 1);
+        loadValues(tile + 1, stage ^ 1);
+        commitAsync();
+        waitAsync<1>();
+      } else {
+        waitAsync<0>();
+      }
       __syncthreads();
     }
 
@@ -104,19 +141,29 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) forwardK
     warpGemm<Mma, 1, kScoreTiles, HD>(s, TileRowMajor<Mma>{qs, LD}, TileColMajor<Mma>{ks + stage * BN * LD, LD},
                                       warp * 16, 0, g, t);
 
-    // Scores in log2 units; masked entries -inf.
-    float tileMax[2] = {rowMax[0], rowMax[1]};
+    // Scores in log2 units; masked entries -inf. Masks and dropout run as loops of their own
+    // under uniform branches, so that tiles without them spend no instructions on them.
 #pragma unroll
     for (int n = 0; n < kScoreTiles; ++n)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        const int r = e / 2, j = key0 + n * 8 + 2 * t + (e & 1);
-        float x = s[0][n][e] * scaleLog2;
-        if constexpr (kHasBias) x += bias[n][e];
-        if (!fullTile && !(j >= range[r].begin && j < range[r].end)) x = -INFINITY;
-        s[0][n][e] = x;
-        tileMax[r] = fmaxf(tileMax[r], x);
+        s[0][n][e] *= scaleLog2;
+        if constexpr (kHasBias) s[0][n][e] += bias[n][e];
       }
+    if (!fullTile) {
+#pragma unroll
+      for (int n = 0; n < kScoreTiles; ++n)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int r = e / 2, j = key0 + n * 8 + 2 * t + (e & 1);
+          if (!(j >= range[r].begin && j < range[r].end)) s[0][n][e] = -INFINITY;
+        }
+    }
+    float tileMax[2] = {rowMax[0], rowMax[1]};
+#pragma unroll
+    for (int n = 0; n < kScoreTiles; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) tileMax[e / 2] = fmaxf(tileMax[e / 2], s[0][n][e]);
     float base[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
@@ -137,17 +184,25 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) forwardK
     for (int n = 0; n < kScoreTiles; ++n)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        const int r = e / 2;
-        float prob = fastExp2(s[0][n][e] - base[r]);
-        rowSum[r] += prob;
-        // Dropped entries leave the sum; the 1 / (1 - rate) of kept ones is applied at the
-        // end in fp32, not to tensor-core operands.
-        if (p.dropout && !dropoutKeeps(p, dropState[r], key0 + n * 8 + 2 * t + (e & 1))) prob = 0.f;
-        s[0][n][e] = prob;
+        s[0][n][e] = fastExp2(s[0][n][e] - base[e / 2]);
+        rowSum[e / 2] += s[0][n][e];
       }
+    // Dropped entries count in the sum but leave the product; the 1 / (1 - rate) of kept ones
+    // is applied at the end in fp32, not to tensor-core operands.
+    if (p.dropout) {
+#pragma unroll
+      for (int n = 0; n < kScoreTiles; ++n)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          if (!dropoutKeeps(p, dropState[e / 2], key0 + n * 8 + 2 * t + (e & 1))) s[0][n][e] = 0.f;
+    }
 
-    attentionOutputMma<Mma>(o, s, TileRowMajor<Mma>{vs + stage * BN * LD, LD}, g, t);
-    __syncthreads();
+    if constexpr (kTransposeV) {
+      attentionOutputMma<Mma>(o, s, PairedTransposed{vts, LDT}, g, t);
+    } else {
+      attentionOutputMma<Mma>(o, s, RowMajor{vs + stage * BN * LD, LD}, g, t);
+      __syncthreads();
+    }
   }
 
 #pragma unroll

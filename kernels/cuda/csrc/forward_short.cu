@@ -13,28 +13,6 @@
 namespace attention {
 namespace {
 
-// Rounds to TF32 the chunks of a tile that loadTile<kRows, kCols, kThreads> gave this thread.
-template <int kRows, int kCols, int kThreads>
-__device__ __forceinline__ void roundOwnChunks(float* smem, int ld, bool vectorized) {
-  if (vectorized) {
-#pragma unroll
-    for (int c = threadIdx.x; c < kRows * kCols / 4; c += kThreads) {
-      float4* x = reinterpret_cast<float4*>(smem + c / (kCols / 4) * ld + c % (kCols / 4) * 4);
-      float4 v = *x;
-      v.x = __uint_as_float(toTf32(v.x));
-      v.y = __uint_as_float(toTf32(v.y));
-      v.z = __uint_as_float(toTf32(v.z));
-      v.w = __uint_as_float(toTf32(v.w));
-      *x = v;
-    }
-  } else {
-    for (int c = threadIdx.x; c < kRows * kCols; c += kThreads) {
-      float* x = smem + c / kCols * ld + c % kCols;
-      *x = __uint_as_float(toTf32(*x));
-    }
-  }
-}
-
 template <class Traits, class Mma, bool kHasBias>
 __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortForwardKernel(const AttentionParams p) {
   constexpr int N = Traits::kMaxSeq, HD = Traits::kHeadDim, LD = Traits::kLd;

@@ -31,7 +31,12 @@ struct ForwardTraits {
   static constexpr int kBlockM = 16 * kWarps;  // each warp owns 16 query rows
   static constexpr int kBlockN = kBlockN_;     // keys per tile, double-buffered
   static constexpr int kLd = kHeadDim + 4;
-  static constexpr int kSmemBytes = (kBlockM + 4 * kBlockN) * kLd * 4;
+  // V transposed [dim][key] for the TF32 policy's ldmatrix reads, next to one raw V stage.
+  static constexpr int kLdTransposed = kBlockN + 4;
+  static constexpr int kValueFloats = 2 * kBlockN * kLd > kBlockN * kLd + kHeadDim * kLdTransposed
+                                          ? 2 * kBlockN * kLd
+                                          : kBlockN * kLd + kHeadDim * kLdTransposed;
+  static constexpr int kSmemBytes = ((kBlockM + 2 * kBlockN) * kLd + kValueFloats) * 4;
 };
 
 template <int kHeadDim_, int kMinBlocks_>

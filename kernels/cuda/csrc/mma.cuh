@@ -9,6 +9,7 @@
 #include <cuda_bf16.h>
 #include <cstdint>
 #include <type_traits>
+#include "attention_common.cuh"
 
 namespace attention {
 
@@ -24,7 +25,7 @@ struct ColMajor {
   __device__ __forceinline__ float operator()(int r, int c) const { return p[c * ld + r]; }
 };
 
-// Views of tiles whose values were rounded to TF32 in place (roundTileToTf32), rows
+// Views of tiles whose values were rounded to TF32 in place (roundOwnChunks), rows
 // 16-byte aligned: Tf32Mma reads their fragments with ldmatrix and no conversion.
 struct RoundedRowMajor {
   const float* p;
@@ -35,6 +36,34 @@ struct RoundedColMajor {
   const float* p;
   int ld;
   __device__ __forceinline__ float operator()(int r, int c) const { return p[c * ld + r]; }
+};
+
+// The order in which an accumulator row holds its 8 columns, as the inner index of a product
+// sees them: within each group of 8, logical k = t stands for index 2t and k = t + 4 for 2t + 1.
+// Products may sum in any order; this one lets accumulators feed A with no shuffles, and lets
+// threads of one k read rows 2t, 2t + 1 of a tile padded by 4 floats on distinct banks.
+__device__ __forceinline__ int pairedIndex(int k) { return (k & ~7) | ((k & 3) << 1) | ((k >> 2) & 1); }
+// Where index i goes so that pairedIndex finds it: the inverse within each group of 8.
+__device__ __forceinline__ int pairedPosition(int i) { return (i & ~7) | ((i & 7) >> 1) | ((i & 1) << 2); }
+
+// B(k, n) with the inner index k read in paired order.
+template <class View>
+struct PairedRows {
+  View view;
+  __device__ __forceinline__ float operator()(int r, int c) const { return view(pairedIndex(r), c); }
+};
+// A(m, k) with the inner index k read in paired order.
+template <class View>
+struct PairedCols {
+  View view;
+  __device__ __forceinline__ float operator()(int r, int c) const { return view(r, pairedIndex(c)); }
+};
+
+// V transposed to [dim][key] with the keys of each group of 8 at pairedPosition, rounded to
+// TF32: B of P·V in the accumulators' key order is its plain column-major read (ldmatrix).
+struct PairedTransposed {
+  const float* p;
+  int ld;
 };
 
 // Four 8 × 4 blocks of 32-bit words (ldmatrix counts them as 8 × 8 halves); lanes 8m..8m+7
@@ -95,7 +124,7 @@ struct ElementwiseFragments {
 
 struct Tf32Mma : ElementwiseFragments<Tf32Mma> {
   static constexpr int kStep = 8;
-  // Kernels round shared tiles to TF32 once (roundTileToTf32) and read them through the
+  // Kernels round shared tiles to TF32 once (roundOwnChunks) and read them through the
   // Rounded views, instead of converting every fragment element on every load.
   static constexpr bool kRoundsTiles = true;
   struct A { uint32_t x[4]; };
@@ -119,6 +148,14 @@ struct Tf32Mma : ElementwiseFragments<Tf32Mma> {
   static __device__ __forceinline__ B loadB(RoundedRowMajor v, int k0, int n0, int g, int t) {
     return {{__float_as_uint(v(k0 + t, n0 + g)), __float_as_uint(v(k0 + t + 4, n0 + g))}};
   }
+  static __device__ __forceinline__ B loadB(PairedRows<RoundedRowMajor> v, int k0, int n0, int g, int t) {
+    return {{__float_as_uint(v.view(k0 + 2 * t, n0 + g)), __float_as_uint(v.view(k0 + 2 * t + 1, n0 + g))}};
+  }
+  static __device__ __forceinline__ A loadA(PairedCols<RoundedColMajor> v, int m0, int k0, int g, int t) {
+    const RoundedColMajor x = v.view;
+    return {{__float_as_uint(x(m0 + g, k0 + 2 * t)), __float_as_uint(x(m0 + g + 8, k0 + 2 * t)),
+             __float_as_uint(x(m0 + g, k0 + 2 * t + 1)), __float_as_uint(x(m0 + g + 8, k0 + 2 * t + 1))}};
+  }
   static __device__ __forceinline__ A loadA(RoundedRowMajor v, int m0, int k0, int g, int t) {
     const int lane = 4 * g + t;
     A a;
@@ -133,9 +170,8 @@ struct Tf32Mma : ElementwiseFragments<Tf32Mma> {
     b0 = {{r[0], r[1]}};
     b1 = {{r[2], r[3]}};
   }
-  // Probabilities held as accumulators (8 keys per tile) used as A of P·V. The sum over keys
-  // may visit them in any order, so logical k = t and t + 4 stand for keys 2t and 2t + 1:
-  // no shuffles, and B reads value rows 2t and 2t + 1 to match.
+  // Probabilities held as accumulators (8 keys per tile) used as A of P·V, keys in paired
+  // order (pairedIndex): no shuffles, and B reads value rows 2t and 2t + 1 to match.
   static constexpr int kAccTilesPerStep = 1;
   static __device__ __forceinline__ A accToA(const float (*acc)[4], int step) {
     const float* c = acc[step];
@@ -146,15 +182,17 @@ struct Tf32Mma : ElementwiseFragments<Tf32Mma> {
   static __device__ __forceinline__ void splitAccToA(const float (*acc)[4], int step, A& hi, A& lo) {
     hi = accToA(acc, step);
     const float* c = acc[step];
-    lo = makeA(c[0] - __uint_as_float(hi.x[0]), c[2] - __uint_as_float(hi.x[1]), c[1] - __uint_as_float(hi.x[2]),
-               c[3] - __uint_as_float(hi.x[3]));
+    // The tail goes in unrounded: the tensor cores drop its low 13 bits (a 2^-21 relative error
+    // on P, far under fp32's cancellation needs), and the conversion would cost an instruction.
+    lo = {{__float_as_uint(c[0] - __uint_as_float(hi.x[0])), __float_as_uint(c[2] - __uint_as_float(hi.x[1])),
+           __float_as_uint(c[1] - __uint_as_float(hi.x[2])), __float_as_uint(c[3] - __uint_as_float(hi.x[3]))}};
   }
   template <class View>
   static __device__ __forceinline__ B loadBForAcc(View v, int k0, int n0, int g, int t) {
-    return makeB(v(k0 + 2 * t, n0 + g), v(k0 + 2 * t + 1, n0 + g));
+    return loadB(PairedRows<View>{v}, k0, n0, g, t);
   }
-  static __device__ __forceinline__ B loadBForAcc(RoundedRowMajor v, int k0, int n0, int g, int t) {
-    return {{__float_as_uint(v(k0 + 2 * t, n0 + g)), __float_as_uint(v(k0 + 2 * t + 1, n0 + g))}};
+  static __device__ __forceinline__ void loadB2ForAcc(PairedTransposed v, int k0, int n0, int g, int t, B& b0, B& b1) {
+    loadB2(RoundedColMajor{v.p, v.ld}, k0, n0, g, t, b0, b1);
   }
   // The value an operand has inside the product.
   static __device__ __forceinline__ float roundOperand(float x) { return __uint_as_float(toTf32(x)); }
@@ -198,7 +236,7 @@ struct SplitTf32Mma : ElementwiseFragments<SplitTf32Mma> {
   }
   template <class View>
   static __device__ __forceinline__ B loadBForAcc(View v, int k0, int n0, int g, int t) {
-    return makeB(v(k0 + 2 * t, n0 + g), v(k0 + 2 * t + 1, n0 + g));
+    return loadB(PairedRows<View>{v}, k0, n0, g, t);
   }
   static __device__ __forceinline__ float roundOperand(float x) { return x; }
 };
@@ -275,8 +313,13 @@ __device__ __forceinline__ void attentionOutputMma(float (&o)[kOutTiles][4], con
 #pragma unroll
     for (int n0 = 0; n0 < kOutTiles; n0 += kGroup) {
       typename Mma::B b[kGroup];
+      if constexpr (std::is_same_v<View, PairedTransposed>) {
 #pragma unroll
-      for (int n = 0; n < kGroup; ++n) b[n] = Mma::loadBForAcc(v, step * Mma::kStep, (n0 + n) * 8, g, t);
+        for (int n = 0; n < kGroup; n += 2) Mma::loadB2ForAcc(v, step * Mma::kStep, (n0 + n) * 8, g, t, b[n], b[n + 1]);
+      } else {
+#pragma unroll
+        for (int n = 0; n < kGroup; ++n) b[n] = Mma::loadBForAcc(v, step * Mma::kStep, (n0 + n) * 8, g, t);
+      }
       if constexpr (!std::is_same_v<Mma, SplitTf32Mma>) {
 #pragma unroll
         for (int n = 0; n < kGroup; ++n) Mma::mma(o[n0 + n], lo, b[n]);
@@ -330,17 +373,28 @@ __device__ __forceinline__ void warpGemm(float (&acc)[MT][NT][4], ViewA a, ViewB
   }
 }
 
-// Rounds `count` floats of shared memory to TF32 in place (count a multiple of 4, 16-byte aligned).
-template <int kThreads>
-__device__ __forceinline__ void roundTileToTf32(float* tile, int count) {
-  float4* v = reinterpret_cast<float4*>(tile);
-  for (int i = threadIdx.x; i < count / 4; i += kThreads) {
-    float4 x = v[i];
-    x.x = __uint_as_float(toTf32(x.x));
-    x.y = __uint_as_float(toTf32(x.y));
-    x.z = __uint_as_float(toTf32(x.z));
-    x.w = __uint_as_float(toTf32(x.w));
-    v[i] = x;
+// Rounds to TF32 the parts of a tile that loadTile<kRows, kCols, kThreads> gave this thread:
+// visible to it once its copies are waited for, so no barrier comes between.
+template <int kRows, int kCols, int kThreads>
+__device__ __forceinline__ void roundOwnChunks(float* smem, int ld, bool vectorized) {
+  if (vectorized) {
+    using Chunks = TileChunks<kRows, kCols, kThreads>;
+    float* row = smem + Chunks::row() * ld + Chunks::col();
+#pragma unroll
+    for (int i = 0; i < Chunks::kPasses; ++i) {
+      float4* x = reinterpret_cast<float4*>(row + i * Chunks::kRowsPerPass * ld);
+      float4 v = *x;
+      v.x = __uint_as_float(toTf32(v.x));
+      v.y = __uint_as_float(toTf32(v.y));
+      v.z = __uint_as_float(toTf32(v.z));
+      v.w = __uint_as_float(toTf32(v.w));
+      *x = v;
+    }
+  } else {
+    for (int c = threadIdx.x; c < kRows * kCols; c += kThreads) {
+      float* x = smem + c / kCols * ld + c % kCols;
+      *x = __uint_as_float(toTf32(*x));
+    }
   }
 }
 
