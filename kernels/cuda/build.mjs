@@ -9,7 +9,8 @@
 // elsewhere, so that the benchmark can compare variants.
 // Architectures: --arch, else TFJS_ATTENTION_CUDA_ARCHS, else sm_80, sm_86, sm_89 and
 // sm_90a machine code plus compute_90 PTX for newer GPUs ('ptx' in a list adds that PTX).
-// 'native' asks nvidia-smi for the GPUs present. Without nvcc it says so and exits 0: the package works without the addon.
+// 'native' asks nvidia-smi for the GPUs present. The compiler: NVCC, else CUDA_HOME or CUDA_PATH, PATH,
+// /usr/local/cuda. Without nvcc it says so and exits 0: the package works without the addon.
 import {execFileSync, spawn} from 'node:child_process';
 import {existsSync, mkdirSync} from 'node:fs';
 import {availableParallelism} from 'node:os';
@@ -28,6 +29,8 @@ function option(name) {
 }
 
 function findNvcc() {
+  // NVCC names the compiler outright; a path that does not exist means no CUDA build.
+  if (process.env.NVCC) return existsSync(process.env.NVCC) ? process.env.NVCC : undefined;
   const candidates = [];
   for (const home of [process.env.CUDA_HOME, process.env.CUDA_PATH]) {
     if (home) candidates.push(join(home, 'bin', 'nvcc'));
@@ -82,7 +85,7 @@ async function inParallel(tasks, limit) {
 async function main() {
   const nvcc = findNvcc();
   if (nvcc == null) {
-    console.log('build:cuda: nvcc not found (set CUDA_HOME or put nvcc on PATH); the CUDA addon is not built.');
+    console.log('build:cuda: nvcc not found (set NVCC or CUDA_HOME, or put nvcc on PATH); the CUDA addon is not built.');
     return;
   }
   const headers = findNodeApiHeaders();

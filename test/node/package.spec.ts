@@ -1,7 +1,8 @@
 // The built package, as users load it: ESM with tfjs-core + a backend, CommonJS with the
 // @tensorflow/tfjs union. Each runs in its own Node process (its own TF.js engine).
 import {expect} from 'chai';
-import {execFileSync} from 'node:child_process';
+import {execFileSync, spawnSync} from 'node:child_process';
+import {existsSync} from 'node:fs';
 
 const ESM_WITH_CORE = `
 import * as tf from '@tensorflow/tfjs-core';
@@ -80,5 +81,14 @@ describe('the built package', function() {
     const cjs = runNode(['-e'], SUBPATHS_CJS);
     expect(cjs.presets).to.include.members(['tiny', 'small', 'base']);
     expect((cjs.cuda as {available: boolean}).available).to.equal(cuda.available);
+  });
+
+  it('skips the CUDA build, exit status 0, when there is no nvcc', () => {
+    const out = 'build/no-nvcc-check';
+    const build = spawnSync(process.execPath, ['kernels/cuda/build.mjs', `--out=${out}`],
+                            {encoding: 'utf8', env: {...process.env, NVCC: '/nonexistent/bin/nvcc'}});
+    expect(build.status).to.equal(0);
+    expect(build.stdout).to.contain('nvcc not found');
+    expect(existsSync(out)).to.equal(false);
   });
 });
