@@ -173,19 +173,20 @@ struct Tf32Mma : ElementwiseFragments<Tf32Mma> {
   // Probabilities held as accumulators (8 keys per tile) used as A of P·V, keys in paired
   // order (pairedIndex): no shuffles, and B reads value rows 2t and 2t + 1 to match.
   static constexpr int kAccTilesPerStep = 1;
-  static __device__ __forceinline__ A accToA(const float (*acc)[4], int step) {
-    const float* c = acc[step];
-    return makeA(c[0], c[2], c[1], c[3]);
-  }
   // The probabilities as a TF32 head plus a TF32 tail (two products), so that the output
-  // carries the probabilities at fp32 accuracy; see attentionOutputMma.
+  // carries the probabilities at fp32 accuracy; see attentionOutputMma. The head is truncated
+  // (one instruction; sm_90 spends three on a rounding conversion) and the tail goes in
+  // unconverted, the tensor cores dropping its low 13 bits: P is off by at most 2^-20 of itself,
+  // far under what fp32's cancellation needs.
   static __device__ __forceinline__ void splitAccToA(const float (*acc)[4], int step, A& hi, A& lo) {
-    hi = accToA(acc, step);
     const float* c = acc[step];
-    // The tail goes in unrounded: the tensor cores drop its low 13 bits (a 2^-21 relative error
-    // on P, far under fp32's cancellation needs), and the conversion would cost an instruction.
-    lo = {{__float_as_uint(c[0] - __uint_as_float(hi.x[0])), __float_as_uint(c[2] - __uint_as_float(hi.x[1])),
-           __float_as_uint(c[1] - __uint_as_float(hi.x[2])), __float_as_uint(c[3] - __uint_as_float(hi.x[3]))}};
+    const float head[4] = {__uint_as_float(__float_as_uint(c[0]) & 0xffffe000u),
+                           __uint_as_float(__float_as_uint(c[2]) & 0xffffe000u),
+                           __uint_as_float(__float_as_uint(c[1]) & 0xffffe000u),
+                           __uint_as_float(__float_as_uint(c[3]) & 0xffffe000u)};
+    hi = {{__float_as_uint(head[0]), __float_as_uint(head[1]), __float_as_uint(head[2]), __float_as_uint(head[3])}};
+    lo = {{__float_as_uint(c[0] - head[0]), __float_as_uint(c[2] - head[1]), __float_as_uint(c[1] - head[2]),
+           __float_as_uint(c[3] - head[3])}};
   }
   template <class View>
   static __device__ __forceinline__ B loadBForAcc(View v, int k0, int n0, int g, int t) {
