@@ -16,9 +16,11 @@
  *   Inputs are viewed as [heads, rows, dim] so a block never straddles two heads; only the
  *   rows a tile reads are packed for it (tile_inputs.ts), and the inner loops step through
  *   texels with texelFetch (block_glsl.ts).
- * - Outputs whose rows span several tiles (output, dQ, logsumexp) or that sum over tiles
- *   (dK, dV, dBias) are carried from tile to tile: each pass reads the previous texture and
- *   writes the next, computing only the current tile's part (the rest is a copy).
+ * - The heavy passes write only their tile's part (output, dQ) or their kv heads' share
+ *   (dK, dV), where every fragment has work; TileAssembly writes a dozen parts into the
+ *   whole per pass, so the whole is copied a few times per call, not once per tile. dK and
+ *   dV are summed in their passes while consecutive tiles share kv heads. Small per-row or
+ *   per-bias results (logsumexp, dBias) are carried from tile to tile.
  * - Nothing is computed twice within a pass: scores once per tile (forward), P and dS once
  *   per tile (backward, which recomputes P from the saved logsumexp instead of storing it).
  * - Precision: highp float throughout (tfjs's prelude); scores are shifted by the row max
@@ -112,11 +114,13 @@ function balancedRuns(count: number, limit: number, round: (n: number) => number
 
 /**
  * Cuts the score matrix into tiles: whole heads when one fits, else an even number of
- * query rows of one head. Besides the output it carries (read and written), a pass holds
- * up to three tiles and the tile's packed rows of q, k and v, so those share a quarter of
- * what is left of the values of q, k, v and the output once two outputs are counted: the
- * kernels' extra memory stays within the bytes of q, k, v and the output. A tile holds at
- * least one row pair, and fits a texture of WEBGL_MAX_TEXTURE_SIZE².
+ * query rows of one head. The forward holds two tiles at a time (scores and
+ * probabilities), beside the output (the whole and the parts waiting for it, at most a
+ * quarter of it: TileAssembly) and the tile's packed rows of q, k and v; so two tiles share
+ * what is left of the values of q, k, v and the output once two outputs are counted, and
+ * the forward's extra memory stays near the bytes of q, k, v and the output. Fewer, larger
+ * tiles pay: every pass has a fixed cost. A tile holds at least one row pair, and fits a
+ * texture of WEBGL_MAX_TEXTURE_SIZE².
  */
 export function planTiles(g: AttentionGeometry): TilePlan {
   const {seqQ, seqK, headDim, valueDim} = g.shape;
@@ -126,7 +130,7 @@ export function planTiles(g: AttentionGeometry): TilePlan {
   const rowValues = even(seqK);
   // An output much larger than q, k, v (large Dv) leaves little after two outputs: an
   // eighth of the values is then the floor, so tiles never shrink to a few rows.
-  const share = Math.floor(Math.max((ioValues - 2 * outputValues) / 4, ioValues / 8));
+  const share = Math.floor(Math.max((ioValues - 2 * outputValues) / 2, ioValues / 8));
   const budget = Math.max(2 * rowValues, Math.min(share, maxTexture * maxTexture));
   const headValues = even(seqQ) * rowValues;
   const tiles: Tile[] = [];

@@ -1,7 +1,6 @@
 /** Runs the attention programs on a webgl backend and frees what they leave behind. */
 import type {TensorInfo} from '@tensorflow/tfjs-core';
 import type {GPGPUProgram, MathBackendWebGL} from '@tensorflow/tfjs-backend-webgl';
-import {MergeTileProgram} from './merge_tile_program';
 
 export class ProgramRunner {
   private readonly temporaries: TensorInfo[] = [];
@@ -30,18 +29,6 @@ export class ProgramRunner {
   carry(previous: TensorInfo | null, program: GPGPUProgram, inputs: TensorInfo[], uniforms: number[][]): TensorInfo {
     const next = this.run(program, previous == null ? inputs : [...inputs, previous], uniforms);
     if (previous != null) this.free(previous);
-    return next;
-  }
-
-  /**
-   * `part`, one tile's result for `region` ([heads start, end, rows start, end]) of a
-   * `wholeShape` result, merged into `whole` (replacing or adding; see MergeTileProgram),
-   * then freed. A first part as large as the whole is the whole.
-   */
-  mergeTile(whole: TensorInfo | null, part: TensorInfo, wholeShape: number[], add: boolean, region: number[]): TensorInfo {
-    if (whole == null && part.shape.every((d, n) => d === wholeShape[n])) return part;
-    const next = this.carry(whole, new MergeTileProgram(wholeShape, add, whole != null), [part], [region]);
-    this.free(part);
     return next;
   }
 

@@ -12,6 +12,7 @@ import {ProgramRunner, reshaped} from './program_runner';
 import {RowLogsumexpProgram} from './row_logsumexp_program';
 import {ScoresProgram} from './scores_program';
 import {originUniform, TileInputs} from './tile_inputs';
+import {TileAssembly} from './tile_assembly';
 import {TileTimesMatrixProgram} from './tile_times_matrix_program';
 import {requireWebGL2} from './webgl_version';
 
@@ -37,7 +38,7 @@ export function scaledDotProductAttentionWebGL(
     const dropout = g.dropout ? dropoutUniforms(attrs) : [];
     const {tileShape} = plan;
     let logsumexp: tf.TensorInfo | null = null;
-    let output: tf.TensorInfo | null = null;
+    const output = new TileAssembly(runner, [g.queryHeads, seqQ, valueDim], false);
     for (const tile of plan.tiles) {
       const at = tileUniform(tile);
       const qRows = tileInputs.queryRows(q, tile), kRows = tileInputs.keyRows(k, tile), vRows = tileInputs.keyRows(v, tile);
@@ -50,10 +51,10 @@ export function scaledDotProductAttentionWebGL(
       const part = runner.run(
           new TileTimesMatrixProgram(g, valueDim, tileShape, vRows.info.shape), [probs, vRows.info, ...keyRange],
           [at, originUniform(null, vRows), [1]]);
-      output = runner.mergeTile(output, part, [g.queryHeads, seqQ, valueDim], false, at);
       runner.free(probs);
+      output.put(part, at);
     }
-    return [reshaped(output!, [batch, headsQ, seqQ, valueDim]), reshaped(logsumexp!, [batch, headsQ, seqQ])];
+    return [reshaped(output.finish(), [batch, headsQ, seqQ, valueDim]), reshaped(logsumexp!, [batch, headsQ, seqQ])];
   } finally {
     tileInputs.dispose();
     runner.dispose();

@@ -15,6 +15,7 @@ import {RowDotProgram} from './row_dot_program';
 import {ScoreGradProgram} from './score_grad_program';
 import {ScoresProgram} from './scores_program';
 import {originUniform, TileInputs} from './tile_inputs';
+import {TileAssembly} from './tile_assembly';
 import {TileTimesMatrixProgram} from './tile_times_matrix_program';
 import {TileTransposedTimesRowsProgram} from './tile_transposed_times_rows_program';
 import {requireWebGL2} from './webgl_version';
@@ -48,9 +49,19 @@ export function scaledDotProductAttentionGradWebGL(
     const rowDot = runner.temporary(runner.run(
         new RowDotProgram(g.queryHeads, seqQ, valueDim), [dy, reshaped(inputs.output, [...queryRows, valueDim])], []));
     const {tileShape} = plan;
-    let dq: tf.TensorInfo | null = null;
-    let dk: tf.TensorInfo | null = null;
-    let dv: tf.TensorInfo | null = null;
+    const dq = new TileAssembly(runner, [...queryRows, headDim], false);
+    const dk = new TileAssembly(runner, [g.kvHeads, seqK, headDim], true);
+    const dv = new TileAssembly(runner, [g.kvHeads, seqK, valueDim], true);
+    // dK and dV of one kv region are summed in their passes while consecutive tiles share
+    // it (the row tiles of a head, the heads of a group), and handed to the assemblies when
+    // it changes.
+    let kvParts: {region: number[], dk: tf.TensorInfo, dv: tf.TensorInfo} | null = null;
+    const putKvParts = () => {
+      if (kvParts == null) return;
+      dk.put(kvParts.dk, kvParts.region);
+      dv.put(kvParts.dv, kvParts.region);
+      kvParts = null;
+    };
     const dBiases: (tf.TensorInfo | null)[] = biasInputs.map(() => null);
     for (const tile of plan.tiles) {
       const at = tileUniform(tile);
@@ -67,16 +78,19 @@ export function scaledDotProductAttentionGradWebGL(
       const dqPart = runner.run(
           new TileTimesMatrixProgram(g, headDim, tileShape, kRows.info.shape), [dScores, kRows.info, ...keyRange],
           [at, originUniform(null, kRows), [attrs.scale]]);
-      dq = runner.mergeTile(dq, dqPart, [...queryRows, headDim], false, at);
+      dq.put(dqPart, at);
       const kvRegion = [tile.kvStart, Math.min(tile.kvStart + plan.kvHeadsPerTile, g.kvHeads), 0, seqK];
-      const dkPart = runner.run(
-          new TileTransposedTimesRowsProgram(g, headDim, plan.kvHeadsPerTile, tileShape, qRows.info.shape),
+      if (kvParts != null && kvParts.region.some((x, n) => x !== kvRegion[n])) putKvParts();
+      const previous = kvParts;
+      const dkPart = runner.carry(
+          previous?.dk ?? null,
+          new TileTransposedTimesRowsProgram(g, headDim, plan.kvHeadsPerTile, tileShape, qRows.info.shape, previous != null),
           [dScores, qRows.info, ...queryRange], [at, originUniform(qRows, null), [attrs.scale]]);
-      dk = runner.mergeTile(dk, dkPart, [g.kvHeads, seqK, headDim], true, kvRegion);
-      const dvPart = runner.run(
-          new TileTransposedTimesRowsProgram(g, valueDim, plan.kvHeadsPerTile, tileShape, dyRows.info.shape),
+      const dvPart = runner.carry(
+          previous?.dv ?? null,
+          new TileTransposedTimesRowsProgram(g, valueDim, plan.kvHeadsPerTile, tileShape, dyRows.info.shape, previous != null),
           [kept, dyRows.info, ...queryRange], [at, originUniform(dyRows, null), [1]]);
-      dv = runner.mergeTile(dv, dvPart, [g.kvHeads, seqK, valueDim], true, kvRegion);
+      kvParts = {region: kvRegion, dk: dkPart, dv: dvPart};
       biasInputs.forEach(([, view], n) => {
         dBiases[n] = runner.carry(dBiases[n], new BiasGradProgram(g, view, dBiases[n] != null), [dScores], [at]);
       });
@@ -84,10 +98,11 @@ export function scaledDotProductAttentionGradWebGL(
       if (kept !== probs) runner.free(kept);
       runner.free(probs);
     }
+    putKvParts();
     return [
-      reshaped(dq!, [batch, headsQ, seqQ, headDim]),
-      reshaped(dk!, [batch, headsKV, seqK, headDim]),
-      reshaped(dv!, [batch, headsKV, seqK, valueDim]),
+      reshaped(dq.finish(), [batch, headsQ, seqQ, headDim]),
+      reshaped(dk.finish(), [batch, headsKV, seqK, headDim]),
+      reshaped(dv.finish(), [batch, headsKV, seqK, valueDim]),
       ...biasInputs.map(([t], n) => reshaped(dBiases[n]!, t.shape)),
     ];
   } finally {

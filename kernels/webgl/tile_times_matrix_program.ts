@@ -2,7 +2,7 @@
  * factor · tile · M for the query rows of a tile, where M is the key-side matrix of each
  * query head's kv head: the output P·V, or dQ = scale · dS·K. The output holds just the
  * tile's rows ([tile heads, tile rows, cols]), so every fragment has work (see
- * MergeTileProgram). Loops only over the keys a row pair can see.
+ * AssembleTilesProgram). Loops only over the keys a row pair can see.
  */
 import type {GPGPUProgram} from '@tensorflow/tfjs-backend-webgl';
 import {tileTimesMatrixGlsl, zeroPaddingGlsl} from './block_glsl';

@@ -1,8 +1,9 @@
 /**
  * factor · tileᵀ · R, summed over the query heads of each kv head's group: one tile's
  * share of dV = P'ᵀ·dO and dK = scale · dSᵀ·Q, for the tile's kv heads only
- * ([kv heads per tile, Sk, cols]; MergeTileProgram adds it up). Loops only over the query
- * rows that can see the key pair.
+ * ([kv heads per tile, Sk, cols]), plus the previous tiles' share of the same kv heads
+ * when given (TileAssembly adds up the rest). Loops only over the query rows that can see
+ * the key pair.
  */
 import type {GPGPUProgram} from '@tensorflow/tfjs-backend-webgl';
 import {tileTransposedTimesMatrixGlsl, zeroPaddingGlsl} from './block_glsl';
@@ -16,10 +17,16 @@ export class TileTransposedTimesRowsProgram implements GPGPUProgram {
   packedOutput = true;
   customUniforms = [TILE_UNIFORM, ORIGIN_UNIFORM, {name: 'factor', type: 'float' as const}];
 
-  /** Inputs: tile, rows ([query heads, rows, cols], `rowsShape`), then queryRange where present. */
-  constructor(g: AttentionGeometry, cols: number, kvHeadsPerTile: number, tileShape: number[], rowsShape: number[]) {
+  /**
+   * Inputs: tile, rows ([query heads, rows, cols], `rowsShape`), then queryRange where
+   * present, then the previous share when `hasPrevious`.
+   */
+  constructor(
+      g: AttentionGeometry, cols: number, kvHeadsPerTile: number, tileShape: number[], rowsShape: number[],
+      hasPrevious: boolean) {
     this.outputShape = [kvHeadsPerTile, g.shape.seqK, cols];
     if (g.ranged) this.variableNames.push('queryRange');
+    if (hasPrevious) this.variableNames.push('previous');
     this.userCode = `
       ${geometryGlsl(g)}
       ${queryRangeGlsl(g)}
@@ -43,7 +50,7 @@ export class TileTransposedTimesRowsProgram implements GPGPUProgram {
           int n = queryHead - tile.x;
           ${tileTransposedTimesMatrixGlsl('acc', {input: 'tileIn', shape: tileShape, start: ['n', 'start - tile.z', 'j'], along: 'row'}, {input: 'rows', shape: rowsShape, start: ['queryHead - origin.x', 'start - origin.y', 'col'], along: 'row'}, 'pairs', 'start + 2 * pairs > SEQ_Q')}
         }
-        vec4 result = factor * acc;
+        vec4 result = factor * acc${hasPrevious ? ' + getPrevious(coords.x, coords.y, col)' : ''};
         ${zeroPaddingGlsl('result', 'j', 'SEQ_K', 'col', `${cols}`)}
         setOutput(result);
       }
