@@ -75,9 +75,14 @@ __device__ __forceinline__ void loadMatrices(uint32_t (&r)[4], const float* rowA
                : "r"(address));
 }
 
+// Round to nearest; sm_90 has the ties-to-even form, older GPUs the ties-away one.
 __device__ __forceinline__ uint32_t toTf32(float x) {
   uint32_t r;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm("cvt.rn.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+#else
   asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+#endif
   return r;
 }
 
