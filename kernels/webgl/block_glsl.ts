@@ -60,16 +60,24 @@ function cursors(a: Cursor, b: Cursor) {
 /**
  * A loop over `count` steps reading both cursors: a copy without wrapping checks for the
  * usual layout (tfjs keeps a packed matrix's row pairs on texel rows unless the texture
- * would be too large), and the general one.
+ * would be too large), and the general one. Steps run two per iteration: on a software GPU
+ * the loop's own bookkeeping costs about as much as a step's arithmetic.
  */
 function walkGlsl(ca: CursorGlsl, cb: CursorGlsl, count: string, body: (last: string) => string): string {
+  const step = (last: string, advance: string) => `
+        {
+          vec4 a = ${ca.fetch};
+          vec4 b = ${cb.fetch};
+          ${body(last)}
+          ${advance}
+        }`;
   const loop = (advance: string) => `
-      for (int step = 0; step < ${count}; step++) {
-        vec4 a = ${ca.fetch};
-        vec4 b = ${cb.fetch};
-        ${body(`step == ${count} - 1`)}
-        ${advance}
-      }`;
+      int step = 0;
+      for (; step + 1 < ${count}; step += 2) {
+        ${step('false', advance)}
+        ${step(`step + 2 == ${count}`, advance)}
+      }
+      if (step < ${count}) ${step('true', '')}`;
   return `
     {
       ${ca.declare}

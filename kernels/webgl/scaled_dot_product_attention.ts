@@ -38,7 +38,8 @@ export function scaledDotProductAttentionWebGL(
     const dropout = g.dropout ? dropoutUniforms(attrs) : [];
     const {tileShape} = plan;
     let logsumexp: tf.TensorInfo | null = null;
-    const output = new TileAssembly(runner, [g.queryHeads, seqQ, valueDim], false);
+    // A quarter of the output waiting in parts keeps the extra memory within planTiles' budget.
+    const output = new TileAssembly(runner, [g.queryHeads, seqQ, valueDim], false, 1 / 4);
     for (const tile of plan.tiles) {
       const at = tileUniform(tile);
       const qRows = tileInputs.queryRows(q, tile), kRows = tileInputs.keyRows(k, tile), vRows = tileInputs.keyRows(v, tile);

@@ -9,6 +9,7 @@ import type {MathBackendWebGL} from '@tensorflow/tfjs-backend-webgl';
 import {AttentionAttrs, AttentionGradInputs, ScaledDotProductAttentionGrad} from '../../src/kernel_names';
 import {BiasGradProgram} from './bias_grad_program';
 import {attentionGeometry, BiasView, dropoutUniforms, planTiles, rangeTensors, tileUniform} from './geometry';
+import {PackRowsProgram} from './pack_rows_program';
 import {ProbabilitiesProgram} from './probabilities_program';
 import {ProgramRunner, reshaped} from './program_runner';
 import {RowDotProgram} from './row_dot_program';
@@ -37,7 +38,7 @@ export function scaledDotProductAttentionGradWebGL(
     const k = reshaped(inputs.key, [g.kvHeads, seqK, headDim]);
     const v = reshaped(inputs.value, [g.kvHeads, seqK, valueDim]);
     const dy = reshaped(inputs.dy, [...queryRows, valueDim]);
-    const logsumexp = reshaped(inputs.logsumexp, queryRows);
+    const logsumexp = packedRows(runner, reshaped(inputs.logsumexp, queryRows));
     const biasInputs: [tf.TensorInfo, BiasView][] = [];
     if (inputs.bias != null) biasInputs.push([inputs.bias, g.bias!]);
     if (inputs.windowBias != null) biasInputs.push([inputs.windowBias, g.window!]);
@@ -46,12 +47,16 @@ export function scaledDotProductAttentionGradWebGL(
     const keyRange = ranges != null ? [runner.temporary(ranges.keyRange)] : [];
     const queryRange = ranges != null ? [runner.temporary(ranges.queryRange)] : [];
     const dropout = g.dropout ? dropoutUniforms(attrs) : [];
-    const rowDot = runner.temporary(runner.run(
-        new RowDotProgram(g.queryHeads, seqQ, valueDim), [dy, reshaped(inputs.output, [...queryRows, valueDim])], []));
+    const rowDotRows = runner.run(
+        new RowDotProgram(g.queryHeads, seqQ, valueDim), [dy, reshaped(inputs.output, [...queryRows, valueDim])], []);
+    const rowDot = packedRows(runner, rowDotRows);
+    runner.free(rowDotRows);
     const {tileShape} = plan;
-    const dq = new TileAssembly(runner, [...queryRows, headDim], false);
-    const dk = new TileAssembly(runner, [g.kvHeads, seqK, headDim], true);
-    const dv = new TileAssembly(runner, [g.kvHeads, seqK, valueDim], true);
+    // The backward has memory to spare (no B·H·Sq·Sk texture, unlike the composed path's):
+    // parts wait up to the whole's size, for fewer assembly passes.
+    const dq = new TileAssembly(runner, [...queryRows, headDim], false, 1);
+    const dk = new TileAssembly(runner, [g.kvHeads, seqK, headDim], true, 1);
+    const dv = new TileAssembly(runner, [g.kvHeads, seqK, valueDim], true, 1);
     // dK and dV of one kv region are summed in their passes while consecutive tiles share
     // it (the row tiles of a head, the heads of a group), and handed to the assemblies when
     // it changes.
@@ -109,6 +114,15 @@ export function scaledDotProductAttentionGradWebGL(
     tileInputs.dispose();
     runner.dispose();
   }
+}
+
+/**
+ * A packed copy of a [B·Hq, Sq] row statistic (logsumexp, D), which every tile's packed
+ * passes read: tfjs would otherwise pack it again for each pass.
+ */
+function packedRows(runner: ProgramRunner, rows: tf.TensorInfo): tf.TensorInfo {
+  const shape = [1, ...rows.shape];
+  return reshaped(runner.temporary(runner.run(new PackRowsProgram(shape, shape), [reshaped(rows, shape)], [[0, 0]])), rows.shape);
 }
 
 export const scaledDotProductAttentionGradWebGLConfig: tf.KernelConfig = {

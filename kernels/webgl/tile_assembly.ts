@@ -1,7 +1,7 @@
 /**
  * A [heads, rows, cols] result put together from tile parts (see AssembleTilesProgram):
- * parts wait, up to a quarter of the whole's values or the pass's input limit, then one
- * pass writes them all in.
+ * parts wait, up to a given share of the whole's values or the pass's input limit, then
+ * one pass writes them all in.
  */
 import type {TensorInfo} from '@tensorflow/tfjs-core';
 import {AssembleTilesProgram} from './assemble_tiles_program';
@@ -17,13 +17,20 @@ export class TileAssembly {
   private readonly pending: {part: TensorInfo, region: number[]}[] = [];
   private pendingValues = 0;
 
-  /** `add`: parts sum where they overlap (else each replaces its region). */
-  constructor(private readonly runner: ProgramRunner, private readonly shape: number[], private readonly add: boolean) {}
+  /**
+   * `add`: parts sum where they overlap (else each replaces its region). `waitingShare`:
+   * the share of the whole's values that waiting parts may hold (fewer passes, more memory).
+   */
+  constructor(
+      private readonly runner: ProgramRunner, private readonly shape: number[], private readonly add: boolean,
+      private readonly waitingShare: number) {}
 
   /** Takes `part`, the result for `region` ([heads start, end, rows start, end]). */
   put(part: TensorInfo, region: number[]): void {
     const values = size(part.shape);
-    if (this.pending.length === MAX_PARTS || 4 * (this.pendingValues + values) > size(this.shape)) this.flush();
+    if (this.pending.length === MAX_PARTS || this.pendingValues + values > this.waitingShare * size(this.shape)) {
+      this.flush();
+    }
     this.pending.push({part, region});
     this.pendingValues += values;
   }
