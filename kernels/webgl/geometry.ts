@@ -118,35 +118,42 @@ function balancedRuns(count: number, limit: number, round: (n: number) => number
 /**
  * Cuts the score matrix into tiles: whole heads when one fits, else an even number of
  * query rows of one head. The forward holds two tiles at a time (scores and
- * probabilities), beside the output (the whole and the parts waiting for it, at most a
- * quarter of it: TileAssembly) and the tile's packed rows of q, k and v; so two tiles share
- * what is left of the values of q, k, v and the output once two outputs are counted, and
- * the forward's extra memory stays near the bytes of q, k, v and the output. Fewer, larger
- * tiles pay: every pass has a fixed cost. A tile holds at least one row pair, and fits a
- * texture of WEBGL_MAX_TEXTURE_SIZE².
+ * probabilities), the tile's packed rows of q, k and v, and at most two outputs' worth
+ * (the whole, then its next version or the parts waiting for it: TileAssembly). So the
+ * tiles and their packed rows share what is left of the values of q, k, v and the output
+ * once two outputs are counted, and the forward's extra memory stays within the bytes of
+ * q, k, v and the output. A tile holds at least one row pair, and fits a texture of
+ * WEBGL_MAX_TEXTURE_SIZE².
  */
 export function planTiles(g: AttentionGeometry): TilePlan {
   const {seqQ, seqK, headDim, valueDim} = g.shape;
   const outputValues = g.queryHeads * seqQ * valueDim;
-  const ioValues = g.queryHeads * seqQ * headDim + g.kvHeads * seqK * (headDim + valueDim) + outputValues;
+  const keySideValues = seqK * (headDim + valueDim);
+  const ioValues = g.queryHeads * seqQ * headDim + g.kvHeads * keySideValues + outputValues;
   const maxTexture = tf.env().getNumber('WEBGL_MAX_TEXTURE_SIZE');
   const rowValues = even(seqK);
+  const headValues = even(seqQ) * rowValues;
   // An output much larger than q, k, v (large Dv) leaves little after two outputs: an
   // eighth of the values is then the floor, so tiles never shrink to a few rows.
-  const share = Math.floor(Math.max((ioValues - 2 * outputValues) / 2, ioValues / 8));
-  const budget = Math.max(2 * rowValues, Math.min(share, maxTexture * maxTexture));
-  const headValues = even(seqQ) * rowValues;
+  const share = Math.max(ioValues - 2 * outputValues, ioValues / 8);
+  const maxTileValues = maxTexture * maxTexture;
+  // What one head of a tile costs with its packed rows (its kv head's shared by the group).
+  const headCost = 2 * headValues + seqQ * headDim + keySideValues / g.group;
+  const headsPerTile = Math.min(Math.floor(share / headCost), Math.floor(maxTileValues / headValues));
+  // Or one query row of a head, once the head's k and v rows are packed.
+  const rowsPerTile = Math.min(
+      Math.floor((share - keySideValues) / (2 * rowValues + headDim)), Math.floor(maxTileValues / rowValues));
   const tiles: Tile[] = [];
   const addTile = (headStart: number, headEnd: number, rowStart: number, rowEnd: number) => tiles.push({
     headStart, headEnd, rowStart, rowEnd, kvStart: kvHeadOf(g, headStart), kvEnd: kvHeadOf(g, headEnd - 1) + 1,
   });
   let tileShape: [number, number, number];
-  if (headValues <= budget) {
-    const runs = balancedRuns(g.queryHeads, Math.floor(budget / headValues), n => n);
+  if (headsPerTile >= 1) {
+    const runs = balancedRuns(g.queryHeads, headsPerTile, n => n);
     runs.forEach(([start, end]) => addTile(start, end, 0, seqQ));
     tileShape = [runs[0][1] - runs[0][0], seqQ, seqK];
   } else {
-    const runs = balancedRuns(seqQ, Math.max(2, Math.floor(budget / rowValues) & ~1), even);
+    const runs = balancedRuns(seqQ, Math.max(2, rowsPerTile & ~1), even);
     for (let h = 0; h < g.queryHeads; h++) runs.forEach(([start, end]) => addTile(h, h + 1, start, end));
     tileShape = [1, runs[0][1] - runs[0][0], seqK];
   }
