@@ -151,12 +151,13 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) backward
     zero(dp);
     using Rows = TileRowMajor<Mma>;
     using Cols = TileColMajor<Mma>;
-    warpGemm<Mma, 1, kScoreTiles, HD>(s, Rows{qs, LD}, Cols{ks, LD}, sm0, sn0, g, t);
+    constexpr int U = Traits::kGemmUnroll;
+    warpGemm<Mma, 1, kScoreTiles, HD, U>(s, Rows{qs, LD}, Cols{ks, LD}, sm0, sn0, g, t);
     if constexpr (std::is_same_v<GradMma<Mma>, Mma>) {
-      warpGemm<Mma, 1, kScoreTiles, HD>(dp, Rows{dos, LD}, Cols{vs, LD}, sm0, sn0, g, t);
+      warpGemm<Mma, 1, kScoreTiles, HD, U>(dp, Rows{dos, LD}, Cols{vs, LD}, sm0, sn0, g, t);
     } else {
-      warpGemm<GradMma<Mma>, 1, kScoreTiles, HD>(dp, RowMajor{dos, LD}, Bf16Rounded<ColMajor>{{vs, LD}}, sm0, sn0,
-                                                 g, t);
+      warpGemm<GradMma<Mma>, 1, kScoreTiles, HD, U>(dp, RowMajor{dos, LD}, Bf16Rounded<ColMajor>{{vs, LD}}, sm0,
+                                                    sn0, g, t);
     }
 
     // Scores in log2 units, masked entries -inf; masks, dropout and bias gradients run as loops
@@ -234,11 +235,11 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) backward
 
     // dV += P'ᵀ dO and dK += dSᵀ Q over this block's keys; dQ += dS K over the query rows.
     const int dm0 = wm * 16, dn0 = wn * kDimTiles * 8;
-    warpGemm<Mma, 1, kDimTiles, BM>(dv, Rows{pts, LDT}, PairedRows<Rows>{{dos, LD}}, dm0, dn0, g, t);
+    warpGemm<Mma, 1, kDimTiles, BM, U>(dv, Rows{pts, LDT}, PairedRows<Rows>{{dos, LD}}, dm0, dn0, g, t);
     // Plain views where GradMma is not Mma: the tiles are not rounded for it.
     using DsRows = std::conditional_t<std::is_same_v<GradMma<Mma>, Mma>, Rows, RowMajor>;
     using DsCols = std::conditional_t<std::is_same_v<GradMma<Mma>, Mma>, Cols, ColMajor>;
-    warpGemm<GradMma<Mma>, 1, kDimTiles, BM>(dk, DsRows{dsts, LDT}, PairedRows<DsRows>{{qs, LD}}, dm0, dn0, g, t);
+    warpGemm<GradMma<Mma>, 1, kDimTiles, BM, U>(dk, DsRows{dsts, LDT}, PairedRows<DsRows>{{qs, LD}}, dm0, dn0, g, t);
     // Every warp is done with this step's Q, dO, lse and delta: the next step's copies go out
     // and land while dQ is computed.
     __syncthreads();
@@ -246,8 +247,8 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) backward
     // dQ's rows are dS's stored query positions, its keys in paired order.
     float dq[1][kDimTiles][4];
     zero(dq);
-    warpGemm<GradMma<Mma>, 1, kDimTiles, BN>(dq, PairedCols<DsCols>{{dsts, LDT}}, PairedRows<DsRows>{{ks, LD}}, dm0,
-                                             dn0, g, t);
+    warpGemm<GradMma<Mma>, 1, kDimTiles, BN, U>(dq, PairedCols<DsCols>{{dsts, LDT}}, PairedRows<DsRows>{{ks, LD}},
+                                                dm0, dn0, g, t);
     const bool pairs = p.headDim % 2 == 0;  // 8-byte aligned column pairs
 #pragma unroll
     for (int r = 0; r < 2; ++r) {

@@ -138,8 +138,8 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) forwardK
 
     float s[1][kScoreTiles][4];
     zero(s);
-    warpGemm<Mma, 1, kScoreTiles, HD>(s, TileRowMajor<Mma>{qs, LD}, TileColMajor<Mma>{ks + stage * BN * LD, LD},
-                                      warp * 16, 0, g, t);
+    warpGemm<Mma, 1, kScoreTiles, HD, Traits::kGemmUnroll>(
+        s, TileRowMajor<Mma>{qs, LD}, TileColMajor<Mma>{ks + stage * BN * LD, LD}, warp * 16, 0, g, t);
 
     // Scores in log2 units; masked entries -inf. Masks and dropout run as loops of their own
     // under uniform branches, so that tiles without them spend no instructions on them.

@@ -68,7 +68,8 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortFor
     float s[1][kScoreTiles][4];
     if (hasRows) {
       zero(s);
-      warpGemm<Mma, 1, kScoreTiles, HD>(s, TileRowMajor<Mma>{qs, LD}, TileColMajor<Mma>{ks, LD}, warp * 16, 0, g, t);
+      warpGemm<Mma, 1, kScoreTiles, HD, Traits::kGemmUnroll>(s, TileRowMajor<Mma>{qs, LD}, TileColMajor<Mma>{ks, LD},
+                                                             warp * 16, 0, g, t);
     }
     if constexpr (kHasBias) {
       // Q and K are spent: their space takes the window's summed bias, read with coalesced

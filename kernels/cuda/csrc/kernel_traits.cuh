@@ -22,8 +22,15 @@
 
 namespace attention {
 
-template <int kHeadDim_, int kWarps_, int kBlockN_, int kMinBlocks_>
+// Unrolling of the products' k loops (warpGemm): kUnrollAll unrolls every loop fully (it is at
+// least the k steps of any product here: head dims <= 128, 64-row tiles), which measured faster
+// where the registers allow it; 2 where full unrolling spills (bias values take registers) or
+// measured slower (the short forward).
+constexpr int kUnrollAll = 16;
+
+template <int kHeadDim_, int kWarps_, int kBlockN_, int kMinBlocks_, int kGemmUnroll_ = kUnrollAll>
 struct ForwardTraits {
+  static constexpr int kGemmUnroll = kGemmUnroll_;
   static constexpr int kMinBlocks = kMinBlocks_;  // blocks per multiprocessor the registers must allow
   static constexpr int kHeadDim = kHeadDim_;
   static constexpr int kWarps = kWarps_;
@@ -41,6 +48,7 @@ struct ForwardTraits {
 
 template <int kHeadDim_, int kMinBlocks_>
 struct BackwardTraits {
+  static constexpr int kGemmUnroll = kUnrollAll;
   static constexpr int kHeadDim = kHeadDim_;
   static constexpr int kMinBlocks = kMinBlocks_;
   static constexpr int kWarps = 8;
@@ -65,12 +73,12 @@ template <> struct BackwardConfig<64> { using type = BackwardTraits<64, BACKWARD
 template <> struct BackwardConfig<128> { using type = BackwardTraits<128, 1>; };
 template <> struct ForwardConfig<32, false> { using type = ForwardTraits<32, 4, 64, 4>; };
 template <> struct ForwardConfig<32, true> {
-  using type = ForwardTraits<32, 4, FORWARD_32_BIAS_BLOCK_N, FORWARD_32_BIAS_MIN_BLOCKS>;
+  using type = ForwardTraits<32, 4, FORWARD_32_BIAS_BLOCK_N, FORWARD_32_BIAS_MIN_BLOCKS, 2>;
 };
 template <> struct ForwardConfig<64, false> { using type = ForwardTraits<64, 8, FORWARD_64_BLOCK_N, 2>; };
-template <> struct ForwardConfig<64, true> { using type = ForwardTraits<64, 8, 32, 2>; };
+template <> struct ForwardConfig<64, true> { using type = ForwardTraits<64, 8, 32, 2, 2>; };
 template <> struct ForwardConfig<128, false> { using type = ForwardTraits<128, 8, FORWARD_128_BLOCK_N, 1>; };
-template <> struct ForwardConfig<128, true> { using type = ForwardTraits<128, 8, 32, 1>; };
+template <> struct ForwardConfig<128, true> { using type = ForwardTraits<128, 8, 32, 1, 2>; };
 
 }  // namespace attention
 
@@ -81,6 +89,7 @@ namespace attention {
 // stage while it computes this one (persistent grid). A stage holds Q, K and V.
 template <int kHeadDim_, int kMinBlocks_>
 struct ShortForwardTraits {
+  static constexpr int kGemmUnroll = 2;
   static constexpr int kHeadDim = kHeadDim_;
   static constexpr int kMinBlocks = kMinBlocks_;
   static constexpr int kWarps = 4;

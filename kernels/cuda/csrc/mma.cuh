@@ -356,11 +356,11 @@ template <> struct MmaFor<Precision::Highest> { using type = SplitTf32Mma; };
 template <> struct MmaFor<Precision::TF32> { using type = Tf32Mma; };
 template <> struct MmaFor<Precision::BF16> { using type = Bf16Mma; };
 
-// acc[MT][NT] += A[m0 : m0 + 16 MT, 0 : kDim] · B[0 : kDim, n0 : n0 + 8 NT], one warp.
-template <class Mma, int MT, int NT, int kDim, class ViewA, class ViewB>
+// acc[MT][NT] += A[m0 : m0 + 16 MT, 0 : kDim] · B[0 : kDim, n0 : n0 + 8 NT], one warp; the k loop
+// unrolled kUnroll times (kernel traits: full where registers allow it).
+template <class Mma, int MT, int NT, int kDim, int kUnroll, class ViewA, class ViewB>
 __device__ __forceinline__ void warpGemm(float (&acc)[MT][NT][4], ViewA a, ViewB b, int m0, int n0, int g, int t) {
-  // Partial unrolling: full unrolling lets the compiler hoist every fragment load and spill.
-#pragma unroll 2
+#pragma unroll kUnroll
   for (int k0 = 0; k0 < kDim; k0 += Mma::kStep) {
     typename Mma::A af[MT];
 #pragma unroll
