@@ -117,13 +117,13 @@ function balancedRuns(count: number, limit: number, round: (n: number) => number
 
 /**
  * Cuts the score matrix into tiles: whole heads when one fits, else an even number of
- * query rows of one head. The forward holds two tiles at a time (scores and
- * probabilities), the tile's packed rows of q, k and v, and at most two outputs' worth
- * (the whole, then its next version or the parts waiting for it: TileAssembly). So the
- * tiles and their packed rows share what is left of the values of q, k, v and the output
- * once two outputs are counted, and the forward's extra memory stays within the bytes of
- * q, k, v and the output. A tile holds at least one row pair, and fits a texture of
- * WEBGL_MAX_TEXTURE_SIZE².
+ * query rows of one head. While a tile is worked on, the forward holds two tiles (scores
+ * and probabilities), the tile's packed rows of q, k and v, and the output: the whole and
+ * the parts waiting for it, a quarter of it at most (TileAssembly). So the tiles and their
+ * packed rows share what is left of the values of q, k, v and the output once 1.25 outputs
+ * are counted, and the forward's extra memory stays within the bytes of q, k, v and the
+ * output. (When parts are written in, no tile is held: two outputs and the packed rows.) A
+ * tile holds at least one row pair, and fits a texture of WEBGL_MAX_TEXTURE_SIZE².
  */
 export function planTiles(g: AttentionGeometry): TilePlan {
   const {seqQ, seqK, headDim, valueDim} = g.shape;
@@ -133,9 +133,9 @@ export function planTiles(g: AttentionGeometry): TilePlan {
   const maxTexture = tf.env().getNumber('WEBGL_MAX_TEXTURE_SIZE');
   const rowValues = even(seqK);
   const headValues = even(seqQ) * rowValues;
-  // An output much larger than q, k, v (large Dv) leaves little after two outputs: an
-  // eighth of the values is then the floor, so tiles never shrink to a few rows.
-  const share = Math.max(ioValues - 2 * outputValues, ioValues / 8);
+  // An output much larger than q, k, v (large Dv) leaves little: an eighth of the values is
+  // then the floor, so tiles never shrink to a few rows.
+  const share = Math.max(ioValues - 1.25 * outputValues, ioValues / 8);
   const maxTileValues = maxTexture * maxTexture;
   // What one head of a tile costs with its packed rows (its kv head's shared by the group).
   const headCost = 2 * headValues + seqQ * headDim + keySideValues / g.group;
