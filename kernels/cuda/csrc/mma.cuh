@@ -145,14 +145,8 @@ struct Tf32Mma : ElementwiseFragments<Tf32Mma> {
   using ElementwiseFragments::loadA;
   using ElementwiseFragments::loadB;
   using ElementwiseFragments::loadB2;
-  // Rounded tiles read across rows (no ldmatrix for 32-bit transposes): the bits as they are.
-  static __device__ __forceinline__ A loadA(RoundedColMajor v, int m0, int k0, int g, int t) {
-    return {{__float_as_uint(v(m0 + g, k0 + t)), __float_as_uint(v(m0 + g + 8, k0 + t)),
-             __float_as_uint(v(m0 + g, k0 + t + 4)), __float_as_uint(v(m0 + g + 8, k0 + t + 4))}};
-  }
-  static __device__ __forceinline__ B loadB(RoundedRowMajor v, int k0, int n0, int g, int t) {
-    return {{__float_as_uint(v(k0 + t, n0 + g)), __float_as_uint(v(k0 + t + 4, n0 + g))}};
-  }
+  // Rounded tiles read across rows (no ldmatrix for 32-bit transposes), in paired order: the
+  // bits as they are.
   static __device__ __forceinline__ B loadB(PairedRows<RoundedRowMajor> v, int k0, int n0, int g, int t) {
     return {{__float_as_uint(v.view(k0 + 2 * t, n0 + g)), __float_as_uint(v.view(k0 + 2 * t + 1, n0 + g))}};
   }
