@@ -81,6 +81,10 @@ function padToRank4(shape: number[]): [number, number, number, number] {
   return padded as [number, number, number, number];
 }
 
+/** The flag: a problem whose one tile needs at most this many bytes is not cut (1 MB by default). */
+export const ONE_TILE_BYTES = 'WEBGL_ATTENTION_ONE_TILE_BYTES';
+tf.env().registerFlag(ONE_TILE_BYTES, () => 1 << 20);
+
 /** A tile: query heads [headStart, headEnd) × query rows [rowStart, rowEnd), all keys. */
 export interface Tile {
   headStart: number;
@@ -124,6 +128,8 @@ function balancedRuns(count: number, limit: number, round: (n: number) => number
  * are counted, and the forward's extra memory stays within the bytes of q, k, v and the
  * output. (When parts are written in, no tile is held: two outputs and the packed rows.) A
  * tile holds at least one row pair, and fits a texture of WEBGL_MAX_TEXTURE_SIZE².
+ * A problem whose single tile costs at most WEBGL_ATTENTION_ONE_TILE_BYTES is one tile:
+ * at such sizes each pass's fixed cost, not memory, sets the time.
  */
 export function planTiles(g: AttentionGeometry): TilePlan {
   const {seqQ, seqK, headDim, valueDim} = g.shape;
@@ -133,12 +139,14 @@ export function planTiles(g: AttentionGeometry): TilePlan {
   const maxTexture = tf.env().getNumber('WEBGL_MAX_TEXTURE_SIZE');
   const rowValues = even(seqK);
   const headValues = even(seqQ) * rowValues;
-  // An output much larger than q, k, v (large Dv) leaves little: an eighth of the values is
-  // then the floor, so tiles never shrink to a few rows.
-  const share = Math.max(ioValues - 1.25 * outputValues, ioValues / 8);
   const maxTileValues = maxTexture * maxTexture;
   // What one head of a tile costs with its packed rows (its kv head's shared by the group).
   const headCost = 2 * headValues + seqQ * headDim + keySideValues / g.group;
+  const oneTileCost = g.queryHeads * headCost;
+  // An output much larger than q, k, v (large Dv) leaves little: an eighth of the values is
+  // then the floor, so tiles never shrink to a few rows.
+  const share = oneTileCost <= tf.env().getNumber(ONE_TILE_BYTES) / 4 ? oneTileCost :
+                                                                       Math.max(ioValues - 1.25 * outputValues, ioValues / 8);
   const headsPerTile = Math.min(Math.floor(share / headCost), Math.floor(maxTileValues / headValues));
   // Or one query row of a head, once the head's k and v rows are packed.
   const rowsPerTile = Math.min(

@@ -7,6 +7,8 @@ import type {GPGPUProgram, MathBackendWebGL} from '@tensorflow/tfjs-backend-webg
 import {expect} from 'chai';
 import {attentionImplementation, LowerTriangularMask, scaledDotProductAttention, WindowBias} from '../../src/index';
 import type {AttentionOptions} from '../../src/index';
+import {AssembleTilesProgram} from '../../kernels/webgl/assemble_tiles_program';
+import {ONE_TILE_BYTES} from '../../kernels/webgl/geometry';
 import {ScoresProgram} from '../../kernels/webgl/scores_program';
 import {CaseShape, caseTensors, makeCase, randomArray, randomSeed, relativeError, rng} from '../suite/cases';
 import {AttentionCase, referenceBackward, referenceForward} from '../suite/reference';
@@ -81,6 +83,14 @@ describe('webgl kernels', () => {
   });
 
   describe(`tiling (seed ${seed})`, () => {
+    // Small problems are one tile unless the flag says otherwise: these cut theirs.
+    let oneTileBytes: number;
+    beforeEach(() => {
+      oneTileBytes = tf.env().getNumber(ONE_TILE_BYTES);
+      tf.env().set(ONE_TILE_BYTES, 0);
+    });
+    afterEach(() => tf.env().set(ONE_TILE_BYTES, oneTileBytes));
+
     const tiled: [string, CaseShape][] = [
       ['several heads per tile, the last tile partly empty', {
         B: 2, Hq: 4, Hkv: 2, Sq: 6, Sk: 7, D: 8, Dv: 9,
@@ -131,6 +141,16 @@ describe('webgl kernels', () => {
       expect(programs.some(p => p instanceof ScoresProgram), 'the fused kernels ran').to.equal(true);
       const largest = Math.max(...programs.map(p => p.outputShape.reduce((a, b) => a * b, 1)));
       expect(largest).to.be.lessThan(c.B * c.Hq * c.Sq * c.Sk);
+    });
+  });
+
+  it('runs a small problem (a Swin window batch) as one tile, with no assembly pass', () => {
+    tf.tidy(() => {
+      const [q, k, v] = [0, 1, 2].map(() => tf.randomNormal([128, 2, 9, 16]) as tf.Tensor4D);
+      const bias = [tf.randomNormal([1, 2, 9, 9]), new WindowBias(tf.randomNormal([4, 1, 9, 9]))];
+      const {programs} = programsRunBy(() => scaledDotProductAttention(q, k, v, {bias}));
+      expect(programs.filter(p => p instanceof ScoresProgram).length, 'score tiles').to.equal(1);
+      expect(programs.some(p => p instanceof AssembleTilesProgram), 'assembly').to.equal(false);
     });
   });
 
