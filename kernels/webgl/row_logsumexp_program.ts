@@ -36,8 +36,11 @@ export class RowLogsumexpProgram implements GPGPUProgram {
           vec2 next = max(m, max(s.xz, s.yw));
           // While a row has seen only masked keys, shift by 0 so that exp gives 0, not NaN.
           vec2 shift = mix(next, vec2(0.0), equal(next, vec2(NEG_INF)));
-          total = total * exp(m - shift) + exp(s.xz - shift) + exp(s.yw - shift);
-          m = next;
+          if (any(greaterThan(next, m))) {
+            total *= exp(m - shift);
+            m = next;
+          }
+          total += exp(s.xz - shift) + exp(s.yw - shift);
         }
         return mix(m + log(total), vec2(uintBitsToFloat(0x7f800000u)), equal(m, vec2(NEG_INF)));
       }
