@@ -220,7 +220,6 @@ napi_value backward(napi_env env, napi_callback_info info) {
   DeviceBuffer dk(spec.keyElements() * sizeof(float), "dKey");
   DeviceBuffer dv(spec.valueElements() * sizeof(float), "dValue");
   DeviceBuffer delta(spec.rowElements() * sizeof(float), "delta");
-  check(cudaMemsetAsync(dq.get(), 0, spec.queryElements() * sizeof(float), stream), "cudaMemsetAsync(dQuery)");
   p.dout = dy.get();
   p.q = q.get();
   p.k = k.get();

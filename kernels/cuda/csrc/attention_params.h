@@ -18,7 +18,7 @@ struct AttentionParams {
   // Backward: dout [B,Hq,Sq,Dv]; delta [B,Hq,Sq] = rowsum(dout * out) is scratch.
   const float* dout = nullptr;
   float* delta = nullptr;
-  float* dq = nullptr;                 // accumulated with atomics: zeroed before the kernel
+  float* dq = nullptr;                 // accumulated with atomics: zeroed by launchBackward's row pass
   float* dk = nullptr;
   float* dv = nullptr;
   float* dbias = nullptr;              // bias-shaped, accumulated with atomics

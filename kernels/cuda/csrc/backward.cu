@@ -11,20 +11,37 @@
 namespace attention {
 namespace {
 
-// delta[row] = dout[row] · out[row], one warp per row, dout rounded as the dP product (policy
-// Mma) rounds it (see attentionOutputMma).
-template <class Mma>
+// delta[row] = dout[row] · out[row], dout rounded as the dP product (policy Mma) rounds it (see
+// attentionOutputMma), and dQ's row zeroed for the backward's atomics (one pass over the rows
+// instead of a memset besides). kRowLanes lanes per row, kVec floats per load (16-byte loads
+// where D and Dv allow).
+constexpr int kRowLanes = 16;
+template <class Mma, int kVec>
 __global__ void rowDotKernel(const AttentionParams p) {
   const int64_t rows = int64_t(p.batch) * p.headsQ * p.seqQ;
-  const int64_t row = int64_t(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
-  if (row >= rows) return;
-  const float* dout = p.dout + row * p.valueDim;
-  const float* out = p.out + row * p.valueDim;
+  const int64_t row = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / kRowLanes;
+  const int lane = threadIdx.x % kRowLanes;
   float sum = 0.f;
-  for (int c = threadIdx.x % 32; c < p.valueDim; c += 32) sum += Mma::roundOperand(dout[c]) * out[c];
+  // No early return: both rows of a warp take part in the shuffles below.
+  if (row < rows) {
+    const float* dout = p.dout + row * p.valueDim;
+    const float* out = p.out + row * p.valueDim;
+    float* dq = p.dq + row * p.headDim;
+    if constexpr (kVec == 4) {
+      for (int c = 4 * lane; c < p.valueDim; c += 4 * kRowLanes) {
+        const float4 d = *reinterpret_cast<const float4*>(dout + c), o = *reinterpret_cast<const float4*>(out + c);
+        sum += Mma::roundOperand(d.x) * o.x + Mma::roundOperand(d.y) * o.y + Mma::roundOperand(d.z) * o.z +
+               Mma::roundOperand(d.w) * o.w;
+      }
+      for (int c = 4 * lane; c < p.headDim; c += 4 * kRowLanes) *reinterpret_cast<float4*>(dq + c) = float4{};
+    } else {
+      for (int c = lane; c < p.valueDim; c += kRowLanes) sum += Mma::roundOperand(dout[c]) * out[c];
+      for (int c = lane; c < p.headDim; c += kRowLanes) dq[c] = 0.f;
+    }
+  }
 #pragma unroll
-  for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
-  if (threadIdx.x % 32 == 0) p.delta[row] = sum;
+  for (int offset = kRowLanes / 2; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
+  if (row < rows && lane == 0) p.delta[row] = sum;
 }
 
 // Two adjacent floats added atomically by one vector reduction (sm_90), else two.
@@ -35,6 +52,55 @@ __device__ __forceinline__ void addPair(float* address, float x, float y) {
   atomicAdd(address, x);
   atomicAdd(address + 1, y);
 #endif
+}
+
+// dQ += dq · scale for a warp's 16 query rows (stored in paired order) over kDimTiles column
+// tiles of 8. Where D allows 16-byte reductions (sm_90), lanes t and t ^ 1 swap half of their
+// pairs so that each adds 4 adjacent columns of one row: half the reductions of pairs.
+template <int kDimTiles>
+__device__ __forceinline__ void storeQueryGradients(const AttentionParams& p, const float (&dq)[1][kDimTiles][4],
+                                                    int bh, int row0, int dm0, int dn0, int g, int t) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  if (p.headDim % 4 == 0) {
+    const int r = t & 1;  // even t takes row g, odd t row g + 8
+    const int i = row0 + pairedIndex(dm0 + g + 8 * r);
+    float* dqRow = p.dq + (int64_t(bh) * p.seqQ + i) * p.headDim;
+#pragma unroll
+    for (int n = 0; n < kDimTiles; ++n) {
+      // The partner needs this lane's pair of its row (selects, not indices: r is not a
+      // compile-time value, and indexing by it would put dq in local memory).
+      const float x = __shfl_xor_sync(0xffffffffu, r == 0 ? dq[0][n][2] : dq[0][n][0], 1);
+      const float y = __shfl_xor_sync(0xffffffffu, r == 0 ? dq[0][n][3] : dq[0][n][1], 1);
+      const int col = dn0 + n * 8 + 2 * (t & ~1);
+      if (i >= p.seqQ || col >= p.headDim) continue;
+      const float a = (r == 0 ? dq[0][n][0] : dq[0][n][2]) * p.scale;
+      const float b = (r == 0 ? dq[0][n][1] : dq[0][n][3]) * p.scale;
+      const float4 sum = r == 0 ? float4{a, b, x * p.scale, y * p.scale} : float4{x * p.scale, y * p.scale, a, b};
+      asm volatile("red.global.add.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"l"(dqRow + col), "f"(sum.x), "f"(sum.y),
+                   "f"(sum.z), "f"(sum.w)
+                   : "memory");
+    }
+    return;
+  }
+#endif
+  const bool pairs = p.headDim % 2 == 0;  // 8-byte aligned column pairs
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int i = row0 + pairedIndex(dm0 + g + 8 * r);
+    if (i >= p.seqQ) continue;
+    float* dqRow = p.dq + (int64_t(bh) * p.seqQ + i) * p.headDim;
+#pragma unroll
+    for (int n = 0; n < kDimTiles; ++n) {
+      const int col = dn0 + n * 8 + 2 * t;
+      const float x = dq[0][n][2 * r] * p.scale, y = dq[0][n][2 * r + 1] * p.scale;
+      if (pairs && col + 1 < p.headDim) {
+        addPair(dqRow + col, x, y);
+      } else {
+        if (col < p.headDim) atomicAdd(dqRow + col, x);
+        if (col + 1 < p.headDim) atomicAdd(dqRow + col + 1, y);
+      }
+    }
+  }
 }
 
 template <class Traits, class Mma>
@@ -249,24 +315,7 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) backward
     zero(dq);
     warpGemm<GradMma<Mma>, 1, kDimTiles, BN, U>(dq, PairedCols<DsCols>{{dsts, LDT}}, PairedRows<DsRows>{{ks, LD}},
                                                 dm0, dn0, g, t);
-    const bool pairs = p.headDim % 2 == 0;  // 8-byte aligned column pairs
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      const int i = row0 + pairedIndex(dm0 + g + 8 * r);
-      if (i >= p.seqQ) continue;
-      float* dqRow = p.dq + (int64_t(bh) * p.seqQ + i) * p.headDim;
-#pragma unroll
-      for (int n = 0; n < kDimTiles; ++n) {
-        const int col = dn0 + n * 8 + 2 * t;
-        const float x = dq[0][n][2 * r] * p.scale, y = dq[0][n][2 * r + 1] * p.scale;
-        if (pairs && col + 1 < p.headDim) {
-          addPair(dqRow + col, x, y);
-        } else {
-          if (col < p.headDim) atomicAdd(dqRow + col, x);
-          if (col + 1 < p.headDim) atomicAdd(dqRow + col + 1, y);
-        }
-      }
-    }
+    storeQueryGradients<kDimTiles>(p, dq, bh, row0, dm0, dn0, g, t);
   }
   waitAsync<0>();  // the key tile's copies, when no query row sees this block
 
@@ -301,8 +350,13 @@ cudaError_t launch(const AttentionParams& p, cudaStream_t stream) {
 template <class Mma>
 cudaError_t launchWith(const AttentionParams& p, cudaStream_t stream) {
   const int64_t rows = int64_t(p.batch) * p.headsQ * p.seqQ;
-  constexpr int kRowsPerBlock = 8;
-  rowDotKernel<GradMma<Mma>><<<unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock), 32 * kRowsPerBlock, 0, stream>>>(p);
+  constexpr int kThreads = 256, kRowsPerBlock = kThreads / kRowLanes;
+  const unsigned blocks = unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock);
+  if (p.headDim % 4 == 0 && p.valueDim % 4 == 0) {
+    rowDotKernel<GradMma<Mma>, 4><<<blocks, kThreads, 0, stream>>>(p);
+  } else {
+    rowDotKernel<GradMma<Mma>, 1><<<blocks, kThreads, 0, stream>>>(p);
+  }
   const cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) return err;
   const int dim = max(p.headDim, p.valueDim);
@@ -314,7 +368,10 @@ cudaError_t launchWith(const AttentionParams& p, cudaStream_t stream) {
 }  // namespace
 
 cudaError_t launchBackward(const AttentionParams& p, Precision precision, cudaStream_t stream) {
-  if (int64_t(p.batch) * p.headsKV * p.seqK == 0) return cudaSuccess;
+  if (int64_t(p.batch) * p.headsKV * p.seqK == 0) {
+    // No keys: dQ is zero (dK and dV are empty).
+    return cudaMemsetAsync(p.dq, 0, size_t(p.batch) * p.headsQ * p.seqQ * p.headDim * 4, stream);
+  }
   if (int64_t(p.batch) * p.headsQ * p.seqQ == 0) {
     // No query sees any key: dK and dV are zero.
     const cudaError_t err = cudaMemsetAsync(p.dk, 0, size_t(p.batch) * p.headsKV * p.seqK * p.headDim * 4, stream);

@@ -92,7 +92,6 @@ KernelTimes timeAttention(const CallSpec& spec, const TimingOptions& options) {
     if (it >= options.warmup) times.forwardMs.push_back(forwardMs);
     if (!options.backward) continue;
     start.record(stream);
-    check(cudaMemsetAsync(p.dq, 0, spec.queryElements() * 4, stream), "cudaMemsetAsync(dQuery)");
     if (p.dbias) check(cudaMemsetAsync(p.dbias, 0, spec.biasElements * 4, stream), "cudaMemsetAsync(dBias)");
     if (p.dwindowBias) check(cudaMemsetAsync(p.dwindowBias, 0, spec.windowElements * 4, stream), "cudaMemsetAsync(dWindowBias)");
     check(launchBackward(p, spec.precision, stream), "backward kernel launch");

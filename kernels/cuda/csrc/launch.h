@@ -11,7 +11,7 @@ constexpr int kMaxHeadDim = 128;
 
 cudaError_t launchForward(const AttentionParams& p, Precision precision, cudaStream_t stream);
 
-// Expects p.dq, p.dbias and p.dwindowBias zeroed, p.delta sized [B, Hq, Sq].
+// Expects p.dbias and p.dwindowBias zeroed, p.delta sized [B, Hq, Sq]; zeroes p.dq itself.
 cudaError_t launchBackward(const AttentionParams& p, Precision precision, cudaStream_t stream);
 
 }  // namespace attention
