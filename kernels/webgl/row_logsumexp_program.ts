@@ -1,8 +1,6 @@
 /**
  * The logsumexp of each query row of a score tile, max-shifted for stability; +Infinity
- * on a fully masked row. Rows outside the tile keep the previous tile's values. Packed,
- * as the passes that read it are (else tfjs packs it again for each of them): a fragment
- * does two heads' row pairs, each pair in one sweep, since a score texel holds both rows.
+ * on a fully masked row. Rows outside the tile keep the previous tile's values.
  */
 import type {GPGPUProgram} from '@tensorflow/tfjs-backend-webgl';
 import {AttentionGeometry, geometryGlsl, keyRangeGlsl, TILE_UNIFORM} from './geometry';
@@ -12,7 +10,6 @@ export class RowLogsumexpProgram implements GPGPUProgram {
   outputShape: number[];
   userCode: string;
   packedInputs = true;
-  packedOutput = true;
   customUniforms = [TILE_UNIFORM];
 
   /** Inputs: the score tile, then keyRange where present, then the previous logsumexp unless first. */
@@ -23,41 +20,35 @@ export class RowLogsumexpProgram implements GPGPUProgram {
     this.userCode = `
       ${geometryGlsl(g)}
       ${keyRangeGlsl(g)}
-      // Rows (i, i+1) of tile row t (both even), over the keys either sees, with a running
-      // max m and sum of exp(s − m) rescaled as the max grows; +Infinity when all are masked.
-      vec2 rowPairLogsumexp(int n, int t, int i) {
-        ivec4 ranges = keyRanges(i);
-        int start = min(ranges.x, ranges.z);
-        int end = max(ranges.y, ranges.w);
-        vec2 m = vec2(NEG_INF);
-        vec2 total = vec2(0.0);
-        for (int j = start - (start & 1); j < end; j += 2) {
-          vec4 s = getScores(n, t, j);
-          vec2 next = max(m, max(s.xz, s.yw));
-          // While a row has seen only masked keys, shift by 0 so that exp gives 0, not NaN.
-          vec2 shift = mix(next, vec2(0.0), equal(next, vec2(NEG_INF)));
-          if (any(greaterThan(next, m))) {
-            total *= exp(m - shift);
+      // One pass over the row with a running max m and sum of exp(s − m), rescaled when
+      // the max grows; +Infinity when every key is masked.
+      float rowLogsumexp(int n, int t, int i) {
+        int pairRow = t - (t & 1);
+        ivec4 ranges = keyRanges(i - (i & 1));
+        ivec2 range = (i & 1) == 0 ? ranges.xy : ranges.zw;
+        float m = NEG_INF;
+        float total = 0.0;
+        for (int j = range.x - (range.x & 1); j < range.y; j += 2) {
+          vec2 s = pickRow(getScores(n, pairRow, j), t);
+          float next = max(m, max(s.x, s.y));
+          if (next == NEG_INF) continue;
+          if (next > m) {
+            total *= exp(m - next);
             m = next;
           }
-          total += exp(s.xz - shift) + exp(s.yw - shift);
+          total += exp(s.x - m) + exp(s.y - m);
         }
-        return mix(m + log(total), vec2(uintBitsToFloat(0x7f800000u)), equal(m, vec2(NEG_INF)));
+        return m == NEG_INF ? uintBitsToFloat(0x7f800000u) : m + log(total);
       }
       void main() {
         ivec2 coords = getOutputCoords();
+        int queryHead = coords.x;
         int i = coords.y;
-        vec4 result = ${hasPrevious ? 'getPrevious(coords.x, i)' : 'vec4(0.0)'};
-        bool inRows = i >= tile.z && i < tile.w;
-        for (int dh = 0; dh < 2; dh++) {
-          int queryHead = coords.x + dh;
-          if (inRows && queryHead >= tile.x && queryHead < tile.y) {
-            vec2 pair = rowPairLogsumexp(queryHead - tile.x, i - tile.z, i);
-            if (i + 1 >= SEQ_Q) pair.y = 0.0;
-            if (dh == 0) result.xy = pair; else result.zw = pair;
-          }
+        if (queryHead >= tile.x && queryHead < tile.y && i >= tile.z && i < tile.w) {
+          setOutput(rowLogsumexp(queryHead - tile.x, i - tile.z, i));
+        } else {
+          setOutput(${hasPrevious ? 'pick(getPrevious(queryHead, i), queryHead, i)' : '0.0'});
         }
-        setOutput(result);
       }
     `;
   }

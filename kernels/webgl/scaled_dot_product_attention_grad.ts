@@ -118,11 +118,9 @@ export function scaledDotProductAttentionGradWebGL(
 
 /**
  * A packed copy of a [B·Hq, Sq] row statistic (logsumexp, D), which every tile's packed
- * passes read: tfjs would otherwise pack it again for each pass. One already packed (the
- * forward's logsumexp) is read as it is.
+ * passes read: tfjs would otherwise pack it again for each pass.
  */
 function packedRows(runner: ProgramRunner, rows: tf.TensorInfo): tf.TensorInfo {
-  if (runner.isPacked(rows)) return rows;
   const shape = [1, ...rows.shape];
   return reshaped(runner.temporary(runner.run(new PackRowsProgram(shape, shape), [reshaped(rows, shape)], [[0, 0]])), rows.shape);
 }
