@@ -24,21 +24,20 @@ const tflops = (flops: number, milliseconds: number) => (flops / milliseconds / 
 const kernel = (shape: string, precision: string) => ours.kernels.find(k => k.shape === shape && k.precision === precision)!;
 const torchRow = (shape: string, dtype: string) => torch.rows.find(r => r.shape === shape && r.dtype === dtype)!;
 
+/** Ours and torch side by side: forward ms, ratio, forward+backward ms, ratio. */
+const sideBySide = (k: KernelRow, t: TorchRow) => [
+  ms(k.forwardMs), ms(t.forwardMs), ratio(t.forwardMs, k.forwardMs),
+  ms(k.forwardMs + k.backwardMs), ms(t.forwardMs + t.backwardMs), ratio(t.forwardMs + t.backwardMs, k.forwardMs + k.backwardMs)];
 const defaultRows = SHAPES.map(s => {
   const k = kernel(s.name, 'tf32'), t = torchRow(s.name, 'fp32');
   const f = forwardFlops(s), fb = f + backwardFlops(s);
-  return [s.name, ms(k.forwardMs), ms(t.forwardMs), ratio(t.forwardMs, k.forwardMs),
-          ms(k.forwardMs + k.backwardMs), ms(t.forwardMs + t.backwardMs),
-          ratio(t.forwardMs + t.backwardMs, k.forwardMs + k.backwardMs),
-          `${tflops(f, k.forwardMs)} / ${tflops(fb, k.forwardMs + k.backwardMs)}`];
+  return [s.name, ...sideBySide(k, t), `${tflops(f, k.forwardMs)} / ${tflops(fb, k.forwardMs + k.backwardMs)}`];
 });
 const bf16Rows = SHAPES.map(s => {
   const k = kernel(s.name, 'bf16'), t = torchRow(s.name, 'bf16');
   const f = forwardFlops(s), fb = f + backwardFlops(s);
-  return [s.name, ms(k.forwardMs), ms(t.forwardMs), ratio(t.forwardMs, k.forwardMs),
-          ms(k.forwardMs + k.backwardMs), ms(t.forwardMs + t.backwardMs),
-          ratio(t.forwardMs + t.backwardMs, k.forwardMs + k.backwardMs),
-          `${tflops(f, k.forwardMs)} / ${tflops(f, t.forwardMs)}`, `${tflops(fb, t.forwardMs + t.backwardMs)}`];
+  return [s.name, ...sideBySide(k, t), `${tflops(f, k.forwardMs)} / ${tflops(f, t.forwardMs)}`,
+          `${tflops(fb, t.forwardMs + t.backwardMs)}`];
 });
 const highestRows = SHAPES.map(s => {
   const k = kernel(s.name, 'highest'), t = torchRow(s.name, 'fp32');
