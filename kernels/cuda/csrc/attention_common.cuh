@@ -166,4 +166,36 @@ __device__ __forceinline__ void loadTile(float* smem, int ld, const float* gmem,
   }
 }
 
+// The forward kernels' epilogue for a lane's two query rows: the row sums completed across the
+// lane quad, the output normalized (with the dropout scale) and written in float2 pairs where
+// the value dim allows (four lanes cover a row's 8 columns of a tile: one 32-byte sector), and
+// the logsumexp. Fully masked rows (sum 0) get zeros and +inf. rowMax is in log2 units.
+template <int kOutTiles>
+__device__ __forceinline__ void storeOutputRows(const AttentionParams& p, int bh, const int (&rows)[2],
+                                                const float (&rowMax)[2], float (&rowSum)[2],
+                                                const float (&o)[kOutTiles][4], int t) {
+  const bool pairs = p.valueDim % 2 == 0;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    rowSum[r] += __shfl_xor_sync(0xffffffffu, rowSum[r], 1);
+    rowSum[r] += __shfl_xor_sync(0xffffffffu, rowSum[r], 2);
+    const int i = rows[r];
+    if (i >= p.seqQ) continue;
+    const bool empty = rowSum[r] == 0.f;
+    const float inverse = empty ? 0.f : p.dropoutScale / rowSum[r];
+    float* out = p.out + (int64_t(bh) * p.seqQ + i) * p.valueDim;
+#pragma unroll
+    for (int n = 0; n < kOutTiles; ++n) {
+      const int col = n * 8 + 2 * t;
+      if (pairs && col < p.valueDim) {
+        *reinterpret_cast<float2*>(out + col) = make_float2(o[n][2 * r] * inverse, o[n][2 * r + 1] * inverse);
+      } else {
+        if (col < p.valueDim) out[col] = o[n][2 * r] * inverse;
+        if (col + 1 < p.valueDim) out[col + 1] = o[n][2 * r + 1] * inverse;
+      }
+    }
+    if (t == 0) p.lse[int64_t(bh) * p.seqQ + i] = empty ? INFINITY : rowMax[r] * kLn2 + logf(rowSum[r]);
+  }
+}
+
 }  // namespace attention

@@ -205,24 +205,7 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) forwardK
     }
   }
 
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    rowSum[r] += __shfl_xor_sync(0xffffffffu, rowSum[r], 1);
-    rowSum[r] += __shfl_xor_sync(0xffffffffu, rowSum[r], 2);
-    const int i = rows[r];
-    if (i >= p.seqQ) continue;
-    const bool empty = rowSum[r] == 0.f;
-    const float inverse = empty ? 0.f : p.dropoutScale / rowSum[r];
-    float* out = p.out + (int64_t(bh) * p.seqQ + i) * p.valueDim;
-#pragma unroll
-    for (int n = 0; n < kOutTiles; ++n)
-#pragma unroll
-      for (int c = 0; c < 2; ++c) {
-        const int col = n * 8 + 2 * t + c;
-        if (col < p.valueDim) out[col] = empty ? 0.f : o[n][2 * r + c] * inverse;
-      }
-    if (t == 0) p.lse[int64_t(bh) * p.seqQ + i] = empty ? INFINITY : rowMax[r] * kLn2 + logf(rowSum[r]);
-  }
+  storeOutputRows(p, bh, rows, rowMax, rowSum, o, t);
 }
 
 template <class Traits, class Mma, bool kHasBias>

@@ -151,29 +151,7 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortFor
         for (int e = 0; e < 4; ++e) o[n][e] = 0.f;
       attentionOutputMma<Mma>(o, s, TileRowMajor<Mma>{vs, LD}, g, t);
 
-      // Four lanes write a row's 8 columns of a tile: one 32-byte sector per row with pairs.
-      const bool pairs = p.valueDim % 2 == 0;
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        rowSum[r] += __shfl_xor_sync(0xffffffffu, rowSum[r], 1);
-        rowSum[r] += __shfl_xor_sync(0xffffffffu, rowSum[r], 2);
-        const int i = rows[r];
-        if (i >= p.seqQ) continue;
-        const bool empty = rowSum[r] == 0.f;
-        const float inverse = empty ? 0.f : p.dropoutScale / rowSum[r];
-        float* out = p.out + (int64_t(bh) * p.seqQ + i) * p.valueDim;
-#pragma unroll
-        for (int n = 0; n < kOutTiles; ++n) {
-          const int col = n * 8 + 2 * t;
-          if (pairs && col < p.valueDim) {
-            *reinterpret_cast<float2*>(out + col) = make_float2(o[n][2 * r] * inverse, o[n][2 * r + 1] * inverse);
-          } else {
-            if (col < p.valueDim) out[col] = o[n][2 * r] * inverse;
-            if (col + 1 < p.valueDim) out[col + 1] = o[n][2 * r + 1] * inverse;
-          }
-        }
-        if (t == 0) p.lse[int64_t(bh) * p.seqQ + i] = empty ? INFINITY : rowMax[r] * kLn2 + logf(rowSum[r]);
-      }
+      storeOutputRows(p, bh, rows, rowMax, rowSum, o, t);
     }
     __syncthreads();
   }
