@@ -122,8 +122,11 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) backward
   float* lse2 = dsts + BN * LDT;
   float* deltas = lse2 + BM;
 
-  const int key0 = blockIdx.y * BN;
-  const int bk = blockIdx.x, b = bk / p.headsKV, hk = bk % p.headsKV;
+  // Block i takes key block i / (B·Hkv) of kv head i % (B·Hkv): under causal masks the key
+  // blocks that see the most query rows start first, on every head.
+  const int kvHeads = p.batch * p.headsKV;
+  const int key0 = int(blockIdx.x / kvHeads) * BN;
+  const int bk = int(blockIdx.x % kvHeads), b = bk / p.headsKV, hk = bk % p.headsKV;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   const int wm = warp % Traits::kWarpRows, wn = warp / Traits::kWarpRows;
   const bool qkVector = p.headDim % 4 == 0, vVector = p.valueDim % 4 == 0;
@@ -342,8 +345,9 @@ cudaError_t launch(const AttentionParams& p, cudaStream_t stream) {
   static const cudaError_t attr =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::kSmemBytes);
   if (attr != cudaSuccess) return attr;
-  const dim3 grid(p.batch * p.headsKV, (p.seqK + Traits::kBlockN - 1) / Traits::kBlockN);
-  kernel<<<grid, Traits::kThreads, Traits::kSmemBytes, stream>>>(p);
+  const int64_t blocks = int64_t(p.batch) * p.headsKV * ((p.seqK + Traits::kBlockN - 1) / Traits::kBlockN);
+  if (blocks > INT32_MAX) return cudaErrorInvalidConfiguration;
+  kernel<<<unsigned(blocks), Traits::kThreads, Traits::kSmemBytes, stream>>>(p);
   return cudaGetLastError();
 }
 

@@ -13,6 +13,34 @@
 namespace attention {
 namespace {
 
+// This thread's cells of a window's summed bias, cells[k · kCellStep] for k < kRows: the sum of
+// kSources sources' rows k · step where k < validRows, else 0, in log2 units. Each batch's loads
+// go out before any is used; offsets are 32-bit (a window's bias spans at most 64 × 64 elements).
+struct BiasSource {
+  const float* p;
+  int step;
+};
+template <int kRows, int kCellStep, int kSources>
+__device__ __forceinline__ void gatherBiasRows(float* cells, const BiasSource (&sources)[2], int validRows) {
+  constexpr int kBatch = 8;
+  static_assert(kRows % kBatch == 0, "whole batches");
+#pragma unroll
+  for (int k0 = 0; k0 < kRows; k0 += kBatch) {
+    float x[kSources][kBatch];
+#pragma unroll
+    for (int k = 0; k < kBatch; ++k)
+#pragma unroll
+      for (int i = 0; i < kSources; ++i)
+        x[i][k] = k0 + k < validRows ? __ldg(sources[i].p + (k0 + k) * sources[i].step) : 0.f;
+#pragma unroll
+    for (int k = 0; k < kBatch; ++k) {
+      float sum = x[0][k];
+      if constexpr (kSources == 2) sum += x[1][k];
+      cells[(k0 + k) * kCellStep] = sum * kLog2e;
+    }
+  }
+}
+
 template <class Traits, class Mma, bool kHasBias>
 __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortForwardKernel(const AttentionParams p) {
   constexpr int N = Traits::kMaxSeq, HD = Traits::kHeadDim, LD = Traits::kLd;
@@ -23,8 +51,6 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortFor
   const int windows = p.batch * p.headsQ;
   const bool qkVector = p.headDim % 4 == 0, vVector = p.valueDim % 4 == 0;
   const float scaleLog2 = p.scale * kLog2e;
-  // Warps past the last query row only help with loads.
-  const bool hasRows = warp * 16 < p.seqQ;
 
   // Key ranges depend on the row alone (causal, block-diagonal), not on the window.
   int rows[2];
@@ -65,94 +91,93 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortFor
     }
     __syncthreads();
 
+    // Warps past the last query row (Sq <= 48) compute rows that are never stored: no branch
+    // around the products, whose accumulators would otherwise be moved between registers.
     float s[1][kScoreTiles][4];
-    if (hasRows) {
-      zero(s);
-      warpGemm<Mma, 1, kScoreTiles, HD, Traits::kGemmUnroll>(s, TileRowMajor<Mma>{qs, LD}, TileColMajor<Mma>{ks, LD},
-                                                             warp * 16, 0, g, t);
-    }
+    zero(s);
+    warpGemm<Mma, 1, kScoreTiles, HD, Traits::kGemmUnroll>(s, TileRowMajor<Mma>{qs, LD}, TileColMajor<Mma>{ks, LD},
+                                                           warp * 16, 0, g, t);
     if constexpr (kHasBias) {
       // Q and K are spent: their space takes the window's summed bias, read with coalesced
       // loads (each bias element once) instead of per-fragment loads that touch every
-      // sector four times over.
+      // sector four times over. Thread (i0, j) takes rows i0, i0 + kRowStep, ... of key j.
       __syncthreads();
-      // Thread (i0, j) takes rows i0, i0 + kRowStep, ...: one pointer per bias, stepped.
       constexpr int kRowStep = Traits::kThreads / N;
       const BiasRows biases(p, bh / p.headsQ, bh % p.headsQ);
       const int j = threadIdx.x % N, i0 = threadIdx.x / N;
-      const float* bias = biases.bias ? biases.bias + i0 * biases.biasRow + j * biases.biasCol : nullptr;
-      const float* window = biases.window ? biases.window + i0 * biases.windowRow + j * biases.windowCol : nullptr;
-      const int64_t biasStep = kRowStep * biases.biasRow, windowStep = kRowStep * biases.windowRow;
-      if (j < p.seqK) {
-#pragma unroll
-        for (int k = 0; k < N / kRowStep; ++k) {
-          const int i = i0 + k * kRowStep;
-          if (i >= p.seqQ) break;
-          float x = 0.f;
-          if (bias) x += __ldg(bias + k * biasStep);
-          if (window) x += __ldg(window + k * windowStep);
-          qs[i * Traits::kBiasLd + j] = x * kLog2e;
-        }
+      const int validRows = j < p.seqK ? (p.seqQ - i0 + kRowStep - 1) / kRowStep : 0;
+      const BiasSource bias = biases.bias ? BiasSource{biases.bias + i0 * biases.biasRow + j * biases.biasCol,
+                                                       int(kRowStep * biases.biasRow)}
+                                          : BiasSource{};
+      const BiasSource window = biases.window ? BiasSource{biases.window + i0 * biases.windowRow + j * biases.windowCol,
+                                                           int(kRowStep * biases.windowRow)}
+                                              : BiasSource{};
+      float* cells = qs + i0 * Traits::kBiasLd + j;
+      constexpr int kRows = N / kRowStep, kCellStep = kRowStep * Traits::kBiasLd;
+      if (biases.bias && biases.window) {
+        const BiasSource both[2] = {bias, window};
+        gatherBiasRows<kRows, kCellStep, 2>(cells, both, validRows);
+      } else {
+        const BiasSource one[2] = {biases.bias ? bias : window, {}};
+        gatherBiasRows<kRows, kCellStep, 1>(cells, one, validRows);
       }
       __syncthreads();
     }
 
-    if (hasRows) {
-      // Scores in log2 units, masked entries (and keys past Sk) -inf; all keys are here, so
-      // the row maximum is final.
-      float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
+    // Scores in log2 units, masked entries (and keys past Sk) -inf; all keys are here, so
+    // the row maximum is final.
+    float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
 #pragma unroll
-      for (int n = 0; n < kScoreTiles; ++n)
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-          float2 bias = make_float2(0.f, 0.f);
-          if constexpr (kHasBias)
-            bias = *reinterpret_cast<const float2*>(qs + (warp * 16 + g + 8 * r) * Traits::kBiasLd + n * 8 + 2 * t);
-#pragma unroll
-          for (int c = 0; c < 2; ++c) {
-            const int e = 2 * r + c, j = n * 8 + 2 * t + c;
-            float x = s[0][n][e] * scaleLog2 + (c == 0 ? bias.x : bias.y);
-            if (!(j >= range[r].begin && j < range[r].end)) x = -INFINITY;
-            s[0][n][e] = x;
-            rowMax[r] = fmaxf(rowMax[r], x);
-          }
-        }
-      uint32_t dropState[2];
-      float base[2];
+    for (int n = 0; n < kScoreTiles; ++n)
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
-        rowMax[r] = fmaxf(rowMax[r], __shfl_xor_sync(0xffffffffu, rowMax[r], 1));
-        rowMax[r] = fmaxf(rowMax[r], __shfl_xor_sync(0xffffffffu, rowMax[r], 2));
-        // A row with nothing visible keeps base 0 so that exp2(-inf - base) = 0, never NaN.
-        base[r] = rowMax[r] == -INFINITY ? 0.f : rowMax[r];
-        dropState[r] = p.dropout ? dropoutRowState(p, bh, rows[r]) : 0u;
+        float2 bias = make_float2(0.f, 0.f);
+        if constexpr (kHasBias)
+          bias = *reinterpret_cast<const float2*>(qs + (warp * 16 + g + 8 * r) * Traits::kBiasLd + n * 8 + 2 * t);
+#pragma unroll
+        for (int c = 0; c < 2; ++c) {
+          const int e = 2 * r + c, j = n * 8 + 2 * t + c;
+          float x = s[0][n][e] * scaleLog2 + (c == 0 ? bias.x : bias.y);
+          if (!(j >= range[r].begin && j < range[r].end)) x = -INFINITY;
+          s[0][n][e] = x;
+          rowMax[r] = fmaxf(rowMax[r], x);
+        }
       }
+    uint32_t dropState[2];
+    float base[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      rowMax[r] = fmaxf(rowMax[r], __shfl_xor_sync(0xffffffffu, rowMax[r], 1));
+      rowMax[r] = fmaxf(rowMax[r], __shfl_xor_sync(0xffffffffu, rowMax[r], 2));
+      // A row with nothing visible keeps base 0 so that exp2(-inf - base) = 0, never NaN.
+      base[r] = rowMax[r] == -INFINITY ? 0.f : rowMax[r];
+      dropState[r] = p.dropout ? dropoutRowState(p, bh, rows[r]) : 0u;
+    }
+#pragma unroll
+    for (int n = 0; n < kScoreTiles; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int r = e / 2;
+        s[0][n][e] = fastExp2(s[0][n][e] - base[r]);
+        rowSum[r] += s[0][n][e];
+      }
+    // Dropped entries stay in the softmax sum and leave P·V; 1 / (1 - rate) comes at the end in fp32.
+    if (p.dropout) {
 #pragma unroll
       for (int n = 0; n < kScoreTiles; ++n)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int r = e / 2;
-          s[0][n][e] = fastExp2(s[0][n][e] - base[r]);
-          rowSum[r] += s[0][n][e];
-        }
-      // Dropped entries stay in the softmax sum and leave P·V; 1 / (1 - rate) comes at the end in fp32.
-      if (p.dropout) {
-#pragma unroll
-        for (int n = 0; n < kScoreTiles; ++n)
-#pragma unroll
-          for (int e = 0; e < 4; ++e)
-            if (!dropoutKeeps(p, dropState[e / 2], n * 8 + 2 * t + (e & 1))) s[0][n][e] = 0.f;
-      }
-
-      float o[kOutTiles][4];
-#pragma unroll
-      for (int n = 0; n < kOutTiles; ++n)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) o[n][e] = 0.f;
-      attentionOutputMma<Mma>(o, s, TileRowMajor<Mma>{vs, LD}, g, t);
-
-      storeOutputRows(p, bh, rows, rowMax, rowSum, o, t);
+        for (int e = 0; e < 4; ++e)
+          if (!dropoutKeeps(p, dropState[e / 2], n * 8 + 2 * t + (e & 1))) s[0][n][e] = 0.f;
     }
+
+    float o[kOutTiles][4];
+#pragma unroll
+    for (int n = 0; n < kOutTiles; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) o[n][e] = 0.f;
+    attentionOutputMma<Mma>(o, s, TileRowMajor<Mma>{vs, LD}, g, t);
+
+    storeOutputRows(p, bh, rows, rowMax, rowSum, o, t);
     __syncthreads();
   }
 }
