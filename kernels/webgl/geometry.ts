@@ -85,6 +85,16 @@ function padToRank4(shape: number[]): [number, number, number, number] {
 export const ONE_TILE_BYTES = 'WEBGL_ATTENTION_ONE_TILE_BYTES';
 tf.env().registerFlag(ONE_TILE_BYTES, () => 1 << 20);
 
+/**
+ * The flag: how many times the forward's tile budget (see planTiles) the backward's tiles may
+ * take (4 by default). Its extra memory stays well under the composed backward's, which holds
+ * the B·H·Sq·Sk probabilities and their gradient, and fewer, larger tiles mean fewer passes,
+ * input packs and assemblies (on SwiftShader, Swin's [256,3,49,32] forward+backward took 1076
+ * instead of 1418 ms with its backward in one tile instead of three).
+ */
+export const BACKWARD_TILE_BUDGET = 'WEBGL_ATTENTION_BACKWARD_TILE_BUDGET';
+tf.env().registerFlag(BACKWARD_TILE_BUDGET, () => 4);
+
 /** A tile: query heads [headStart, headEnd) × query rows [rowStart, rowEnd), all keys. */
 export interface Tile {
   headStart: number;
@@ -129,9 +139,10 @@ function balancedRuns(count: number, limit: number, round: (n: number) => number
  * output. (When parts are written in, no tile is held: two outputs and the packed rows.) A
  * tile holds at least one row pair, and fits a texture of WEBGL_MAX_TEXTURE_SIZE².
  * A problem whose single tile costs at most WEBGL_ATTENTION_ONE_TILE_BYTES is one tile:
- * at such sizes each pass's fixed cost, not memory, sets the time.
+ * at such sizes each pass's fixed cost, not memory, sets the time. `budget` scales the
+ * share the tiles may take (the backward's, BACKWARD_TILE_BUDGET).
  */
-export function planTiles(g: AttentionGeometry): TilePlan {
+export function planTiles(g: AttentionGeometry, budget = 1): TilePlan {
   const {seqQ, seqK, headDim, valueDim} = g.shape;
   const outputValues = g.queryHeads * seqQ * valueDim;
   const keySideValues = seqK * (headDim + valueDim);
@@ -146,7 +157,7 @@ export function planTiles(g: AttentionGeometry): TilePlan {
   // An output much larger than q, k, v (large Dv) leaves little: an eighth of the values is
   // then the floor, so tiles never shrink to a few rows.
   const share = oneTileCost <= tf.env().getNumber(ONE_TILE_BYTES) / 4 ? oneTileCost :
-                                                                       Math.max(ioValues - 1.25 * outputValues, ioValues / 8);
+                                                                       budget * Math.max(ioValues - 1.25 * outputValues, ioValues / 8);
   const headsPerTile = Math.min(Math.floor(share / headCost), Math.floor(maxTileValues / headValues));
   // Or one query row of a head, once the head's k and v rows are packed.
   const rowsPerTile = Math.min(

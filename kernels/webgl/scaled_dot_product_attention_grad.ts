@@ -8,7 +8,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type {MathBackendWebGL} from '@tensorflow/tfjs-backend-webgl';
 import {AttentionAttrs, AttentionGradInputs, ScaledDotProductAttentionGrad} from '../../src/kernel_names';
 import {BiasGradProgram} from './bias_grad_program';
-import {attentionGeometry, BiasView, dropoutUniforms, planTiles, rangeTensors, tileUniform} from './geometry';
+import {
+  attentionGeometry, BACKWARD_TILE_BUDGET, BiasView, dropoutUniforms, planTiles, rangeTensors, tileUniform,
+} from './geometry';
 import {PackRowsProgram} from './pack_rows_program';
 import {ProbabilitiesProgram} from './probabilities_program';
 import {ProgramRunner, reshaped} from './program_runner';
@@ -29,7 +31,7 @@ export function scaledDotProductAttentionGradWebGL(
   const backend = args.backend as MathBackendWebGL;
   const g = attentionGeometry(inputs, attrs);
   const {batch, headsQ, headsKV, seqQ, seqK, headDim, valueDim} = g.shape;
-  const plan = planTiles(g);
+  const plan = planTiles(g, tf.env().getNumber(BACKWARD_TILE_BUDGET));
   const runner = new ProgramRunner(backend);
   const tileInputs = new TileInputs(runner, plan);
   try {

@@ -7,16 +7,32 @@ import type {GPGPUProgram} from '@tensorflow/tfjs-backend-webgl';
 import {rowDotRowGlsl} from './block_glsl';
 import {AttentionGeometry, BiasView, geometryGlsl, keyRangeGlsl, ORIGIN_UNIFORM, TILE_UNIFORM} from './geometry';
 
-/** GLSL `float fn(int b, int h, int i, int j)`: the bias at (b, h, i, j), broadcasting by index. */
-function biasValueGlsl(fn: string, input: string, view: BiasView): string {
+/**
+ * GLSL `vec4 fn(int b, int h, int i, int j)`: the bias at the 2×2 block of rows (i, i+1) and
+ * keys (j, j+1), i and j even, broadcasting by index. A bias with every row and key has the
+ * block as one packed texel: one fetch instead of four.
+ */
+function biasBlockGlsl(fn: string, input: string, view: BiasView, g: AttentionGeometry): string {
   const getter = `get${input[0].toUpperCase()}${input.slice(1)}`;
   const [nb, nh, ni, nj] = view.shape;
   const batch = nb === 1 ? '0' : view.periodic ? `b % ${nb}` : 'b';
+  const head = nh === 1 ? '0' : 'h';
+  if (ni === g.shape.seqQ && nj === g.shape.seqK) {
+    return `
+    vec4 ${fn}(int b, int h, int i, int j) {
+      return ${getter}(${batch}, ${head}, i, j);
+    }`;
+  }
   const index = (n: number, x: string) => n === 1 ? '0' : x;
   return `
-    float ${fn}(int b, int h, int i, int j) {
-      int bi = ${batch}, hi = ${index(nh, 'h')}, ii = ${index(ni, 'i')}, ji = ${index(nj, 'j')};
+    float ${fn}Value(int bi, int hi, int i, int j) {
+      int ii = ${index(ni, 'i')}, ji = ${index(nj, 'j')};
       return pick(${getter}(bi, hi, ii, ji), ii, ji);
+    }
+    vec4 ${fn}(int b, int h, int i, int j) {
+      int bi = ${batch}, hi = ${head};
+      return vec4(${fn}Value(bi, hi, i, j), ${fn}Value(bi, hi, i, j + 1), ${fn}Value(bi, hi, i + 1, j),
+                  ${fn}Value(bi, hi, i + 1, j + 1));
     }`;
 }
 
@@ -38,19 +54,18 @@ export class ScoresProgram implements GPGPUProgram {
     let helpers = '';
     if (g.bias != null) {
       this.variableNames.push('bias');
-      helpers += biasValueGlsl('biasValue', 'bias', g.bias);
-      biasTerms.push('biasValue');
+      helpers += biasBlockGlsl('biasBlock', 'bias', g.bias, g);
+      biasTerms.push('biasBlock');
     }
     if (g.window != null) {
       this.variableNames.push('windowBias');
-      helpers += biasValueGlsl('windowValue', 'windowBias', g.window);
-      biasTerms.push('windowValue');
+      helpers += biasBlockGlsl('windowBlock', 'windowBias', g.window, g);
+      biasTerms.push('windowBlock');
     }
     if (g.ranged) this.variableNames.push('keyRange');
     if (probabilities) this.variableNames.push('logsumexp');
     const addBias = biasTerms.map(fn => `
-          acc += vec4(${fn}(b, h, i, j), ${fn}(b, h, i, j + 1), ${fn}(b, h, i + 1, j), ${fn}(b, h, i + 1, j + 1));`)
-                        .join('');
+          acc += ${fn}(b, h, i, j);`).join('');
     // Probabilities: masked entries (score -Infinity) are exactly 0, even on a fully masked
     // row, whose logsumexp is +Infinity.
     const finish = probabilities ? `

@@ -8,7 +8,7 @@ import {expect} from 'chai';
 import {attentionImplementation, LowerTriangularMask, scaledDotProductAttention, WindowBias} from '../../src/index';
 import type {AttentionOptions} from '../../src/index';
 import {AssembleTilesProgram} from '../../kernels/webgl/assemble_tiles_program';
-import {ONE_TILE_BYTES} from '../../kernels/webgl/geometry';
+import {BACKWARD_TILE_BUDGET, ONE_TILE_BYTES} from '../../kernels/webgl/geometry';
 import {ScoresProgram} from '../../kernels/webgl/scores_program';
 import {CaseShape, caseTensors, makeCase, randomArray, randomSeed, relativeError, rng} from '../suite/cases';
 import {AttentionCase, referenceBackward, referenceForward} from '../suite/reference';
@@ -83,13 +83,19 @@ describe('webgl kernels', () => {
   });
 
   describe(`tiling (seed ${seed})`, () => {
-    // Small problems are one tile unless the flag says otherwise: these cut theirs.
-    let oneTileBytes: number;
+    // Small problems are one tile unless the flags say otherwise: these cut theirs, and the
+    // backward's as finely as the forward's.
+    let oneTileBytes: number, backwardBudget: number;
     beforeEach(() => {
       oneTileBytes = tf.env().getNumber(ONE_TILE_BYTES);
+      backwardBudget = tf.env().getNumber(BACKWARD_TILE_BUDGET);
       tf.env().set(ONE_TILE_BYTES, 0);
+      tf.env().set(BACKWARD_TILE_BUDGET, 1);
     });
-    afterEach(() => tf.env().set(ONE_TILE_BYTES, oneTileBytes));
+    afterEach(() => {
+      tf.env().set(ONE_TILE_BYTES, oneTileBytes);
+      tf.env().set(BACKWARD_TILE_BUDGET, backwardBudget);
+    });
 
     const tiled: [string, CaseShape][] = [
       ['several heads per tile, the last tile partly empty', {
@@ -110,7 +116,12 @@ describe('webgl kernels', () => {
           const {q, k, v, options} = caseTensors(c);
           scaledDotProductAttention(q, k, v, options);
         }));
-        expect(programs.filter(p => p instanceof ScoresProgram).length, 'score tiles').to.be.greaterThan(1);
+        const forwardTiles = programs.filter(p => p instanceof ScoresProgram).length;
+        expect(forwardTiles, 'score tiles').to.be.greaterThan(1);
+        const dy = randomArray(random, c.B * c.Hq * c.Sq * c.Dv);
+        // outputAndGrads runs the forward twice (the output, then inside tf.grads).
+        const all = programsRunBy(() => outputAndGrads(c, dy)).programs.filter(p => p instanceof ScoresProgram).length;
+        expect(all - 2 * forwardTiles, 'backward score tiles').to.be.greaterThan(1);
         expectMatchesReference(c, random, 1e-5);
       });
     }
