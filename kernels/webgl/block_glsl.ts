@@ -124,6 +124,29 @@ export function tileTransposedTimesMatrixGlsl(acc: string, tile: Cursor, m: Curs
         ${acc} += a.xxyy * b.xyxy + a.zzww * b.zwzw;`);
 }
 
+/**
+ * A loop over `count` texels of one input, stepping along its columns (a row pair's keys):
+ * `body` reads the texel as \`texel\`. The loop is written twice, as walkGlsl's.
+ */
+export function rowTexelsGlsl(c: Cursor, count: string, body: string): string {
+  const cc = cursorGlsl(c, 'cursor');
+  const loop = (advance: string) => `
+        for (int step = 0; step < ${count}; step++) {
+          vec4 texel = ${cc.fetch};
+          ${body}
+          ${advance}
+        }`;
+  return `
+    {
+      ${cc.declare}
+      if (${cc.plain}) {
+        ${loop(cc.plainAdvance)}
+      } else {
+        ${loop(cc.advance)}
+      }
+    }`;
+}
+
 /** Zeroes the padding row and column of a packed output block at (row, col). */
 export function zeroPaddingGlsl(result: string, row: string, rows: string, col: string, cols: string): string {
   return `

@@ -46,7 +46,7 @@ export function scaledDotProductAttentionWebGL(
       const scores = runner.run(
           new ScoresProgram(g, tileShape, false, qRows.info.shape, kRows.info.shape), [qRows.info, kRows.info, ...biases, ...keyRange],
           [at, originUniform(qRows, kRows), [attrs.scale]]);
-      logsumexp = runner.carry(logsumexp, new RowLogsumexpProgram(g, logsumexp != null), [scores, ...keyRange], [at]);
+      logsumexp = runner.carry(logsumexp, new RowLogsumexpProgram(g, tileShape, logsumexp != null), [scores, ...keyRange], [at]);
       const probs = runner.run(new ProbabilitiesProgram(g, tileShape, true, g.dropout), [scores, logsumexp], [at, ...dropout]);
       runner.free(scores);
       const part = runner.run(
