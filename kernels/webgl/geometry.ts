@@ -17,8 +17,8 @@
  *   rows a tile reads are packed for it (tile_inputs.ts), and the inner loops step through
  *   texels with texelFetch (block_glsl.ts). Four values out per fragment bound the reuse
  *   at 2×2 blocks (tfjs's matMul has the same), so on SwiftShader the matmul passes run only
- *   10–20% faster than tfjs's and set the speed: what the fused path saves is the passes
- *   and memory around them.
+ *   10–30% faster than tfjs's (the transposed products of dK and dV least) and set the
+ *   speed: what the fused path saves is the passes and memory around them.
  * - The heavy passes write only their tile's part (output, dQ) or their kv heads' share
  *   (dK, dV), where every fragment has work; TileAssembly writes a dozen parts into the
  *   whole per pass, so the whole is copied a few times per call, not once per tile. dK and
