@@ -52,22 +52,28 @@ function cursorGlsl(c: Cursor, name: string): CursorGlsl {
   };
 }
 
-/** The two cursors of a loop (each loop is its own GLSL block, so the names can repeat). */
-function cursors(a: Cursor, b: Cursor) {
-  return [cursorGlsl(a, 'cursorA'), cursorGlsl(b, 'cursorB')];
+/** A cursor of a loop and the GLSL variable its texel is read into at each step. */
+interface Walked {
+  cursor: CursorGlsl;
+  as: string;
+}
+
+/** The two cursors of a loop, read as `a` and `b` (each loop is its own GLSL block: names can repeat). */
+function cursors(a: Cursor, b: Cursor): Walked[] {
+  return [{cursor: cursorGlsl(a, 'cursorA'), as: 'a'}, {cursor: cursorGlsl(b, 'cursorB'), as: 'b'}];
 }
 
 /**
- * A loop over `count` steps reading both cursors: a copy without wrapping checks for the
+ * A loop over `count` steps reading every cursor: a copy without wrapping checks for the
  * usual layout (tfjs keeps a packed matrix's row pairs on texel rows unless the texture
  * would be too large), and the general one. Steps run two per iteration: on a software GPU
  * the loop's own bookkeeping costs about as much as a step's arithmetic.
  */
-function walkGlsl(ca: CursorGlsl, cb: CursorGlsl, count: string, body: (last: string) => string): string {
+function walkGlsl(walked: Walked[], count: string, body: (last: string) => string): string {
+  const all = (part: (c: CursorGlsl) => string, separator: string) => walked.map(w => part(w.cursor)).join(separator);
   const step = (last: string, advance: string) => `
         {
-          vec4 a = ${ca.fetch};
-          vec4 b = ${cb.fetch};
+          ${walked.map(w => `vec4 ${w.as} = ${w.cursor.fetch};`).join('\n          ')}
           ${body(last)}
           ${advance}
         }`;
@@ -80,12 +86,11 @@ function walkGlsl(ca: CursorGlsl, cb: CursorGlsl, count: string, body: (last: st
       if (step < ${count}) ${step('true', '')}`;
   return `
     {
-      ${ca.declare}
-      ${cb.declare}
-      if (${ca.plain} && ${cb.plain}) {
-        ${loop(`${ca.plainAdvance} ${cb.plainAdvance}`)}
+      ${all(c => c.declare, '\n      ')}
+      if (${all(c => c.plain, ' && ')}) {
+        ${loop(all(c => c.plainAdvance, ' '))}
       } else {
-        ${loop(`${ca.advance} ${cb.advance}`)}
+        ${loop(all(c => c.advance, ' '))}
       }
     }`;
 }
@@ -95,9 +100,8 @@ function walkGlsl(ca: CursorGlsl, cb: CursorGlsl, count: string, body: (last: st
  * along columns), over d < `dim`.
  */
 export function rowDotRowGlsl(acc: string, a: Cursor, b: Cursor, dim: string): string {
-  const [ca, cb] = cursors(a, b);
   // An odd dim's last texel holds one real column: only its .x and .z count.
-  return walkGlsl(ca, cb, `(${dim} + 1) / 2`, last => `
+  return walkGlsl(cursors(a, b), `(${dim} + 1) / 2`, last => `
         if (${last} && (${dim} & 1) == 1) { a.yw = vec2(0.0); }
         ${acc} += a.xxzz * b.xzxz + a.yyww * b.ywyw;`);
 }
@@ -107,8 +111,7 @@ export function rowDotRowGlsl(acc: string, a: Cursor, b: Cursor, dim: string): s
  * columns, `m` along its rows. The last pair's second row of m is padding when `padded`.
  */
 export function tileTimesMatrixGlsl(acc: string, tile: Cursor, m: Cursor, pairs: string, padded: string): string {
-  const [ct, cm] = cursors(tile, m);
-  return walkGlsl(ct, cm, pairs, last => `
+  return walkGlsl(cursors(tile, m), pairs, last => `
         if (${last} && ${padded}) b.zw = vec2(0.0);
         ${acc} += a.xxzz * b.xyxy + a.yyww * b.zwzw;`);
 }
@@ -118,33 +121,17 @@ export function tileTimesMatrixGlsl(acc: string, tile: Cursor, m: Cursor, pairs:
  * m, both stepping along rows. The last pair's second row of m is padding when `padded`.
  */
 export function tileTransposedTimesMatrixGlsl(acc: string, tile: Cursor, m: Cursor, pairs: string, padded: string): string {
-  const [ct, cm] = cursors(tile, m);
-  return walkGlsl(ct, cm, pairs, last => `
+  return walkGlsl(cursors(tile, m), pairs, last => `
         if (${last} && ${padded}) b.zw = vec2(0.0);
         ${acc} += a.xxyy * b.xyxy + a.zzww * b.zwzw;`);
 }
 
 /**
- * A loop over `count` texels of one input, stepping along its columns (a row pair's keys):
- * `body` reads the texel as \`texel\`. The loop is written twice, as walkGlsl's.
+ * A loop over `count` texels of one input stepping along its columns (a row pair's keys),
+ * `body` reading each as `texel`.
  */
 export function rowTexelsGlsl(c: Cursor, count: string, body: string): string {
-  const cc = cursorGlsl(c, 'cursor');
-  const loop = (advance: string) => `
-        for (int step = 0; step < ${count}; step++) {
-          vec4 texel = ${cc.fetch};
-          ${body}
-          ${advance}
-        }`;
-  return `
-    {
-      ${cc.declare}
-      if (${cc.plain}) {
-        ${loop(cc.plainAdvance)}
-      } else {
-        ${loop(cc.advance)}
-      }
-    }`;
+  return walkGlsl([{cursor: cursorGlsl(c, 'cursor'), as: 'texel'}], count, () => body);
 }
 
 /** Zeroes the padding row and column of a packed output block at (row, col). */

@@ -49,10 +49,8 @@ export function scaledDotProductAttentionGradWebGL(
     const keyRange = ranges != null ? [runner.temporary(ranges.keyRange)] : [];
     const queryRange = ranges != null ? [runner.temporary(ranges.queryRange)] : [];
     const dropout = g.dropout ? dropoutUniforms(attrs) : [];
-    const rowDotRows = runner.run(
-        new RowDotProgram(g.queryHeads, seqQ, valueDim), [dy, reshaped(inputs.output, [...queryRows, valueDim])], []);
-    const rowDot = packedRows(runner, rowDotRows);
-    runner.free(rowDotRows);
+    const rowDot = packedRows(runner, runner.temporary(runner.run(
+        new RowDotProgram(g.queryHeads, seqQ, valueDim), [dy, reshaped(inputs.output, [...queryRows, valueDim])], [])));
     const {tileShape} = plan;
     // The backward has memory to spare (no B·H·Sq·Sk texture, unlike the composed path's):
     // parts wait up to the whole's size, for fewer assembly passes.
@@ -119,10 +117,12 @@ export function scaledDotProductAttentionGradWebGL(
 }
 
 /**
- * A packed copy of a [B·Hq, Sq] row statistic (logsumexp, D), which every tile's packed
- * passes read: tfjs would otherwise pack it again for each pass.
+ * A [B·Hq, Sq] row statistic (logsumexp, D) packed, as every tile's packed passes read it:
+ * tfjs would otherwise pack it again for each pass. One already packed (the forward's
+ * logsumexp) is read as it is.
  */
 function packedRows(runner: ProgramRunner, rows: tf.TensorInfo): tf.TensorInfo {
+  if (runner.isPacked(rows)) return rows;
   const shape = [1, ...rows.shape];
   return reshaped(runner.temporary(runner.run(new PackRowsProgram(shape, shape), [reshaped(rows, shape)], [[0, 0]])), rows.shape);
 }
