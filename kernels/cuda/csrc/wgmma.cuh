@@ -1,0 +1,88 @@
+// Hopper's warpgroup products (wgmma, sm_90a) for the TF32 forward (forward_wgmma.cu).
+// Operands in shared memory use the no-swizzle core-matrix layout: a core matrix is 8 rows of
+// 16 bytes (4 TF32 values along the inner index k), stored as 128 contiguous bytes; a tile
+// [rows][cols] keeps its core matrices along k next to each other and its 8-row groups
+// cols · 32 bytes apart. Written by plain 16-byte copies, it needs no swizzle to be free of bank
+// conflicts, and each k step of 8 is the next 256 bytes.
+#pragma once
+#include <cstdint>
+
+namespace attention {
+
+// Offset (in floats) of element (row, col) of a [rows][kCols] tile in the core-matrix layout.
+template <int kCols>
+__device__ __forceinline__ int coreOffset(int row, int col) {
+  return (row / 8) * (8 * kCols) + (col / 4) * 32 + (row % 8) * 4 + col % 4;
+}
+
+// The matrix descriptor of a K-major operand in the core-matrix layout: start address, the
+// step between core matrices along k (128 bytes) and between 8-row groups (kCols · 32 bytes).
+template <int kCols>
+__device__ __forceinline__ uint64_t coreTileDescriptor(const float* tile) {
+  const uint32_t address = static_cast<uint32_t>(__cvta_generic_to_shared(tile));
+  constexpr uint64_t kLeading = 128 >> 4, kStride = (kCols * 32) >> 4;
+  return uint64_t((address & 0x3ffff) >> 4) | kLeading << 16 | kStride << 32;
+}
+// The descriptor of k step `step` (8 columns further: 256 bytes, 16 in the address field).
+__device__ __forceinline__ uint64_t advanceK(uint64_t descriptor, int step) { return descriptor + uint64_t(16 * step); }
+
+// Orders this warpgroup's register accesses before the products that follow.
+__device__ __forceinline__ void wgmmaFence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmmaCommit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int kPending>
+__device__ __forceinline__ void wgmmaWait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(kPending) : "memory");
+}
+// Keeps the compiler from moving other instructions' accesses to accumulators d across this
+// point (into a product's pipeline stage, where ptxas would then serialize the products).
+template <int kTiles>
+__device__ __forceinline__ void pinAccumulators(float (&d)[kTiles][4]) {
+#pragma unroll
+  for (int n = 0; n < kTiles; ++n)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) asm volatile("" : "+f"(d[n][e])::"memory");
+}
+// Makes this thread's ordinary shared-memory stores visible to the tensor cores' reads
+// (the async proxy); a barrier after it covers the other threads.
+__device__ __forceinline__ void fenceAsyncProxy() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+
+// d[64 × 64] (+)= A[64 × 8] · B[8 × 64], A and B in shared memory; accumulate unless `zero`.
+// d is the accumulator tiles kFirst .. kFirst + 7 (8 columns each) of a larger array.
+template <int kFirst, int kTiles>
+__device__ __forceinline__ void wgmmaShared64(float (&d)[kTiles][4], uint64_t a, uint64_t b, bool zero) {
+  static_assert(kFirst + 8 <= kTiles, "eight accumulator tiles");
+  asm volatile(
+      "{\n.reg .pred keep;\nsetp.eq.u32 keep, %34, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k8.f32.tf32.tf32 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, keep, 1, 1;\n}\n"
+      : "+f"(d[kFirst + 0][0]), "+f"(d[kFirst + 0][1]), "+f"(d[kFirst + 0][2]), "+f"(d[kFirst + 0][3]),
+      "+f"(d[kFirst + 1][0]), "+f"(d[kFirst + 1][1]), "+f"(d[kFirst + 1][2]), "+f"(d[kFirst + 1][3]),
+      "+f"(d[kFirst + 2][0]), "+f"(d[kFirst + 2][1]), "+f"(d[kFirst + 2][2]), "+f"(d[kFirst + 2][3]),
+      "+f"(d[kFirst + 3][0]), "+f"(d[kFirst + 3][1]), "+f"(d[kFirst + 3][2]), "+f"(d[kFirst + 3][3]),
+      "+f"(d[kFirst + 4][0]), "+f"(d[kFirst + 4][1]), "+f"(d[kFirst + 4][2]), "+f"(d[kFirst + 4][3]),
+      "+f"(d[kFirst + 5][0]), "+f"(d[kFirst + 5][1]), "+f"(d[kFirst + 5][2]), "+f"(d[kFirst + 5][3]),
+      "+f"(d[kFirst + 6][0]), "+f"(d[kFirst + 6][1]), "+f"(d[kFirst + 6][2]), "+f"(d[kFirst + 6][3]),
+      "+f"(d[kFirst + 7][0]), "+f"(d[kFirst + 7][1]), "+f"(d[kFirst + 7][2]), "+f"(d[kFirst + 7][3])
+      : "l"(a), "l"(b), "r"(uint32_t(zero)));
+}
+
+// d[64 × 64] += A[64 × 8] · B[8 × 64], A in registers (the m16n8k8 A fragment of each warp's 16
+// rows), B in shared memory; d as for wgmmaShared64.
+template <int kFirst, int kTiles>
+__device__ __forceinline__ void wgmmaRegisters64(float (&d)[kTiles][4], const uint32_t (&a)[4], uint64_t b) {
+  static_assert(kFirst + 8 <= kTiles, "eight accumulator tiles");
+  asm volatile(
+      "wgmma.mma_async.sync.aligned.m64n64k8.f32.tf32.tf32 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, 1, 1, 1;\n"
+      : "+f"(d[kFirst + 0][0]), "+f"(d[kFirst + 0][1]), "+f"(d[kFirst + 0][2]), "+f"(d[kFirst + 0][3]),
+      "+f"(d[kFirst + 1][0]), "+f"(d[kFirst + 1][1]), "+f"(d[kFirst + 1][2]), "+f"(d[kFirst + 1][3]),
+      "+f"(d[kFirst + 2][0]), "+f"(d[kFirst + 2][1]), "+f"(d[kFirst + 2][2]), "+f"(d[kFirst + 2][3]),
+      "+f"(d[kFirst + 3][0]), "+f"(d[kFirst + 3][1]), "+f"(d[kFirst + 3][2]), "+f"(d[kFirst + 3][3]),
+      "+f"(d[kFirst + 4][0]), "+f"(d[kFirst + 4][1]), "+f"(d[kFirst + 4][2]), "+f"(d[kFirst + 4][3]),
+      "+f"(d[kFirst + 5][0]), "+f"(d[kFirst + 5][1]), "+f"(d[kFirst + 5][2]), "+f"(d[kFirst + 5][3]),
+      "+f"(d[kFirst + 6][0]), "+f"(d[kFirst + 6][1]), "+f"(d[kFirst + 6][2]), "+f"(d[kFirst + 6][3]),
+      "+f"(d[kFirst + 7][0]), "+f"(d[kFirst + 7][1]), "+f"(d[kFirst + 7][2]), "+f"(d[kFirst + 7][3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+}
+
+}  // namespace attention
