@@ -35,8 +35,7 @@ const TILE_CASES: CaseShape[] = [
   {B: 8, Hq: 2, Sq: 61, Sk: 45, D: 16, biases: [{kind: 'window', shape: [4, 2, 61, 45], maskFraction: 0.3}, {kind: 'causal', fromBottomRight: true}]},
   {B: 3, Hq: 2, Sq: 17, Sk: 64, D: 60, Dv: 7, biases: [{kind: 'tensor', shape: [3, 1, 1, 64]}, {kind: 'causal'}]},
   {B: 1, Hq: 3, Sq: 64, D: 64, biases: [{kind: 'blockDiagonal', qLens: [20, 31, 13], causal: true}]},
-  // Without a bias, 'tf32' runs the Hopper forward on an H100 (as do the D 64 and D 128 cases
-  // above that have only masks): GQA with Dv != D, and dims that are not multiples of 4.
+  // No bias: GQA with Dv != D, and head dims that are not multiples of 4 (4-byte copies).
   {B: 2, Hq: 4, Hkv: 1, Sq: 200, Sk: 333, D: 96, Dv: 128},
   {B: 1, Hq: 2, Sq: 140, Sk: 190, D: 45, Dv: 66, biases: [{kind: 'causal', fromBottomRight: true}]},
 ];

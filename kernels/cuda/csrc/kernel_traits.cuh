@@ -16,23 +16,11 @@
 #ifndef FORWARD_128_BLOCK_N
 #define FORWARD_128_BLOCK_N 64
 #endif
-#ifndef FORWARD_WGMMA
-#define FORWARD_WGMMA 1
-#endif
-#ifndef WGMMA_FORWARD_64_WARP_GROUPS
-#define WGMMA_FORWARD_64_WARP_GROUPS 3
-#endif
-#ifndef WGMMA_FORWARD_64_MIN_BLOCKS
-#define WGMMA_FORWARD_64_MIN_BLOCKS 1
-#endif
 #ifndef BACKWARD_64_MIN_BLOCKS
 #define BACKWARD_64_MIN_BLOCKS 2
 #endif
 
 namespace attention {
-
-// Whether 'tf32' forwards take the Hopper kernel (forward_wgmma.cu) where it fits and runs.
-constexpr bool kForwardWgmma = FORWARD_WGMMA != 0;
 
 // Unrolling of the products' k loops (warpGemm): kUnrollAll unrolls every loop fully (it is at
 // least the k steps of any product here: head dims <= 128, 64-row tiles), which measured faster
@@ -75,28 +63,6 @@ struct BackwardTraits {
   static constexpr int kSmemBytes = ((2 * kBlockN + 2 * kBlockM) * kLd + 2 * kBlockN * kLdTransposed + 2 * kBlockM) * 4;
   static_assert(kBlockM == 16 * kWarpRows && kWarps == kWarpRows * kWarpCols, "warp tiling");
 };
-
-// The Hopper TF32 forward (forward_wgmma.cu): warpgroups of 64 query rows each; Q, K and the
-// transposed V (two stages each) in the core-matrix layout of wgmma.cuh, plus one raw V stage
-// that the copies land in before the transpose.
-template <int kHeadDim_, int kWarpGroups_, int kMinBlocks_>
-struct WgmmaForwardTraits {
-  static constexpr int kHeadDim = kHeadDim_;
-  static constexpr int kMinBlocks = kMinBlocks_;
-  static constexpr int kWarpGroups = kWarpGroups_;
-  static constexpr int kThreads = 128 * kWarpGroups;
-  static constexpr int kBlockM = 64 * kWarpGroups;
-  static constexpr int kBlockN = 64;  // one m64n64 product per k step of QKᵀ
-  // Raw V rows padded by 4 floats: the transpose's reads of 4 keys x 8 dims hit distinct banks.
-  static constexpr int kLdValues = kHeadDim + 4;
-  static constexpr int kSmemBytes = (kBlockM * kHeadDim + 4 * kBlockN * kHeadDim + kBlockN * kLdValues) * 4;
-  static_assert(kHeadDim % 64 == 0, "outputs in m64n64 products");
-};
-template <int kHeadDim> struct WgmmaForwardConfig;
-template <> struct WgmmaForwardConfig<64> {
-  using type = WgmmaForwardTraits<64, WGMMA_FORWARD_64_WARP_GROUPS, WGMMA_FORWARD_64_MIN_BLOCKS>;
-};
-template <> struct WgmmaForwardConfig<128> { using type = WgmmaForwardTraits<128, 2, 1>; };
 
 // The configurations the launchers instantiate, by padded head dim and whether a bias is
 // read (bias values take registers: fewer blocks per multiprocessor, or smaller key tiles).
