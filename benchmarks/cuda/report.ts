@@ -60,7 +60,9 @@ ours reads them through broadcast strides. FLOPs: 4·B·H·S²·D forward (half 
 ${markdownTable(['shape', 'ours fwd ms', 'torch fwd ms', 'speed-up', 'ours fwd+bwd ms', 'torch fwd+bwd ms', 'speed-up',
                  'ours TFLOP/s fwd / fwd+bwd'], defaultRows)}
 
-TF32 tensor-core ceiling measured on this GPU: about ${TF32_CEILING} TFLOP/s.
+TF32 tensor-core ceiling measured on this GPU: about ${TF32_CEILING} TFLOP/s. On this GPU the LM rows' forward is the
+Hopper kernel (\`forward_wgmma.cu\`, 'tf32' without a bias); its time includes the pass that lays out K and V as
+TF32 tiles, and those tiles take device memory the size of K and V again during the call (2 × 25 MB at 8×12×1024×64).
 
 ### 'bf16' mode vs PyTorch bfloat16 SDPA (bf16 inputs there; ours keeps float32 in and out)
 ${markdownTable(['shape', 'ours fwd ms', 'torch fwd ms', 'speed-up', 'ours fwd+bwd ms', 'torch fwd+bwd ms', 'speed-up',

@@ -19,7 +19,7 @@ import {fileURLToPath} from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
-const sources = ['forward.cu', 'forward_short.cu', 'backward.cu', 'benchmark.cu', 'attention_call.cc', 'device_pool.cc', 'addon.cc'];
+const sources = ['forward.cu', 'forward_short.cu', 'forward_wgmma.cu', 'backward.cu', 'benchmark.cu', 'attention_call.cc', 'device_pool.cc', 'addon.cc'];
 const defaultArchs = ['sm_80', 'sm_86', 'sm_89', 'sm_90a', 'ptx'];
 const ptxArch = 'compute_90';
 

@@ -22,6 +22,10 @@ const cases = [
    bias: {shape: [1, 2, 49, 49], strides: [0, 2401, 49, 1]}, window: {shape: [2, 1, 49, 49], strides: [2401, 0, 49, 1]}},
   {name: 'short-sequence path: D 24 / Dv 40, GQA, causal bottom-right, dropout, tf32', precision: 1,
    shape: [3, 4, 2, 37, 53, 24, 40], causal: 2, dropoutRate: 0.3},
+  {name: 'Hopper forward (sm_90a): D 48 / Dv 64, GQA, causal, dropout, tf32', precision: 1,
+   shape: [1, 4, 2, 150, 200, 48, 64], causal: 1, dropoutRate: 0.1},
+  {name: 'Hopper forward (sm_90a): D 128, tf32', precision: 1, shape: [1, 2, 2, 130, 100, 128, 128], causal: 0,
+   dropoutRate: 0},
   {name: 'D 128 / Dv 96, GQA, block-diagonal causal, highest', precision: 0, shape: [1, 4, 1, 100, 100, 128, 96], causal: 1,
    dropoutRate: 0, qSeqStarts: [0, 30, 100], kSeqStarts: [0, 45, 100]},
 ];

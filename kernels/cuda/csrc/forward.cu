@@ -6,7 +6,9 @@
 #include "kernel_traits.cuh"
 #include "launch.h"
 #include "launch_short.h"
+#include "launch_wgmma.h"
 #include "mma.cuh"
+#include "forward_tile.cuh"
 
 namespace attention {
 namespace {
@@ -45,34 +47,15 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) forwardK
   float* vs = ks + 2 * BN * LD;
   float* vts = vs + BN * LD;
 
-  // Later query blocks see more keys under causal masks: start them first.
-  const int row0 = (gridDim.y - 1 - blockIdx.y) * BM;
-  const int bh = blockIdx.x, b = bh / p.headsQ, h = bh % p.headsQ, hk = h / p.group;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-
-  const float* q = p.q + int64_t(bh) * p.seqQ * p.headDim;
-  const float* k = p.k + (int64_t(b) * p.headsKV + hk) * p.seqK * p.headDim;
-  const float* v = p.v + (int64_t(b) * p.headsKV + hk) * p.seqK * p.valueDim;
+  const QueryBlock<BM, BN> block(p, warp, g);
+  const int row0 = block.row0, bh = block.bh, tileBegin = block.tileBegin, tileEnd = block.tileEnd;
+  const float *q = block.q, *k = block.k, *v = block.v;
   const bool qkVector = p.headDim % 4 == 0, vVector = p.valueDim % 4 == 0;
-
-  const int lastRow = min(row0 + BM, p.seqQ) - 1;
-  const KeyRange firstRange = keyRange(p, row0), lastRange = keyRange(p, lastRow);
-  const int tileBegin = firstRange.begin / BN;
-  const int tileEnd = (lastRange.end + BN - 1) / BN;
   const float scaleLog2 = p.scale * kLog2e;
+  const BiasRows biases(p, block.b, block.h);
 
-  int rows[2];
-  KeyRange range[2];
-  uint32_t dropState[2];
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    rows[r] = row0 + warp * 16 + g + 8 * r;
-    range[r] = rows[r] < p.seqQ ? keyRange(p, rows[r]) : KeyRange{0, 0};
-    dropState[r] = p.dropout ? dropoutRowState(p, bh, rows[r]) : 0u;
-  }
-  const BiasRows biases(p, b, h);
-
-  float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.f, 0.f};
+  OnlineSoftmax<kScoreTiles, kOutTiles> softmax;
   float o[kOutTiles][4];
 #pragma unroll
   for (int n = 0; n < kOutTiles; ++n)
@@ -119,9 +102,8 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) forwardK
       __syncthreads();
     }
 
-    // Tiles inside every row's range (most, without masks) skip the per-element mask.
     const int key0 = tile * BN;
-    const bool fullTile = tileFullyVisible(firstRange, lastRange, key0, BN);
+    const bool fullTile = block.fullTile(key0);
     // Bias loads go out before the product so that their latency hides behind it.
     float bias[kScoreTiles][4];
     if constexpr (kHasBias) {
@@ -130,9 +112,9 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) forwardK
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const int r = e / 2, j = key0 + n * 8 + 2 * t + (e & 1);
-          const bool visible = fullTile || (j >= range[r].begin && j < range[r].end);
+          const bool visible = fullTile || (j >= block.range[r].begin && j < block.range[r].end);
           // Rows past the end read the last row's biases (never used): addresses stay valid.
-          bias[n][e] = visible ? biases.at(min(rows[r], p.seqQ - 1), j) * kLog2e : 0.f;
+          bias[n][e] = visible ? biases.at(min(block.rows[r], p.seqQ - 1), j) * kLog2e : 0.f;
         }
     }
 
@@ -141,61 +123,10 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) forwardK
     warpGemm<Mma, 1, kScoreTiles, HD, Traits::kGemmUnroll>(
         s, TileRowMajor<Mma>{qs, LD}, TileColMajor<Mma>{ks + stage * BN * LD, LD}, warp * 16, 0, g, t);
 
-    // Scores in log2 units; masked entries -inf. Masks and dropout run as loops of their own
-    // under uniform branches, so that tiles without them spend no instructions on them.
-#pragma unroll
-    for (int n = 0; n < kScoreTiles; ++n)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        s[0][n][e] *= scaleLog2;
-        if constexpr (kHasBias) s[0][n][e] += bias[n][e];
-      }
-    if (!fullTile) {
-#pragma unroll
-      for (int n = 0; n < kScoreTiles; ++n)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int r = e / 2, j = key0 + n * 8 + 2 * t + (e & 1);
-          if (!(j >= range[r].begin && j < range[r].end)) s[0][n][e] = -INFINITY;
-        }
-    }
-    float tileMax[2] = {rowMax[0], rowMax[1]};
-#pragma unroll
-    for (int n = 0; n < kScoreTiles; ++n)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) tileMax[e / 2] = fmaxf(tileMax[e / 2], s[0][n][e]);
-    float base[2];
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      tileMax[r] = fmaxf(tileMax[r], __shfl_xor_sync(0xffffffffu, tileMax[r], 1));
-      tileMax[r] = fmaxf(tileMax[r], __shfl_xor_sync(0xffffffffu, tileMax[r], 2));
-      // A row with nothing visible yet keeps base 0 so that exp2(-inf - base) = 0, never NaN.
-      base[r] = tileMax[r] == -INFINITY ? 0.f : tileMax[r];
-      const float correction = fastExp2(rowMax[r] - base[r]);
-      rowMax[r] = tileMax[r];
-      rowSum[r] *= correction;
-#pragma unroll
-      for (int n = 0; n < kOutTiles; ++n) {
-        o[n][2 * r] *= correction;
-        o[n][2 * r + 1] *= correction;
-      }
-    }
-#pragma unroll
-    for (int n = 0; n < kScoreTiles; ++n)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        s[0][n][e] = fastExp2(s[0][n][e] - base[e / 2]);
-        rowSum[e / 2] += s[0][n][e];
-      }
-    // Dropped entries count in the sum but leave the product; the 1 / (1 - rate) of kept ones
-    // is applied at the end in fp32, not to tensor-core operands.
-    if (p.dropout) {
-#pragma unroll
-      for (int n = 0; n < kScoreTiles; ++n)
-#pragma unroll
-        for (int e = 0; e < 4; ++e)
-          if (!dropoutKeeps(p, dropState[e / 2], key0 + n * 8 + 2 * t + (e & 1))) s[0][n][e] = 0.f;
-    }
+    float correction[2];
+    softmax.template step<kHasBias>(s[0], correction, bias, p, scaleLog2, key0, fullTile, block.range,
+                                    block.dropState, t);
+    softmax.rescale(o, correction);
 
     if constexpr (kTransposeV) {
       attentionOutputMma<Mma>(o, s, PairedTransposed{vts, LDT}, g, t);
@@ -205,7 +136,7 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) forwardK
     }
   }
 
-  storeOutputRows(p, bh, rows, rowMax, rowSum, o, t);
+  storeOutputRows(p, bh, block.rows, softmax.rowMax, softmax.rowSum, o, t);
 }
 
 template <class Traits, class Mma, bool kHasBias>
@@ -244,8 +175,15 @@ cudaError_t launchForward(const AttentionParams& p, Precision precision, cudaStr
   switch (precision) {
     case Precision::Highest: return launchForHeadDim<SplitTf32Mma>(p, stream);
     case Precision::BF16: return launchForHeadDim<Bf16Mma>(p, stream);
-    default: return launchForHeadDim<Tf32Mma>(p, stream);
+    default: break;
   }
+  if (kForwardWgmma && wgmmaForwardFits(p)) {
+    bool available = false;
+    const cudaError_t error = wgmmaForwardAvailable(&available);
+    if (error != cudaSuccess) return error;
+    if (available) return launchWgmmaForward(p, stream);
+  }
+  return launchForHeadDim<Tf32Mma>(p, stream);
 }
 
 }  // namespace attention

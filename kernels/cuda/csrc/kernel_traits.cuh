@@ -16,11 +16,23 @@
 #ifndef FORWARD_128_BLOCK_N
 #define FORWARD_128_BLOCK_N 64
 #endif
+#ifndef FORWARD_WGMMA
+#define FORWARD_WGMMA 1
+#endif
+#ifndef WGMMA_FORWARD_64_CONSUMERS
+#define WGMMA_FORWARD_64_CONSUMERS 2
+#endif
+#ifndef WGMMA_FORWARD_64_STAGES
+#define WGMMA_FORWARD_64_STAGES 4
+#endif
 #ifndef BACKWARD_64_MIN_BLOCKS
 #define BACKWARD_64_MIN_BLOCKS 2
 #endif
 
 namespace attention {
+
+// Whether 'tf32' forwards take the Hopper kernel (forward_wgmma.cu) where it fits and runs.
+constexpr bool kForwardWgmma = FORWARD_WGMMA != 0;
 
 // Unrolling of the products' k loops (warpGemm): kUnrollAll unrolls every loop fully (it is at
 // least the k steps of any product here: head dims <= 128, 64-row tiles), which measured faster
@@ -63,6 +75,30 @@ struct BackwardTraits {
   static constexpr int kSmemBytes = ((2 * kBlockN + 2 * kBlockM) * kLd + 2 * kBlockN * kLdTransposed + 2 * kBlockM) * 4;
   static_assert(kBlockM == 16 * kWarpRows && kWarps == kWarpRows * kWarpCols, "warp tiling");
 };
+
+// The Hopper TF32 forward (forward_wgmma.cu): kConsumers warpgroups of 64 query rows each and
+// a producer warpgroup; Q and kStages stages of 64-key K and V tiles in the core-matrix layout
+// of wgmma.cuh; a full and an empty barrier per stage. The producer keeps 24 registers and the
+// consumers share the rest of the block's entry allocation (setmaxnreg, at most 240 each).
+template <int kHeadDim_, int kConsumers_, int kStages_>
+struct WgmmaForwardTraits {
+  static constexpr int kHeadDim = kHeadDim_;
+  static constexpr int kConsumers = kConsumers_;
+  static constexpr int kStages = kStages_;
+  static constexpr int kThreads = 128 * (kConsumers + 1);
+  static constexpr int kBlockM = 64 * kConsumers;
+  static constexpr int kEntryRegisters = (65536 / kThreads > 255 ? 255 : 65536 / kThreads) / 8 * 8;
+  static constexpr int kProducerRegisters = 24;
+  static constexpr int kConsumerShare = (kEntryRegisters * kThreads - 128 * kProducerRegisters) / (128 * kConsumers) / 8 * 8;
+  static constexpr int kConsumerRegisters = kConsumerShare > 240 ? 240 : kConsumerShare;
+  static constexpr int kSmemBytes = (kBlockM * kHeadDim + 2 * kStages * 64 * kHeadDim) * 4 + 2 * kStages * 8;
+  static_assert(kHeadDim == 64 || kHeadDim == 128, "outputs in m64n64 or m64n128 products");
+};
+template <int kHeadDim> struct WgmmaForwardConfig;
+template <> struct WgmmaForwardConfig<64> {
+  using type = WgmmaForwardTraits<64, WGMMA_FORWARD_64_CONSUMERS, WGMMA_FORWARD_64_STAGES>;
+};
+template <> struct WgmmaForwardConfig<128> { using type = WgmmaForwardTraits<128, 2, 2>; };
 
 // The configurations the launchers instantiate, by padded head dim and whether a bias is
 // read (bias values take registers: fewer blocks per multiprocessor, or smaller key tiles).

@@ -1,0 +1,286 @@
+// Forward pass on Hopper's warpgroup products (wgmma, sm_90a) for the default TF32 precision
+// without a dense bias (masks, GQA, Dv != D and dropout as in forward.cu), in FlashAttention-3's
+// structure. A pre-pass writes K and V once as 64-key tiles in the core-matrix layout of
+// wgmma.cuh, rounded to TF32, V transposed to [dim][key] (TF32 products read both operands
+// K-major). The forward block is a producer warpgroup, one lane of which streams those tiles
+// into a ring of shared-memory stages with bulk copies on mbarriers, and consumer warpgroups of
+// 64 query rows that never wait for one another: each computes S = Q Kᵀ with both operands in
+// shared memory and O += P V with P straight from the score registers (a TF32 head and tail,
+// for the reason given at attentionOutputMma), tile j - 1's P·V in flight under tile j's softmax.
+#include <cmath>
+#include "attention_common.cuh"
+#include "device_pool.h"
+#include "forward_tile.cuh"
+#include "kernel_traits.cuh"
+#include "launch_wgmma.h"
+#include "mma.cuh"
+#include "wgmma.cuh"
+
+namespace attention {
+namespace {
+
+// Which code the device runs: sm_90a machine code holds the wgmma kernel; other targets, and
+// PTX compiled for the device at load time, do not.
+__device__ int wgmmaCompiled =
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    1;
+#else
+    0;
+#endif
+
+constexpr int kTileKeys = 64;
+
+// The core-matrix layout (wgmma.cuh) of a [kRows][kCols] tile, read in 16-byte chunks: chunk
+// c = ((row / 8) · kCols / 4 + col / 4) · 8 + row % 8 sits at float 4c, so consecutive chunks
+// are consecutive in shared memory, and a warp's 32 chunks cover 8 rows of 64 bytes.
+template <int kCols>
+struct CoreChunks {
+  static __device__ __forceinline__ int row(int chunk) { return chunk / (2 * kCols) * 8 + chunk % 8; }
+  static __device__ __forceinline__ int col(int chunk) { return chunk / 8 % (kCols / 4) * 4; }
+};
+
+// K [B·Hkv][Sk][D] → key tiles [B·Hkv][tiles][64 × HD] and V [B·Hkv][Sk][Dv] → value tiles
+// [B·Hkv][tiles][HD × 64] (position p of a tile holds key pairedIndex(p): the order in which P's
+// registers hold them, mma.cuh), rounded to TF32, zeros past Sk, D and Dv. Block (tile, batch·head);
+// each thread reads all of its chunks before it writes any.
+template <int HD>
+__global__ void __launch_bounds__(256) prepareTilesKernel(const AttentionParams p, float* __restrict__ keyTiles,
+                                                          float* __restrict__ valueTiles) {
+  constexpr int kPasses = kTileKeys * HD / 4 / 256;
+  const int tile = blockIdx.x, bh = blockIdx.y, key0 = tile * kTileKeys;
+  const float* __restrict__ k = p.k + int64_t(bh) * p.seqK * p.headDim;
+  const float* __restrict__ v = p.v + int64_t(bh) * p.seqK * p.valueDim;
+  const int64_t offset = (int64_t(bh) * gridDim.x + tile) * kTileKeys * HD;
+  const bool kVector = p.headDim % 4 == 0;
+  float4 keys[kPasses], values[kPasses];
+#pragma unroll
+  for (int pass = 0; pass < kPasses; ++pass) {
+    const int c = threadIdx.x + pass * 256;
+    const int key = key0 + CoreChunks<HD>::row(c), col = CoreChunks<HD>::col(c);
+    float* x = &keys[pass].x;
+    if (kVector) {
+      keys[pass] = key < p.seqK && col < p.headDim ? __ldg(reinterpret_cast<const float4*>(k + int64_t(key) * p.headDim + col))
+                                                   : make_float4(0.f, 0.f, 0.f, 0.f);
+    } else {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) x[i] = key < p.seqK && col + i < p.headDim ? __ldg(k + int64_t(key) * p.headDim + col + i) : 0.f;
+    }
+    const int dim = CoreChunks<kTileKeys>::row(c), position = CoreChunks<kTileKeys>::col(c);
+    float* y = &values[pass].x;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int j = key0 + pairedIndex(position + i);
+      y[i] = j < p.seqK && dim < p.valueDim ? __ldg(v + int64_t(j) * p.valueDim + dim) : 0.f;
+    }
+  }
+  auto rounded = [](float4 x) {
+    return make_float4(Tf32Mma::roundOperand(x.x), Tf32Mma::roundOperand(x.y), Tf32Mma::roundOperand(x.z),
+                       Tf32Mma::roundOperand(x.w));
+  };
+#pragma unroll
+  for (int pass = 0; pass < kPasses; ++pass) {
+    const int c = threadIdx.x + pass * 256;
+    reinterpret_cast<float4*>(keyTiles + offset)[c] = rounded(keys[pass]);
+    reinterpret_cast<float4*>(valueTiles + offset)[c] = rounded(values[pass]);
+  }
+}
+
+// Copies rows [row0, row0 + 64) × columns [0, kCols) of a [rows, cols] matrix into a tile in the
+// core-matrix layout with the 128 threads of a warpgroup (thread = its index there) and rounds
+// them to TF32; zeros outside. 4-byte copies where cols is not a multiple of 4.
+template <int kCols>
+__device__ __forceinline__ void loadRoundedRows(float* smem, const float* gmem, int rows, int cols, int row0,
+                                                bool vectorized, int thread) {
+  constexpr int kChunks = 64 * kCols / 4, kThreads = 128;
+  if (vectorized) {
+#pragma unroll
+    for (int i = 0; i < kChunks / kThreads; ++i) {
+      const int c = thread + i * kThreads, r = row0 + CoreChunks<kCols>::row(c), col = CoreChunks<kCols>::col(c);
+      const bool inside = r < rows && col < cols;
+      copyAsync<16>(smem + 4 * c, inside ? gmem + int64_t(r) * cols + col : gmem, inside ? 16 : 0);
+    }
+  } else {
+    for (int e = thread; e < 4 * kChunks; e += kThreads) {
+      const int r = row0 + CoreChunks<kCols>::row(e / 4), col = CoreChunks<kCols>::col(e / 4) + e % 4;
+      const bool inside = r < rows && col < cols;
+      copyAsync<4>(smem + e, inside ? gmem + int64_t(r) * cols + col : gmem, inside ? 4 : 0);
+    }
+  }
+  commitAsync();
+  waitAsync<0>();
+  // Each thread rounds what it copied: visible to it once waited for.
+  if (vectorized) {
+#pragma unroll
+    for (int i = 0; i < kChunks / kThreads; ++i) {
+      float4* x = reinterpret_cast<float4*>(smem) + thread + i * kThreads;
+      float4 v = *x;
+      *x = make_float4(Tf32Mma::roundOperand(v.x), Tf32Mma::roundOperand(v.y), Tf32Mma::roundOperand(v.z),
+                       Tf32Mma::roundOperand(v.w));
+    }
+  } else {
+    for (int e = thread; e < 4 * kChunks; e += kThreads) smem[e] = Tf32Mma::roundOperand(smem[e]);
+  }
+}
+
+template <class Traits>
+__global__ void __launch_bounds__(Traits::kThreads, 1)
+    wgmmaForwardKernel(const AttentionParams p, const float* keyTiles, const float* valueTiles) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  constexpr int BM = Traits::kBlockM, BN = kTileKeys, HD = Traits::kHeadDim, kStages = Traits::kStages;
+  constexpr int kConsumers = Traits::kConsumers, kTileFloats = BN * HD;
+  constexpr int kScoreTiles = BN / 8, kOutTiles = HD / 8;
+  extern __shared__ __align__(128) float smem[];
+  float* qs = smem;                             // [BM][HD], core matrices
+  float* ks = qs + BM * HD;                     // kStages key tiles
+  float* vts = ks + kStages * kTileFloats;      // kStages value tiles
+  uint64_t* full = reinterpret_cast<uint64_t*>(vts + kStages * kTileFloats);  // a stage's tiles have landed
+  uint64_t* empty = full + kStages;             // every consumer warp is done with a stage
+
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  const int warpGroup = warp / 4;
+  const QueryBlock<BM, BN> block(p, warp, g);
+  if (threadIdx.x == 0) {
+    for (int stage = 0; stage < kStages; ++stage) {
+      barrierInit(&full[stage], 1);
+      barrierInit(&empty[stage], 4 * kConsumers);
+    }
+    barrierInitFence();
+  }
+  __syncthreads();
+
+  if (warpGroup == kConsumers) {
+    // The producer warpgroup: one lane issues the copies; its registers go to the consumers.
+    setMaxRegisters<Traits::kProducerRegisters, false>();
+    if (threadIdx.x % 128 != 0) return;
+    const int tiles = (p.seqK + BN - 1) / BN;
+    const int64_t first = (int64_t(block.b) * p.headsKV + block.h / p.group) * tiles * kTileFloats;
+    for (int tile = block.tileBegin, i = 0; tile < block.tileEnd; ++tile, ++i) {
+      const int stage = i % kStages;
+      if (i >= kStages) barrierWait(&empty[stage], (i / kStages - 1) & 1);
+      barrierArriveExpect(&full[stage], 2 * kTileFloats * 4);
+      bulkCopy(ks + stage * kTileFloats, keyTiles + first + int64_t(tile) * kTileFloats, kTileFloats * 4, &full[stage]);
+      bulkCopy(vts + stage * kTileFloats, valueTiles + first + int64_t(tile) * kTileFloats, kTileFloats * 4,
+               &full[stage]);
+    }
+  } else {
+    // A consumer warpgroup: its 64 query rows.
+    setMaxRegisters<Traits::kConsumerRegisters, true>();
+    float* queries = qs + warpGroup * 64 * HD;
+    if (block.tileBegin < block.tileEnd) {
+      loadRoundedRows<HD>(queries, block.q, p.seqQ, p.headDim, block.row0 + warpGroup * 64, p.headDim % 4 == 0,
+                          threadIdx.x % 128);
+      // The rounded Q is read by the tensor cores next.
+      fenceAsyncProxy();
+      namedBarrier(1 + warpGroup, 128);
+    }
+    const uint64_t qDescriptor = coreTileDescriptor<HD>(queries);
+    const float scaleLog2 = p.scale * kLog2e;
+
+    OnlineSoftmax<kScoreTiles, kOutTiles> softmax;
+    float o[kOutTiles][4];
+#pragma unroll
+    for (int n = 0; n < kOutTiles; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) o[n][e] = 0.f;
+    Tf32Mma::A head[kScoreTiles], tail[kScoreTiles];
+    // O += P V for the probabilities in head and tail, V of `stage`.
+    auto issueOutputProducts = [&](int stage) {
+      const uint64_t values = coreTileDescriptor<BN>(vts + stage * kTileFloats);
+#pragma unroll
+      for (int step = 0; step < kScoreTiles; ++step) {
+        if constexpr (HD == 128) {
+          wgmmaRegisters128(o, tail[step].x, advanceK(values, step));
+          wgmmaRegisters128(o, head[step].x, advanceK(values, step));
+        } else {
+          wgmmaRegisters64<0>(o, tail[step].x, advanceK(values, step));
+          wgmmaRegisters64<0>(o, head[step].x, advanceK(values, step));
+        }
+      }
+    };
+
+    for (int tile = block.tileBegin, i = 0; tile < block.tileEnd; ++tile, ++i) {
+      const int stage = i % kStages, previous = (i + kStages - 1) % kStages;
+      barrierWait(&full[stage], (i / kStages) & 1);
+
+      float s[kScoreTiles][4];
+      const uint64_t keys = coreTileDescriptor<HD>(ks + stage * kTileFloats);
+      wgmmaFence();
+#pragma unroll
+      for (int step = 0; step < HD / 8; ++step)
+        wgmmaShared64<0>(s, advanceK(qDescriptor, step), advanceK(keys, step), step == 0);
+      wgmmaCommit();
+      // The previous tile's P·V, left running under this tile's softmax.
+      if (i > 0) {
+        issueOutputProducts(previous);
+        wgmmaCommit();
+        wgmmaWait<1>();
+      } else {
+        wgmmaWait<0>();
+      }
+      pinAccumulators(s);
+
+      const int key0 = tile * BN;
+      const float noBias[kScoreTiles][4] = {};
+      float correction[2];
+      softmax.template step<false>(s, correction, noBias, p, scaleLog2, key0, block.fullTile(key0), block.range,
+                                   block.dropState, t);
+      wgmmaWait<0>();
+      pinAccumulators(o);
+      // The previous stage's K and V are no longer read: the producer may refill it.
+      if (i > 0 && lane == 0) barrierArrive(&empty[previous]);
+      softmax.rescale(o, correction);
+#pragma unroll
+      for (int step = 0; step < kScoreTiles; ++step) Tf32Mma::splitAccToA(s, step, head[step], tail[step]);
+    }
+    if (block.tileBegin < block.tileEnd) {
+      wgmmaFence();
+      issueOutputProducts((block.tileEnd - 1 - block.tileBegin) % kStages);
+      wgmmaCommit();
+      wgmmaWait<0>();
+      pinAccumulators(o);
+    }
+    storeOutputRows(p, block.bh, block.rows, softmax.rowMax, softmax.rowSum, o, t);
+  }
+#endif
+}
+
+template <class Traits>
+cudaError_t launch(const AttentionParams& p, cudaStream_t stream) {
+  auto kernel = wgmmaForwardKernel<Traits>;
+  static const cudaError_t attr =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::kSmemBytes);
+  if (attr != cudaSuccess) return attr;
+  constexpr int HD = Traits::kHeadDim;
+  const int tiles = (p.seqK + kTileKeys - 1) / kTileKeys;
+  const size_t bytes = size_t(p.batch) * p.headsKV * tiles * kTileKeys * HD * sizeof(float);
+  // Pooled and released at return: later users of these buffers come after the kernels on the stream.
+  DeviceBuffer keyTiles(bytes, "key tiles"), valueTiles(bytes, "value tiles");
+  prepareTilesKernel<HD><<<dim3(tiles, p.batch * p.headsKV), 256, 0, stream>>>(p, keyTiles.get(), valueTiles.get());
+  const cudaError_t prepared = cudaGetLastError();
+  if (prepared != cudaSuccess) return prepared;
+  const dim3 grid(p.batch * p.headsQ, (p.seqQ + Traits::kBlockM - 1) / Traits::kBlockM);
+  kernel<<<grid, Traits::kThreads, Traits::kSmemBytes, stream>>>(p, keyTiles.get(), valueTiles.get());
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+cudaError_t wgmmaForwardAvailable(bool* available) {
+  // The addon works on one device; read once.
+  static int compiled = -1;
+  if (compiled < 0) {
+    int flag = 0;
+    const cudaError_t error = cudaMemcpyFromSymbol(&flag, wgmmaCompiled, sizeof flag);
+    if (error != cudaSuccess) return error;
+    compiled = flag;
+  }
+  *available = compiled == 1;
+  return cudaSuccess;
+}
+
+cudaError_t launchWgmmaForward(const AttentionParams& p, cudaStream_t stream) {
+  return max(p.headDim, p.valueDim) <= 64 ? launch<WgmmaForwardConfig<64>::type>(p, stream)
+                                          : launch<WgmmaForwardConfig<128>::type>(p, stream);
+}
+
+}  // namespace attention
