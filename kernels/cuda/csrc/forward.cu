@@ -57,10 +57,7 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) forwardK
 
   OnlineSoftmax<kScoreTiles, kOutTiles> softmax;
   float o[kOutTiles][4];
-#pragma unroll
-  for (int n = 0; n < kOutTiles; ++n)
-#pragma unroll
-    for (int e = 0; e < 4; ++e) o[n][e] = 0.f;
+  zero(o);
 
   auto loadKeys = [&](int tile, int stage) {
     loadTile<BN, HD, Traits::kThreads>(ks + stage * BN * LD, LD, k, p.seqK, p.headDim, tile * BN, qkVector);

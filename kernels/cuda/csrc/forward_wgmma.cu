@@ -178,10 +178,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
 
     OnlineSoftmax<kScoreTiles, kOutTiles> softmax;
     float o[kOutTiles][4];
-#pragma unroll
-    for (int n = 0; n < kOutTiles; ++n)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) o[n][e] = 0.f;
+    zero(o);
     Tf32Mma::A head[kScoreTiles], tail[kScoreTiles];
     // O += P V for the probabilities in head and tail, V of `stage`.
     auto issueOutputProducts = [&](int stage) {
@@ -192,8 +189,8 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
           wgmmaRegisters128(o, tail[step].x, advanceK(values, step));
           wgmmaRegisters128(o, head[step].x, advanceK(values, step));
         } else {
-          wgmmaRegisters64<0>(o, tail[step].x, advanceK(values, step));
-          wgmmaRegisters64<0>(o, head[step].x, advanceK(values, step));
+          wgmmaRegisters64(o, tail[step].x, advanceK(values, step));
+          wgmmaRegisters64(o, head[step].x, advanceK(values, step));
         }
       }
     };
@@ -207,7 +204,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       wgmmaFence();
 #pragma unroll
       for (int step = 0; step < HD / 8; ++step)
-        wgmmaShared64<0>(s, advanceK(qDescriptor, step), advanceK(keys, step), step == 0);
+        wgmmaShared64(s, advanceK(qDescriptor, step), advanceK(keys, step), step == 0);
       wgmmaCommit();
       // The previous tile's P·V, left running under this tile's softmax.
       if (i > 0) {

@@ -402,6 +402,14 @@ __device__ __forceinline__ void roundOwnChunks(float* smem, int ld, bool vectori
 template <class Mma> using TileRowMajor = std::conditional_t<Mma::kRoundsTiles, RoundedRowMajor, RowMajor>;
 template <class Mma> using TileColMajor = std::conditional_t<Mma::kRoundsTiles, RoundedColMajor, ColMajor>;
 
+template <int NT>
+__device__ __forceinline__ void zero(float (&acc)[NT][4]) {
+#pragma unroll
+  for (int ni = 0; ni < NT; ++ni)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) acc[ni][e] = 0.f;
+}
+
 template <int MT, int NT>
 __device__ __forceinline__ void zero(float (&acc)[MT][NT][4]) {
 #pragma unroll

@@ -46,42 +46,30 @@ __device__ __forceinline__ void pinAccumulators(float (&d)[kTiles][4]) {
 // (the async proxy); a barrier after it covers the other threads.
 __device__ __forceinline__ void fenceAsyncProxy() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 
+// The 32 accumulator operands of eight 8-column tiles d[n0] .. d[n0 + 7], for the products below.
+#define WGMMA_ACCUMULATOR_TILE(d, n) "+f"(d[n][0]), "+f"(d[n][1]), "+f"(d[n][2]), "+f"(d[n][3])
+#define WGMMA_ACCUMULATOR_TILES_8(d, n0)                                                                    \
+  WGMMA_ACCUMULATOR_TILE(d, n0), WGMMA_ACCUMULATOR_TILE(d, n0 + 1), WGMMA_ACCUMULATOR_TILE(d, n0 + 2),    \
+      WGMMA_ACCUMULATOR_TILE(d, n0 + 3), WGMMA_ACCUMULATOR_TILE(d, n0 + 4), WGMMA_ACCUMULATOR_TILE(d, n0 + 5), \
+      WGMMA_ACCUMULATOR_TILE(d, n0 + 6), WGMMA_ACCUMULATOR_TILE(d, n0 + 7)
+
 // d[64 × 64] (+)= A[64 × 8] · B[8 × 64], A and B in shared memory; accumulate unless `zero`.
-// d is the accumulator tiles kFirst .. kFirst + 7 (8 columns each) of a larger array.
-template <int kFirst, int kTiles>
-__device__ __forceinline__ void wgmmaShared64(float (&d)[kTiles][4], uint64_t a, uint64_t b, bool zero) {
-  static_assert(kFirst + 8 <= kTiles, "eight accumulator tiles");
+__device__ __forceinline__ void wgmmaShared64(float (&d)[8][4], uint64_t a, uint64_t b, bool zero) {
   asm volatile(
       "{\n.reg .pred keep;\nsetp.eq.u32 keep, %34, 0;\n"
       "wgmma.mma_async.sync.aligned.m64n64k8.f32.tf32.tf32 "
       "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, keep, 1, 1;\n}\n"
-      : "+f"(d[kFirst + 0][0]), "+f"(d[kFirst + 0][1]), "+f"(d[kFirst + 0][2]), "+f"(d[kFirst + 0][3]),
-      "+f"(d[kFirst + 1][0]), "+f"(d[kFirst + 1][1]), "+f"(d[kFirst + 1][2]), "+f"(d[kFirst + 1][3]),
-      "+f"(d[kFirst + 2][0]), "+f"(d[kFirst + 2][1]), "+f"(d[kFirst + 2][2]), "+f"(d[kFirst + 2][3]),
-      "+f"(d[kFirst + 3][0]), "+f"(d[kFirst + 3][1]), "+f"(d[kFirst + 3][2]), "+f"(d[kFirst + 3][3]),
-      "+f"(d[kFirst + 4][0]), "+f"(d[kFirst + 4][1]), "+f"(d[kFirst + 4][2]), "+f"(d[kFirst + 4][3]),
-      "+f"(d[kFirst + 5][0]), "+f"(d[kFirst + 5][1]), "+f"(d[kFirst + 5][2]), "+f"(d[kFirst + 5][3]),
-      "+f"(d[kFirst + 6][0]), "+f"(d[kFirst + 6][1]), "+f"(d[kFirst + 6][2]), "+f"(d[kFirst + 6][3]),
-      "+f"(d[kFirst + 7][0]), "+f"(d[kFirst + 7][1]), "+f"(d[kFirst + 7][2]), "+f"(d[kFirst + 7][3])
+      : WGMMA_ACCUMULATOR_TILES_8(d, 0)
       : "l"(a), "l"(b), "r"(uint32_t(zero)));
 }
 
 // d[64 × 64] += A[64 × 8] · B[8 × 64], A in registers (the m16n8k8 A fragment of each warp's 16
-// rows), B in shared memory; d as for wgmmaShared64.
-template <int kFirst, int kTiles>
-__device__ __forceinline__ void wgmmaRegisters64(float (&d)[kTiles][4], const uint32_t (&a)[4], uint64_t b) {
-  static_assert(kFirst + 8 <= kTiles, "eight accumulator tiles");
+// rows), B in shared memory.
+__device__ __forceinline__ void wgmmaRegisters64(float (&d)[8][4], const uint32_t (&a)[4], uint64_t b) {
   asm volatile(
       "wgmma.mma_async.sync.aligned.m64n64k8.f32.tf32.tf32 "
       "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, 1, 1, 1;\n"
-      : "+f"(d[kFirst + 0][0]), "+f"(d[kFirst + 0][1]), "+f"(d[kFirst + 0][2]), "+f"(d[kFirst + 0][3]),
-      "+f"(d[kFirst + 1][0]), "+f"(d[kFirst + 1][1]), "+f"(d[kFirst + 1][2]), "+f"(d[kFirst + 1][3]),
-      "+f"(d[kFirst + 2][0]), "+f"(d[kFirst + 2][1]), "+f"(d[kFirst + 2][2]), "+f"(d[kFirst + 2][3]),
-      "+f"(d[kFirst + 3][0]), "+f"(d[kFirst + 3][1]), "+f"(d[kFirst + 3][2]), "+f"(d[kFirst + 3][3]),
-      "+f"(d[kFirst + 4][0]), "+f"(d[kFirst + 4][1]), "+f"(d[kFirst + 4][2]), "+f"(d[kFirst + 4][3]),
-      "+f"(d[kFirst + 5][0]), "+f"(d[kFirst + 5][1]), "+f"(d[kFirst + 5][2]), "+f"(d[kFirst + 5][3]),
-      "+f"(d[kFirst + 6][0]), "+f"(d[kFirst + 6][1]), "+f"(d[kFirst + 6][2]), "+f"(d[kFirst + 6][3]),
-      "+f"(d[kFirst + 7][0]), "+f"(d[kFirst + 7][1]), "+f"(d[kFirst + 7][2]), "+f"(d[kFirst + 7][3])
+      : WGMMA_ACCUMULATOR_TILES_8(d, 0)
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
 }
 
@@ -90,22 +78,7 @@ __device__ __forceinline__ void wgmmaRegisters128(float (&d)[16][4], const uint3
   asm volatile(
       "wgmma.mma_async.sync.aligned.m64n128k8.f32.tf32.tf32 "
       "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, {%64, %65, %66, %67}, %68, 1, 1, 1;\n"
-      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]),
-      "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
-      "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),
-      "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
-      "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),
-      "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
-      "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),
-      "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3]),
-      "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]), "+f"(d[8][3]),
-      "+f"(d[9][0]), "+f"(d[9][1]), "+f"(d[9][2]), "+f"(d[9][3]),
-      "+f"(d[10][0]), "+f"(d[10][1]), "+f"(d[10][2]), "+f"(d[10][3]),
-      "+f"(d[11][0]), "+f"(d[11][1]), "+f"(d[11][2]), "+f"(d[11][3]),
-      "+f"(d[12][0]), "+f"(d[12][1]), "+f"(d[12][2]), "+f"(d[12][3]),
-      "+f"(d[13][0]), "+f"(d[13][1]), "+f"(d[13][2]), "+f"(d[13][3]),
-      "+f"(d[14][0]), "+f"(d[14][1]), "+f"(d[14][2]), "+f"(d[14][3]),
-      "+f"(d[15][0]), "+f"(d[15][1]), "+f"(d[15][2]), "+f"(d[15][3])
+      : WGMMA_ACCUMULATOR_TILES_8(d, 0), WGMMA_ACCUMULATOR_TILES_8(d, 8)
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
 }
 
