@@ -53,8 +53,12 @@ function main(): void {
   const kernels: Record<string, unknown>[] = [];
   for (const s of SHAPES) {
     for (const [precision, code] of PRECISIONS) {
+      // From an empty pool, the pool afterwards holds every device buffer of one forward +
+      // backward (inputs, outputs, gradients and the kernels' scratch): its peak footprint.
+      addon.releasePool();
       const t = addon.timeKernels(specFor(s, code), {iterations: 30, warmup: 5, backward: true});
-      const row = {shape: s.name, precision, forwardMs: median(t.forwardMs), backwardMs: median(t.backwardMs)};
+      const row = {shape: s.name, precision, forwardMs: median(t.forwardMs), backwardMs: median(t.backwardMs),
+                   deviceBytes: addon.memory().pooledBytes};
       console.log(JSON.stringify(row));
       kernels.push(row);
     }

@@ -7,8 +7,8 @@ import {readFileSync} from 'node:fs';
 import {markdownTable, writeResultsSection} from '../results';
 import {backwardFlops, forwardFlops, SHAPES} from './shapes';
 
-interface KernelRow { shape: string; precision: string; forwardMs: number; backwardMs: number }
-interface TorchRow { shape: string; dtype: string; forwardMs: number; backwardMs: number }
+interface KernelRow { shape: string; precision: string; forwardMs: number; backwardMs: number; deviceBytes: number }
+interface TorchRow { shape: string; dtype: string; forwardMs: number; backwardMs: number; peakBytes: number }
 interface CallRow { shape: string; wholeCallMs: number; copyFloorMs: number; upBytes: number; downBytes: number }
 
 /** The measured TF32 tensor-core ceiling of the H100 (shared design notes). */
@@ -21,6 +21,7 @@ const torch = JSON.parse(readFileSync(torchPath, 'utf8')) as {torch: string, dev
 const ms = (x: number) => x.toFixed(3);
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
 const tflops = (flops: number, milliseconds: number) => (flops / milliseconds / 1e9).toFixed(0);
+const megabytes = (bytes: number) => (bytes / 1e6).toFixed(0);
 const kernel = (shape: string, precision: string) => ours.kernels.find(k => k.shape === shape && k.precision === precision)!;
 const torchRow = (shape: string, dtype: string) => torch.rows.find(r => r.shape === shape && r.dtype === dtype)!;
 
@@ -31,7 +32,8 @@ const sideBySide = (k: KernelRow, t: TorchRow) => [
 const defaultRows = SHAPES.map(s => {
   const k = kernel(s.name, 'tf32'), t = torchRow(s.name, 'fp32');
   const f = forwardFlops(s), fb = f + backwardFlops(s);
-  return [s.name, ...sideBySide(k, t), `${tflops(f, k.forwardMs)} / ${tflops(fb, k.forwardMs + k.backwardMs)}`];
+  return [s.name, ...sideBySide(k, t), `${tflops(f, k.forwardMs)} / ${tflops(fb, k.forwardMs + k.backwardMs)}`,
+          `${megabytes(k.deviceBytes)} / ${megabytes(t.peakBytes)}`];
 });
 const bf16Rows = SHAPES.map(s => {
   const k = kernel(s.name, 'bf16'), t = torchRow(s.name, 'bf16');
@@ -58,8 +60,11 @@ ours reads them through broadcast strides. FLOPs: 4·B·H·S²·D forward (half 
 
 ### Default precision ('tf32') vs PyTorch float32 SDPA (allow_tf32 = ${String((torch as {allowTf32?: boolean}).allowTf32)})
 ${markdownTable(['shape', 'ours fwd ms', 'torch fwd ms', 'speed-up', 'ours fwd+bwd ms', 'torch fwd+bwd ms', 'speed-up',
-                 'ours TFLOP/s fwd / fwd+bwd'], defaultRows)}
+                 'ours TFLOP/s fwd / fwd+bwd', 'device MB ours / torch'], defaultRows)}
 
+Device MB: every device buffer of one forward + backward, inputs, outputs, gradients and scratch included (ours:
+the addon's pool after the timed run, from empty, in its size classes; torch: \`max_memory_allocated\` over one
+forward + backward, the materialized Swin mask included).
 TF32 tensor-core ceiling measured on this GPU: about ${TF32_CEILING} TFLOP/s. On this GPU the LM rows' forward is the
 Hopper kernel (\`forward_wgmma.cu\`, 'tf32' without a bias); its time includes the pass that lays out K and V as
 TF32 tiles, and those tiles take device memory the size of K and V again during the call (2 × 25 MB at 8×12×1024×64).

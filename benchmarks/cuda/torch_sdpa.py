@@ -46,12 +46,30 @@ def time_sdpa(batch, heads, seq, dim, causal, windows, dtype):
     return statistics.median(forward), statistics.median(backward)
 
 
+def peak_bytes(batch, heads, seq, dim, causal, windows, dtype):
+    """Device bytes allocated at the peak of one forward + backward, inputs, mask and gradients included."""
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    q, k, v = (torch.randn(batch, heads, seq, dim, device="cuda", dtype=dtype, requires_grad=True) for _ in range(3))
+    mask = None
+    if windows:
+        rel = torch.randn(1, heads, seq, seq, device="cuda", dtype=dtype)
+        win = torch.randn(windows, 1, seq, seq, device="cuda", dtype=dtype)
+        mask = (rel + win).repeat(batch // windows, 1, 1, 1).contiguous()
+    dy = torch.randn(batch, heads, seq, dim, device="cuda", dtype=dtype)
+    F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal).backward(dy)
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() - base
+
+
 def main():
     rows = []
     for name, batch, heads, seq, dim, causal, windows in SHAPES:
         for label, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
             fwd, bwd = time_sdpa(batch, heads, seq, dim, causal, windows, dtype)
-            row = {"shape": name, "dtype": label, "forwardMs": fwd, "backwardMs": bwd}
+            row = {"shape": name, "dtype": label, "forwardMs": fwd, "backwardMs": bwd,
+                   "peakBytes": peak_bytes(batch, heads, seq, dim, causal, windows, dtype)}
             print(json.dumps(row), flush=True)
             rows.append(row)
     result = {
