@@ -3,12 +3,12 @@
 // running max and sum of each row (online softmax) and never writes scores to global memory.
 #include <cmath>
 #include "attention_common.cuh"
+#include "forward_tile.cuh"
 #include "kernel_traits.cuh"
 #include "launch.h"
 #include "launch_short.h"
 #include "launch_wgmma.h"
 #include "mma.cuh"
-#include "forward_tile.cuh"
 
 namespace attention {
 namespace {

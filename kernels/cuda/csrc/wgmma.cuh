@@ -1,19 +1,14 @@
-// Hopper's warpgroup products (wgmma, sm_90a) for the TF32 forward (forward_wgmma.cu).
+// Hopper (sm_90a) pieces of the TF32 forward (forward_wgmma.cu): warpgroup products (wgmma),
+// shared-memory barriers with bulk copies, and register reallocation between warpgroups.
 // Operands in shared memory use the no-swizzle core-matrix layout: a core matrix is 8 rows of
 // 16 bytes (4 TF32 values along the inner index k), stored as 128 contiguous bytes; a tile
 // [rows][cols] keeps its core matrices along k next to each other and its 8-row groups
-// cols · 32 bytes apart. Written by plain 16-byte copies, it needs no swizzle to be free of bank
-// conflicts, and each k step of 8 is the next 256 bytes.
+// cols · 32 bytes apart. Filled in order in 16-byte chunks, it needs no swizzle to be free of
+// bank conflicts, and each k step of 8 is the next 256 bytes.
 #pragma once
 #include <cstdint>
 
 namespace attention {
-
-// Offset (in floats) of element (row, col) of a [rows][kCols] tile in the core-matrix layout.
-template <int kCols>
-__device__ __forceinline__ int coreOffset(int row, int col) {
-  return (row / 8) * (8 * kCols) + (col / 4) * 32 + (row % 8) * 4 + col % 4;
-}
 
 // The matrix descriptor of a K-major operand in the core-matrix layout: start address, the
 // step between core matrices along k (128 bytes) and between 8-row groups (kCols · 32 bytes).
