@@ -19,17 +19,23 @@ SHAPES = [
 ITERATIONS, WARMUP = 30, 5
 
 
+def random_inputs(batch, heads, seq, dim, windows, dtype):
+    """Fresh q, k, v (requiring gradients), the materialized Swin mask or None, and dy."""
+    q, k, v = (torch.randn(batch, heads, seq, dim, device="cuda", dtype=dtype, requires_grad=True) for _ in range(3))
+    mask = None
+    if windows:
+        rel = torch.randn(1, heads, seq, seq, device="cuda", dtype=dtype)
+        win = torch.randn(windows, 1, seq, seq, device="cuda", dtype=dtype)
+        mask = (rel + win).repeat(batch // windows, 1, 1, 1).contiguous()
+    dy = torch.randn(batch, heads, seq, dim, device="cuda", dtype=dtype)
+    return q, k, v, mask, dy
+
+
 def time_sdpa(batch, heads, seq, dim, causal, windows, dtype):
     forward, backward = [], []
     start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     for it in range(WARMUP + ITERATIONS):
-        q, k, v = (torch.randn(batch, heads, seq, dim, device="cuda", dtype=dtype, requires_grad=True) for _ in range(3))
-        mask = None
-        if windows:
-            rel = torch.randn(1, heads, seq, seq, device="cuda", dtype=dtype)
-            win = torch.randn(windows, 1, seq, seq, device="cuda", dtype=dtype)
-            mask = (rel + win).repeat(batch // windows, 1, 1, 1).contiguous()
-        dy = torch.randn(batch, heads, seq, dim, device="cuda", dtype=dtype)
+        q, k, v, mask, dy = random_inputs(batch, heads, seq, dim, windows, dtype)
         torch.cuda.synchronize()
         start.record()
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
@@ -51,13 +57,7 @@ def peak_bytes(batch, heads, seq, dim, causal, windows, dtype):
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
     base = torch.cuda.memory_allocated()
-    q, k, v = (torch.randn(batch, heads, seq, dim, device="cuda", dtype=dtype, requires_grad=True) for _ in range(3))
-    mask = None
-    if windows:
-        rel = torch.randn(1, heads, seq, seq, device="cuda", dtype=dtype)
-        win = torch.randn(windows, 1, seq, seq, device="cuda", dtype=dtype)
-        mask = (rel + win).repeat(batch // windows, 1, 1, 1).contiguous()
-    dy = torch.randn(batch, heads, seq, dim, device="cuda", dtype=dtype)
+    q, k, v, mask, dy = random_inputs(batch, heads, seq, dim, windows, dtype)
     F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal).backward(dy)
     torch.cuda.synchronize()
     return torch.cuda.max_memory_allocated() - base
