@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include "attention_common.cuh"
+#include "forward_tile.cuh"
 #include "kernel_traits.cuh"
 #include "launch_short.h"
 #include "mma.cuh"
@@ -146,37 +147,14 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortFor
         }
       }
     uint32_t dropState[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) dropState[r] = p.dropout ? dropoutRowState(p, bh, rows[r]) : 0u;
     float base[2];
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      rowMax[r] = fmaxf(rowMax[r], __shfl_xor_sync(0xffffffffu, rowMax[r], 1));
-      rowMax[r] = fmaxf(rowMax[r], __shfl_xor_sync(0xffffffffu, rowMax[r], 2));
-      // A row with nothing visible keeps base 0 so that exp2(-inf - base) = 0, never NaN.
-      base[r] = rowMax[r] == -INFINITY ? 0.f : rowMax[r];
-      dropState[r] = p.dropout ? dropoutRowState(p, bh, rows[r]) : 0u;
-    }
-#pragma unroll
-    for (int n = 0; n < kScoreTiles; ++n)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int r = e / 2;
-        s[0][n][e] = fastExp2(s[0][n][e] - base[r]);
-        rowSum[r] += s[0][n][e];
-      }
-    // Dropped entries stay in the softmax sum and leave P·V; 1 / (1 - rate) comes at the end in fp32.
-    if (p.dropout) {
-#pragma unroll
-      for (int n = 0; n < kScoreTiles; ++n)
-#pragma unroll
-        for (int e = 0; e < 4; ++e)
-          if (!dropoutKeeps(p, dropState[e / 2], n * 8 + 2 * t + (e & 1))) s[0][n][e] = 0.f;
-    }
+    completeRowMaxima(rowMax, base);
+    exponentiateScores(s[0], base, rowSum, p, dropState, 0, t);
 
     float o[kOutTiles][4];
-#pragma unroll
-    for (int n = 0; n < kOutTiles; ++n)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) o[n][e] = 0.f;
+    zero(o);
     attentionOutputMma<Mma>(o, s, TileRowMajor<Mma>{vs, LD}, g, t);
 
     storeOutputRows(p, bh, rows, rowMax, rowSum, o, t);

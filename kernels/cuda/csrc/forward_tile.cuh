@@ -47,6 +47,42 @@ struct QueryBlock {
   }
 };
 
+// Completes a lane's two row maxima m across its quad (the lanes that share the rows) and
+// gives the base each row's exponents subtract: the maximum, or 0 for a row with nothing
+// visible, so that exp2(-inf - base) = 0, never NaN.
+__device__ __forceinline__ void completeRowMaxima(float (&m)[2], float (&base)[2]) {
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    m[r] = fmaxf(m[r], __shfl_xor_sync(0xffffffffu, m[r], 1));
+    m[r] = fmaxf(m[r], __shfl_xor_sync(0xffffffffu, m[r], 2));
+    base[r] = m[r] == -INFINITY ? 0.f : m[r];
+  }
+}
+
+// Scores (log2 units, keys key0 + 8 n + 2 t + e % 2) → exp2(s - base) in place, added to this
+// lane's row sums. Dropped entries then leave s but count in the sum; the 1 / (1 - rate) of
+// kept ones is applied at the end in fp32, not to tensor-core operands. Dropout runs as a loop
+// of its own under a uniform branch, so that calls without it spend nothing.
+template <int kScoreTiles>
+__device__ __forceinline__ void exponentiateScores(float (&s)[kScoreTiles][4], const float (&base)[2],
+                                                   float (&rowSum)[2], const AttentionParams& p,
+                                                   const uint32_t (&dropState)[2], int key0, int t) {
+#pragma unroll
+  for (int n = 0; n < kScoreTiles; ++n)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      s[n][e] = fastExp2(s[n][e] - base[e / 2]);
+      rowSum[e / 2] += s[n][e];
+    }
+  if (p.dropout) {
+#pragma unroll
+    for (int n = 0; n < kScoreTiles; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        if (!dropoutKeeps(p, dropState[e / 2], key0 + n * 8 + 2 * t + (e & 1))) s[n][e] = 0.f;
+  }
+}
+
 template <int kScoreTiles, int kOutTiles>
 struct OnlineSoftmax {
   float rowMax[2] = {-INFINITY, -INFINITY};  // log2 units
@@ -55,8 +91,8 @@ struct OnlineSoftmax {
   // Turns one key tile's scores (QKᵀ) into unnormalized probabilities in place and gives the
   // factor by which the outputs so far must be scaled for the new row maxima (rescale). bias
   // (log2 units) is added where kHasBias; keys outside a row's range become 0 unless the tile
-  // is fully visible. Masks and dropout run as loops of their own under uniform branches, so
-  // that tiles without them spend nothing.
+  // is fully visible. The mask runs as a loop of its own under a uniform branch, so that tiles
+  // without it spend nothing.
   template <bool kHasBias>
   __device__ __forceinline__ void step(float (&s)[kScoreTiles][4], float (&correction)[2],
                                        const float (&bias)[kScoreTiles][4], const AttentionParams& p,
@@ -84,32 +120,14 @@ struct OnlineSoftmax {
 #pragma unroll
       for (int e = 0; e < 4; ++e) tileMax[e / 2] = fmaxf(tileMax[e / 2], s[n][e]);
     float base[2];
+    completeRowMaxima(tileMax, base);
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      tileMax[r] = fmaxf(tileMax[r], __shfl_xor_sync(0xffffffffu, tileMax[r], 1));
-      tileMax[r] = fmaxf(tileMax[r], __shfl_xor_sync(0xffffffffu, tileMax[r], 2));
-      // A row with nothing visible yet keeps base 0 so that exp2(-inf - base) = 0, never NaN.
-      base[r] = tileMax[r] == -INFINITY ? 0.f : tileMax[r];
       correction[r] = fastExp2(rowMax[r] - base[r]);
       rowMax[r] = tileMax[r];
       rowSum[r] *= correction[r];
     }
-#pragma unroll
-    for (int n = 0; n < kScoreTiles; ++n)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        s[n][e] = fastExp2(s[n][e] - base[e / 2]);
-        rowSum[e / 2] += s[n][e];
-      }
-    // Dropped entries count in the sum but leave the product; the 1 / (1 - rate) of kept ones
-    // is applied at the end in fp32, not to tensor-core operands.
-    if (p.dropout) {
-#pragma unroll
-      for (int n = 0; n < kScoreTiles; ++n)
-#pragma unroll
-        for (int e = 0; e < 4; ++e)
-          if (!dropoutKeeps(p, dropState[e / 2], key0 + n * 8 + 2 * t + (e & 1))) s[n][e] = 0.f;
-    }
+    exponentiateScores(s, base, rowSum, p, dropState, key0, t);
   }
 
   static __device__ __forceinline__ void rescale(float (&o)[kOutTiles][4], const float (&correction)[2]) {
