@@ -33,6 +33,9 @@ const TILE_CASES: CaseShape[] = [
   {B: 128, Hq: 6, Sq: 49, D: 32, biases: [{kind: 'tensor', shape: [1, 6, 49, 49]}, {kind: 'window', shape: [64, 1, 49, 49], maskFraction: 0.2}]},
   {B: 40, Hq: 8, Hkv: 2, Sq: 37, Sk: 53, D: 24, Dv: 40, biases: [{kind: 'tensor', shape: [1, 8, 37, 53]}], dropout: {rate: 0.2, seed: 4242}},
   {B: 8, Hq: 2, Sq: 61, Sk: 45, D: 16, biases: [{kind: 'window', shape: [4, 2, 61, 45], maskFraction: 0.3}, {kind: 'causal', fromBottomRight: true}]},
+  // Enough windows (6,400) for blocks to walk runs of windows that share the bias (on up to
+  // 266 multiprocessors): the summed bias is held across windows.
+  {B: 1600, Hq: 4, Sq: 25, D: 16, biases: [{kind: 'tensor', shape: [1, 4, 25, 25]}, {kind: 'window', shape: [8, 1, 25, 25], maskFraction: 0.2}], dropout: {rate: 0.1, seed: 77}},
   {B: 3, Hq: 2, Sq: 17, Sk: 64, D: 60, Dv: 7, biases: [{kind: 'tensor', shape: [3, 1, 1, 64]}, {kind: 'causal'}]},
   {B: 1, Hq: 3, Sq: 64, D: 64, biases: [{kind: 'blockDiagonal', qLens: [20, 31, 13], causal: true}]},
   // Without a bias, 'tf32' takes the Hopper forward on sm_90a (as the D 40 to 128 cases above

@@ -2,7 +2,8 @@
 // windows. With one 64-key tile per window there is no online softmax; what costs time is
 // latency (a window is 25 KB of Q, K, V and O), so a persistent block walks windows in
 // turn and prefetches the next window's Q, K, V (cp.async, second stage) while it computes
-// the current one.
+// the current one. Where consecutive windows share their bias (Swin's relative bias and
+// window mask), a block walks runs of them and sums the bias once per run.
 #include <algorithm>
 #include <cmath>
 #include "attention_common.cuh"
@@ -42,14 +43,77 @@ __device__ __forceinline__ void gatherBiasRows(float* cells, const BiasSource (&
   }
 }
 
+// The windows a block takes. With kRuns, a run of consecutive windows in an order by head,
+// then by window index b mod nW, then by image, so that consecutive windows share their bias
+// where it is broadcast over images (Swin's relative bias and window mask; B is a multiple of
+// nW, CONTRACT.md); else windows blockIdx.x, + gridDim.x, ... in (batch, head) order.
+template <bool kRuns>
+struct WindowWalk {
+  int w, end, stride;
+  __device__ __forceinline__ explicit WindowWalk(const AttentionParams& p) {
+    const int windows = p.batch * p.headsQ;
+    if constexpr (kRuns) {
+      const int perBlock = (windows + gridDim.x - 1) / gridDim.x;
+      w = blockIdx.x * perBlock;
+      end = min(w + perBlock, windows);
+      stride = 1;
+    } else {
+      w = blockIdx.x;
+      end = windows;
+      stride = gridDim.x;
+    }
+  }
+  __device__ __forceinline__ bool hasNext() const { return w + stride < end; }
+  // The (batch, head) of this window (ahead = 0) or the next (ahead = 1).
+  __device__ __forceinline__ int window(const AttentionParams& p, int ahead) const {
+    const int i = w + ahead * stride;
+    if constexpr (!kRuns) return i;
+    const unsigned batch = p.batch, images = batch / unsigned(p.numWindows);
+    const unsigned h = unsigned(i) / batch, r = unsigned(i) - h * batch;
+    const unsigned c = r / images, image = r - c * images;
+    return int((image * unsigned(p.numWindows) + c) * unsigned(p.headsQ) + h);
+  }
+};
+
+// Fills a window's summed bias [query][key] (kBiasLd apart) from its sources, read with
+// coalesced loads (each element once) instead of per-fragment loads that touch every sector
+// four times over. Thread (i0, j) takes rows i0, i0 + kRowStep, ... of key j.
+template <class Traits>
+__device__ __forceinline__ void stageBias(float* smem, const AttentionParams& p, const BiasRows& biases) {
+  constexpr int N = Traits::kMaxSeq, kRowStep = Traits::kThreads / N;
+  const int j = threadIdx.x % N, i0 = threadIdx.x / N;
+  const int validRows = j < p.seqK ? (p.seqQ - i0 + kRowStep - 1) / kRowStep : 0;
+  const BiasSource bias = biases.bias ? BiasSource{biases.bias + i0 * biases.biasRow + j * biases.biasCol,
+                                                   int(kRowStep * biases.biasRow)}
+                                      : BiasSource{};
+  const BiasSource window = biases.window ? BiasSource{biases.window + i0 * biases.windowRow + j * biases.windowCol,
+                                                       int(kRowStep * biases.windowRow)}
+                                          : BiasSource{};
+  float* cells = smem + i0 * Traits::kBiasLd + j;
+  constexpr int kRows = N / kRowStep, kCellStep = kRowStep * Traits::kBiasLd;
+  if (biases.bias && biases.window) {
+    const BiasSource both[2] = {bias, window};
+    gatherBiasRows<kRows, kCellStep, 2>(cells, both, validRows);
+  } else {
+    // One source, in a two-entry array as above: an array sized by the source count built
+    // to slower code (0.102 -> 0.110 ms at Swin stage 1, NOTES.md version 11).
+    const BiasSource one[2] = {biases.bias ? bias : window, {}};
+    gatherBiasRows<kRows, kCellStep, 1>(cells, one, validRows);
+  }
+}
+
 template <class Traits, class Mma, bool kHasBias>
 __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortForwardKernel(const AttentionParams p) {
   constexpr int N = Traits::kMaxSeq, HD = Traits::kHeadDim, LD = Traits::kLd;
   constexpr int kScoreTiles = N / 8, kOutTiles = HD / 8;
+  constexpr bool kHeldBias = kHasBias && Traits::kHeldBias;
   extern __shared__ float smem[];
+  // With a held bias, the summed bias of the last window stays after the two stages until a
+  // window with other bias sources comes; else each window's goes where its Q and K were.
+  float* heldBias = smem + 2 * Traits::kStageFloats;
+  const float* heldSources[2] = {nullptr, nullptr};
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-  const int windows = p.batch * p.headsQ;
   const bool qkVector = p.headDim % 4 == 0, vVector = p.valueDim % 4 == 0;
   const float scaleLog2 = p.scale * kLog2e;
 
@@ -72,14 +136,16 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortFor
     commitAsync();
   };
 
-  if (blockIdx.x < windows) loadWindow(blockIdx.x, smem);
-  for (int bh = blockIdx.x, step = 0; bh < windows; bh += gridDim.x, ++step) {
+  WindowWalk<kHeldBias> walk(p);
+  if (walk.w < walk.end) loadWindow(walk.window(p, 0), smem);
+  for (int step = 0; walk.w < walk.end; walk.w += walk.stride, ++step) {
+    const int bh = walk.window(p, 0);
     float* qs = smem + (step & 1) * Traits::kStageFloats;
     float* ks = qs + N * LD;
     float* vs = ks + N * LD;
     // The other stage was released by the barrier that ended the previous window.
-    if (bh + gridDim.x < windows) {
-      loadWindow(bh + gridDim.x, smem + ((step + 1) & 1) * Traits::kStageFloats);
+    if (walk.hasNext()) {
+      loadWindow(walk.window(p, 1), smem + ((step + 1) & 1) * Traits::kStageFloats);
       waitAsync<1>();
     } else {
       waitAsync<0>();
@@ -90,6 +156,15 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortFor
       roundOwnChunks<N, HD, Traits::kThreads>(ks, LD, qkVector);
       roundOwnChunks<N, HD, Traits::kThreads>(vs, LD, vVector);
     }
+    // The held bias was last read before the barrier that ended the previous window.
+    if constexpr (kHeldBias) {
+      const BiasRows biases(p, bh / p.headsQ, bh % p.headsQ);
+      if (biases.bias != heldSources[0] || biases.window != heldSources[1]) {
+        stageBias<Traits>(heldBias, p, biases);
+        heldSources[0] = biases.bias;
+        heldSources[1] = biases.window;
+      }
+    }
     __syncthreads();
 
     // Warps past the last query row (Sq <= 48) compute rows that are never stored: no branch
@@ -98,34 +173,13 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortFor
     zero(s);
     warpGemm<Mma, 1, kScoreTiles, HD, Traits::kGemmUnroll>(s, TileRowMajor<Mma>{qs, LD}, TileColMajor<Mma>{ks, LD},
                                                            warp * 16, 0, g, t);
-    if constexpr (kHasBias) {
-      // Q and K are spent: their space takes the window's summed bias, read with coalesced
-      // loads (each bias element once) instead of per-fragment loads that touch every
-      // sector four times over. Thread (i0, j) takes rows i0, i0 + kRowStep, ... of key j.
+    if constexpr (kHasBias && !kHeldBias) {
+      // Q and K are spent: their space takes the window's summed bias.
       __syncthreads();
-      constexpr int kRowStep = Traits::kThreads / N;
-      const BiasRows biases(p, bh / p.headsQ, bh % p.headsQ);
-      const int j = threadIdx.x % N, i0 = threadIdx.x / N;
-      const int validRows = j < p.seqK ? (p.seqQ - i0 + kRowStep - 1) / kRowStep : 0;
-      const BiasSource bias = biases.bias ? BiasSource{biases.bias + i0 * biases.biasRow + j * biases.biasCol,
-                                                       int(kRowStep * biases.biasRow)}
-                                          : BiasSource{};
-      const BiasSource window = biases.window ? BiasSource{biases.window + i0 * biases.windowRow + j * biases.windowCol,
-                                                           int(kRowStep * biases.windowRow)}
-                                              : BiasSource{};
-      float* cells = qs + i0 * Traits::kBiasLd + j;
-      constexpr int kRows = N / kRowStep, kCellStep = kRowStep * Traits::kBiasLd;
-      if (biases.bias && biases.window) {
-        const BiasSource both[2] = {bias, window};
-        gatherBiasRows<kRows, kCellStep, 2>(cells, both, validRows);
-      } else {
-        // One source, in a two-entry array as above: an array sized by the source count built
-        // to slower code (0.102 -> 0.110 ms at Swin stage 1, NOTES.md version 11).
-        const BiasSource one[2] = {biases.bias ? bias : window, {}};
-        gatherBiasRows<kRows, kCellStep, 1>(cells, one, validRows);
-      }
+      stageBias<Traits>(qs, p, BiasRows(p, bh / p.headsQ, bh % p.headsQ));
       __syncthreads();
     }
+    const float* biasCells = kHeldBias ? heldBias : qs;
 
     // Scores in log2 units, masked entries (and keys past Sk) -inf; all keys are here, so
     // the row maximum is final.
@@ -136,7 +190,7 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortFor
       for (int r = 0; r < 2; ++r) {
         float2 bias = make_float2(0.f, 0.f);
         if constexpr (kHasBias)
-          bias = *reinterpret_cast<const float2*>(qs + (warp * 16 + g + 8 * r) * Traits::kBiasLd + n * 8 + 2 * t);
+          bias = *reinterpret_cast<const float2*>(biasCells + (warp * 16 + g + 8 * r) * Traits::kBiasLd + n * 8 + 2 * t);
 #pragma unroll
         for (int c = 0; c < 2; ++c) {
           const int e = 2 * r + c, j = n * 8 + 2 * t + c;
@@ -162,32 +216,61 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortFor
   }
 }
 
+cudaError_t multiprocessorCount(int* count) {
+  int device = 0;
+  const cudaError_t status = cudaGetDevice(&device);
+  return status != cudaSuccess ? status : cudaDeviceGetAttribute(count, cudaDevAttrMultiProcessorCount, device);
+}
+
 template <class Traits, class Mma, bool kHasBias>
 cudaError_t launch(const AttentionParams& p, cudaStream_t stream) {
   auto kernel = shortForwardKernel<Traits, Mma, kHasBias>;
   static const cudaError_t attr =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::kSmemBytes);
   if (attr != cudaSuccess) return attr;
-  // One resident wave of blocks; each walks windows blockIdx.x, + gridDim.x, ...
-  int device = 0, multiprocessors = 0, perMultiprocessor = 0;
-  cudaError_t status = cudaGetDevice(&device);
-  if (status == cudaSuccess) status = cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device);
+  // One resident wave of blocks, each walking as many windows as the busiest (no block without
+  // windows).
+  int multiprocessors = 0, perMultiprocessor = 0;
+  cudaError_t status = multiprocessorCount(&multiprocessors);
   if (status == cudaSuccess)
     status = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perMultiprocessor, kernel, Traits::kThreads,
                                                            Traits::kSmemBytes);
   if (status != cudaSuccess) return status;
   const int64_t windows = int64_t(p.batch) * p.headsQ;
-  const int blocks = int(std::min<int64_t>(windows, int64_t(multiprocessors) * std::max(1, perMultiprocessor)));
+  const int64_t resident = std::min<int64_t>(windows, int64_t(multiprocessors) * std::max(1, perMultiprocessor));
+  const int64_t perBlock = (windows + resident - 1) / resident;
+  const int blocks = int((windows + perBlock - 1) / perBlock);
   kernel<<<blocks, Traits::kThreads, Traits::kSmemBytes, stream>>>(p);
   return cudaGetLastError();
+}
+
+// Whether to hold the summed bias across windows (ShortForwardTraits' kHeldBias): consecutive
+// windows of a WindowWalk<true> must share their bias sources (a bias broadcast over the
+// batch, or none, and at least two images per window index), and each block must walk enough
+// windows to pay for the space, which leaves fewer blocks per multiprocessor. Measured at Swin
+// stage 1, 15.5 windows per block: 0.102 -> 0.083 ms; stage 3, 3.9 per block: 0.027 -> 0.028 ms.
+constexpr int kHeldBiasMinWindowsPerBlock = 8;
+template <class HeldTraits>
+cudaError_t holdsBias(const AttentionParams& p, bool* held) {
+  *held = false;
+  if (!kShortForwardHeldBias || !(p.bias == nullptr || p.biasStride[0] == 0) || p.batch / p.numWindows < 2)
+    return cudaSuccess;
+  int multiprocessors = 0;
+  const cudaError_t status = multiprocessorCount(&multiprocessors);
+  *held = int64_t(p.batch) * p.headsQ >= int64_t(kHeldBiasMinWindowsPerBlock) * multiprocessors * HeldTraits::kMinBlocks;
+  return status;
 }
 
 template <class Mma>
 cudaError_t launchForHeadDim(const AttentionParams& p, cudaStream_t stream) {
   const bool hasBias = p.bias != nullptr || p.windowBias != nullptr;
   if (std::max(p.headDim, p.valueDim) <= 32) {
-    return hasBias ? launch<ShortForwardConfig<32>::type, Mma, true>(p, stream)
-                   : launch<ShortForwardConfig<32>::type, Mma, false>(p, stream);
+    if (!hasBias) return launch<ShortForwardConfig<32>::type, Mma, false>(p, stream);
+    using Held = ShortForwardConfig<32, true>::type;
+    bool held = false;
+    const cudaError_t status = holdsBias<Held>(p, &held);
+    if (status != cudaSuccess) return status;
+    return held ? launch<Held, Mma, true>(p, stream) : launch<ShortForwardConfig<32>::type, Mma, true>(p, stream);
   }
   return hasBias ? launch<ShortForwardConfig<64>::type, Mma, true>(p, stream)
                  : launch<ShortForwardConfig<64>::type, Mma, false>(p, stream);

@@ -122,21 +122,24 @@ namespace attention {
 
 // Short sequences (Swin windows: Sq, Sk <= 64): a block of 4 warps takes one (batch, head)
 // window at a time, all of its keys in one tile, and loads the next window into a second
-// stage while it computes this one (persistent grid). A stage holds Q, K and V.
-template <int kHeadDim_, int kMinBlocks_>
+// stage while it computes this one (persistent grid). A stage holds Q, K and V. With
+// kHeldBias, the summed bias has space of its own after the stages and stays there while
+// consecutive windows share it.
+template <int kHeadDim_, int kMinBlocks_, bool kHeldBias_ = false>
 struct ShortForwardTraits {
   static constexpr int kGemmUnroll = 2;
   static constexpr int kHeadDim = kHeadDim_;
   static constexpr int kMinBlocks = kMinBlocks_;
+  static constexpr bool kHeldBias = kHeldBias_;
   static constexpr int kWarps = 4;
   static constexpr int kThreads = 32 * kWarps;
   static constexpr int kMaxSeq = 16 * kWarps;  // query rows (16 per warp) and keys of a window
   static constexpr int kLd = kHeadDim + 4;
   static constexpr int kStageFloats = 3 * kMaxSeq * kLd;
-  static constexpr int kSmemBytes = 2 * kStageFloats * 4;
-  // The window's summed bias [query][key] takes the Q and K space once QKᵀ is done; a row
-  // stride of 72 keeps the 8-byte fragment reads free of bank conflicts.
+  // The window's summed bias [query][key]; a row stride of 72 keeps the 8-byte fragment reads
+  // free of bank conflicts. Without kHeldBias it takes the Q and K space once QKᵀ is done.
   static constexpr int kBiasLd = 72;
+  static constexpr int kSmemBytes = (2 * kStageFloats + (kHeldBias ? kMaxSeq * kBiasLd : 0)) * 4;
   static_assert(kMaxSeq * kBiasLd <= 2 * kMaxSeq * kLd, "the bias fits where Q and K were");
   static_assert(kMaxSeq * kMaxSeq % kThreads == 0 && kThreads % kMaxSeq == 0, "bias load mapping");
 };
@@ -144,8 +147,20 @@ struct ShortForwardTraits {
 #ifndef SHORT_FORWARD_32_MIN_BLOCKS
 #define SHORT_FORWARD_32_MIN_BLOCKS 4
 #endif
-template <int kHeadDim> struct ShortForwardConfig;
+#ifndef SHORT_FORWARD_HELD_BIAS
+#define SHORT_FORWARD_HELD_BIAS 1
+#endif
+#ifndef SHORT_FORWARD_32_HELD_MIN_BLOCKS
+#define SHORT_FORWARD_32_HELD_MIN_BLOCKS 3
+#endif
+// Whether biases shared by consecutive windows are held (head dims <= 32: at 64, the extra
+// space would leave one block per multiprocessor).
+constexpr bool kShortForwardHeldBias = SHORT_FORWARD_HELD_BIAS != 0;
+template <int kHeadDim, bool kHeldBias = false> struct ShortForwardConfig;
 template <> struct ShortForwardConfig<32> { using type = ShortForwardTraits<32, SHORT_FORWARD_32_MIN_BLOCKS>; };
+template <> struct ShortForwardConfig<32, true> {
+  using type = ShortForwardTraits<32, SHORT_FORWARD_32_HELD_MIN_BLOCKS, true>;
+};
 template <> struct ShortForwardConfig<64> { using type = ShortForwardTraits<64, 2>; };
 
 }  // namespace attention
