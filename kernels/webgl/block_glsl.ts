@@ -3,11 +3,13 @@
  * 2×2 block of products into `acc`, and zeroes the padding row or column of an odd size
  * so that whatever an earlier program left there cannot leak in (0 · NaN is NaN).
  *
- * The loops walk their inputs with texelFetch and a cursor that steps a fixed number of
- * texels, instead of tfjs's samplers, which redo integer divisions for every fetch: on a
- * software GPU (SwiftShader) those divisions cost as much as the arithmetic.
+ * The loops walk their inputs with a cursor that steps a fixed number of texels, instead
+ * of tfjs's samplers, which redo integer divisions for every fetch: on a software GPU
+ * (SwiftShader) those divisions cost as much as the arithmetic. The cursor is a texel
+ * center read with texture() (tfjs's textures filter NEAREST): on SwiftShader a loop of
+ * texture() reads took 0.7× the time of the same loop of texelFetch(), and the reads,
+ * not the arithmetic, set the speed of these loops.
  */
-
 /** How a loop reads one packed [heads, rows, cols] input: where it starts, how far it steps. */
 export interface Cursor {
   /** The input's name in the program (its sampler). */
@@ -21,34 +23,41 @@ export interface Cursor {
 }
 
 interface CursorGlsl {
+  /** Declares the cursor, a texel center (exact in float), at its start. */
   declare: string;
-  fetch: string;
-  /** Steps in any layout (wrapping at the texture's width). */
+  /** Reads the texel `offset` steps ahead (0 in the general layout, where steps can wrap). */
+  fetch: (offset: number) => string;
+  /** Steps once in any layout (wrapping at the texture's width). */
   advance: string;
-  /** Steps when the texture is `plain`: one texel row per row pair, so no wrapping. */
-  plainAdvance: string;
+  /** Whether the texture is plain: one texel row per row pair, so steps never wrap. */
   plain: string;
+  /** Moves `steps` steps ahead, when plain. */
+  plainAdvance: (steps: number) => string;
 }
 
-/** GLSL declaring cursor `name` at its start; `fetch` reads it, `advance` steps it. */
+/** GLSL of cursor `name`: its declaration, reads and steps. */
 function cursorGlsl(c: Cursor, name: string): CursorGlsl {
   const [, rows, cols] = c.shape;
   const texelsPerRowPair = Math.ceil(cols / 2);
   const texelsPerHead = Math.ceil(rows / 2) * texelsPerRowPair;
   const step = c.along === 'col' ? 1 : texelsPerRowPair;
   const [h, r, col] = c.start;
+  const along = c.along === 'col' ? 'x' : 'y';
+  const offset = (n: number) => c.along === 'col' ? `vec2(${n}.0, 0.0)` : `vec2(0.0, ${n}.0)`;
   return {
     declare: `
-      int ${name}Width = textureSize(${c.input}, 0).x;
+      ivec2 ${name}Size = textureSize(${c.input}, 0);
       int ${name}Index = (${h}) * ${texelsPerHead} + ((${r}) / 2) * ${texelsPerRowPair} + (${col}) / 2;
-      ivec2 ${name} = ivec2(${name}Index % ${name}Width, ${name}Index / ${name}Width);
-      ivec2 ${name}Step = ivec2(${step} % ${name}Width, ${step} / ${name}Width);`,
-    fetch: `texelFetch(${c.input}, ${name}, 0)`,
+      vec2 ${name} = vec2(${name}Index % ${name}Size.x, ${name}Index / ${name}Size.x) + 0.5;
+      vec2 ${name}Step = vec2(${step} % ${name}Size.x, ${step} / ${name}Size.x);
+      vec2 ${name}Scale = 1.0 / vec2(${name}Size);
+      float ${name}Width = float(${name}Size.x);`,
+    fetch: n => `texture(${c.input}, ${n === 0 ? name : `(${name} + ${offset(n)})`} * ${name}Scale)`,
     advance: `
         ${name} += ${name}Step;
-        if (${name}.x >= ${name}Width) { ${name}.x -= ${name}Width; ${name}.y++; }`,
-    plainAdvance: c.along === 'col' ? `${name}.x++;` : `${name}.y++;`,
-    plain: `${name}Width == ${texelsPerRowPair}`,
+        if (${name}.x > ${name}Width) { ${name}.x -= ${name}Width; ${name}.y++; }`,
+    plain: `${name}Size.x == ${texelsPerRowPair}`,
+    plainAdvance: n => `${name}.${along} += ${n}.0;`,
   };
 }
 
@@ -63,67 +72,76 @@ function cursors(a: Cursor, b: Cursor): Walked[] {
   return [{cursor: cursorGlsl(a, 'cursorA'), as: 'a'}, {cursor: cursorGlsl(b, 'cursorB'), as: 'b'}];
 }
 
+/** Steps per iteration of the plain loops (16 and 32 measured no faster at [1,8,1024,64]). */
+const UNROLL = 8;
+
 /**
- * A loop over `count` steps reading every cursor: a copy without wrapping checks for the
- * usual layout (tfjs keeps a packed matrix's row pairs on texel rows unless the texture
- * would be too large), and the general one. Steps run two per iteration: on a software GPU
- * the loop's own bookkeeping costs about as much as a step's arithmetic.
+ * A loop over `count` steps reading every cursor, `body` at each step; when `lastBody` is
+ * given, the last step runs it instead (the padding of an odd size). A copy for the usual
+ * layout (tfjs keeps a packed matrix's row pairs on texel rows unless the texture would be
+ * too large) runs UNROLL steps per iteration, reading at constant offsets from the cursors'
+ * centers: fewer loop branches and cursor updates, and reads that do not wait on each
+ * other (the strided reads of the transposed products gain most).
  */
-function walkGlsl(walked: Walked[], count: string, body: (last: string) => string): string {
-  const all = (part: (c: CursorGlsl) => string, separator: string) => walked.map(w => part(w.cursor)).join(separator);
-  const step = (last: string, advance: string) => `
+function walkGlsl(walked: Walked[], count: string, body: string, lastBody?: string): string {
+  const all = (part: (c: CursorGlsl) => string) => walked.map(w => part(w.cursor)).join(' ');
+  const step = (fetch: (c: CursorGlsl) => string, stepBody: string, advance: string) => `
         {
-          ${walked.map(w => `vec4 ${w.as} = ${w.cursor.fetch};`).join('\n          ')}
-          ${body(last)}
+          ${walked.map(w => `vec4 ${w.as} = ${fetch(w.cursor)};`).join(' ')}
+          ${stepBody}
           ${advance}
         }`;
-  const loop = (advance: string) => `
-      int step = 0;
-      for (; step + 1 < ${count}; step += 2) {
-        ${step('false', advance)}
-        ${step(`step + 2 == ${count}`, advance)}
-      }
-      if (step < ${count}) ${step('true', '')}`;
+  const steps = lastBody != null ? `(${count}) - 1` : count;
+  const plainLoop = `
+        int step = 0;
+        for (; step + ${UNROLL} <= ${steps}; step += ${UNROLL}) {
+          ${Array.from({length: UNROLL}, (_, n) => step(c => c.fetch(n), body, '')).join('')}
+          ${all(c => c.plainAdvance(UNROLL))}
+        }
+        for (; step < ${steps}; step++) ${step(c => c.fetch(0), body, all(c => c.plainAdvance(1)))}
+        ${lastBody != null ? `if (${count} > 0) ${step(c => c.fetch(0), lastBody, '')}` : ''}`;
+  const generalLoop = `
+        for (int step = 0; step < ${steps}; step++) ${step(c => c.fetch(0), body, all(c => c.advance))}
+        ${lastBody != null ? `if (${count} > 0) ${step(c => c.fetch(0), lastBody, '')}` : ''}`;
   return `
     {
-      ${all(c => c.declare, '\n      ')}
-      if (${all(c => c.plain, ' && ')}) {
-        ${loop(all(c => c.plainAdvance, ' '))}
+      ${walked.map(w => w.cursor.declare).join('\n      ')}
+      if (${walked.map(w => w.cursor.plain).join(' && ')}) {
+        ${plainLoop}
       } else {
-        ${loop(all(c => c.advance, ' '))}
+        ${generalLoop}
       }
     }`;
 }
 
 /**
  * acc(r, c) += Σ_d a(r, d) · b(c, d) for row pairs r of `a` and c of `b` (both stepping
- * along columns), over d < `dim`.
+ * along columns), over d < `dim` (a constant).
  */
-export function rowDotRowGlsl(acc: string, a: Cursor, b: Cursor, dim: string): string {
+export function rowDotRowGlsl(acc: string, a: Cursor, b: Cursor, dim: number): string {
+  const product = `${acc} += a.xxzz * b.xzxz + a.yyww * b.ywyw;`;
   // An odd dim's last texel holds one real column: only its .x and .z count.
-  return walkGlsl(cursors(a, b), `(${dim} + 1) / 2`, last => `
-        if (${last} && (${dim} & 1) == 1) { a.yw = vec2(0.0); }
-        ${acc} += a.xxzz * b.xzxz + a.yyww * b.ywyw;`);
+  return walkGlsl(cursors(a, b), `${Math.ceil(dim / 2)}`, product, dim % 2 === 1 ? `a.yw = vec2(0.0); ${product}` : undefined);
 }
 
 /**
  * acc(r, c) += Σ_j tile(r, j) · m(j, c) over `pairs` key pairs: `tile` steps along its
- * columns, `m` along its rows. The last pair's second row of m is padding when `padded`.
+ * columns, `m` along its rows. The last pair's second row of m is padding when `padded`
+ * (null: never).
  */
-export function tileTimesMatrixGlsl(acc: string, tile: Cursor, m: Cursor, pairs: string, padded: string): string {
-  return walkGlsl(cursors(tile, m), pairs, last => `
-        if (${last} && ${padded}) b.zw = vec2(0.0);
-        ${acc} += a.xxzz * b.xyxy + a.yyww * b.zwzw;`);
+export function tileTimesMatrixGlsl(acc: string, tile: Cursor, m: Cursor, pairs: string, padded: string | null): string {
+  const product = `${acc} += a.xxzz * b.xyxy + a.yyww * b.zwzw;`;
+  return walkGlsl(cursors(tile, m), pairs, product, padded != null ? `if (${padded}) b.zw = vec2(0.0); ${product}` : undefined);
 }
 
 /**
  * acc(r, c) += Σ_i tile(i, r) · m(i, c) over `pairs` row pairs: the tile's transpose times
- * m, both stepping along rows. The last pair's second row of m is padding when `padded`.
+ * m, both stepping along rows. The last pair's second row of m is padding when `padded`
+ * (null: never).
  */
-export function tileTransposedTimesMatrixGlsl(acc: string, tile: Cursor, m: Cursor, pairs: string, padded: string): string {
-  return walkGlsl(cursors(tile, m), pairs, last => `
-        if (${last} && ${padded}) b.zw = vec2(0.0);
-        ${acc} += a.xxyy * b.xyxy + a.zzww * b.zwzw;`);
+export function tileTransposedTimesMatrixGlsl(acc: string, tile: Cursor, m: Cursor, pairs: string, padded: string | null): string {
+  const product = `${acc} += a.xxyy * b.xyxy + a.zzww * b.zwzw;`;
+  return walkGlsl(cursors(tile, m), pairs, product, padded != null ? `if (${padded}) b.zw = vec2(0.0); ${product}` : undefined);
 }
 
 /**
@@ -131,7 +149,7 @@ export function tileTransposedTimesMatrixGlsl(acc: string, tile: Cursor, m: Curs
  * `body` reading each as `texel`.
  */
 export function rowTexelsGlsl(c: Cursor, count: string, body: string): string {
-  return walkGlsl([{cursor: cursorGlsl(c, 'cursor'), as: 'texel'}], count, () => body);
+  return walkGlsl([{cursor: cursorGlsl(c, 'cursor'), as: 'texel'}], count, body);
 }
 
 /** Zeroes the padding row and column of a packed output block at (row, col). */

@@ -31,7 +31,7 @@ export class ScoreGradProgram implements GPGPUProgram {
         if (queryHead < tile.y && i < tile.w && any(notEqual(p, vec4(0.0)))) {
           int kv = kvHead(queryHead);
           vec4 acc = vec4(0.0);
-          ${rowDotRowGlsl('acc', {input: 'dy', shape: dyShape, start: ['queryHead - origin.x', 'i - origin.y', '0'], along: 'col'}, {input: 'value', shape: valueShape, start: ['kv - origin.z', 'j', '0'], along: 'col'}, 'VALUE_DIM')}
+          ${rowDotRowGlsl('acc', {input: 'dy', shape: dyShape, start: ['queryHead - origin.x', 'i - origin.y', '0'], along: 'col'}, {input: 'value', shape: valueShape, start: ['kv - origin.z', 'j', '0'], along: 'col'}, g.shape.valueDim)}
           ${g.dropout ? 'acc *= dropoutBlock(queryHead, i, j);' : ''}
           vec4 rowDot = pickRow(getRowDot(queryHead, i), queryHead).xxyy;
           result = p * (acc - rowDot);

@@ -92,7 +92,7 @@ export class ScoresProgram implements GPGPUProgram {
           int h = queryHead - b * HEADS_Q;
           int kv = kvHead(queryHead);
           vec4 acc = vec4(0.0);
-          ${rowDotRowGlsl('acc', {input: 'q', shape: qShape, start: ['queryHead - origin.x', 'i - origin.y', '0'], along: 'col'}, {input: 'k', shape: kShape, start: ['kv - origin.z', 'j', '0'], along: 'col'}, 'HEAD_DIM')}
+          ${rowDotRowGlsl('acc', {input: 'q', shape: qShape, start: ['queryHead - origin.x', 'i - origin.y', '0'], along: 'col'}, {input: 'k', shape: kShape, start: ['kv - origin.z', 'j', '0'], along: 'col'}, g.shape.headDim)}
           acc *= scale;
           ${addBias}
           ${finish}

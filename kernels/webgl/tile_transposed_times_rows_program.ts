@@ -48,7 +48,7 @@ export class TileTransposedTimesRowsProgram implements GPGPUProgram {
         int pairs = (hi - start + 1) / 2;
         for (int queryHead = headLo; queryHead < headHi; queryHead++) {
           int n = queryHead - tile.x;
-          ${tileTransposedTimesMatrixGlsl('acc', {input: 'tileIn', shape: tileShape, start: ['n', 'start - tile.z', 'j'], along: 'row'}, {input: 'rows', shape: rowsShape, start: ['queryHead - origin.x', 'start - origin.y', 'col'], along: 'row'}, 'pairs', 'start + 2 * pairs > SEQ_Q')}
+          ${tileTransposedTimesMatrixGlsl('acc', {input: 'tileIn', shape: tileShape, start: ['n', 'start - tile.z', 'j'], along: 'row'}, {input: 'rows', shape: rowsShape, start: ['queryHead - origin.x', 'start - origin.y', 'col'], along: 'row'}, 'pairs', g.shape.seqQ % 2 === 1 ? 'start + 2 * pairs > SEQ_Q' : null)}
         }
         vec4 result = factor * acc${hasPrevious ? ' + getPrevious(coords.x, coords.y, col)' : ''};
         ${zeroPaddingGlsl('result', 'j', 'SEQ_K', 'col', `${cols}`)}
