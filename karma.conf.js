@@ -42,6 +42,8 @@ export default function(config) {
     },
     client: {
       mocha: {timeout: bench ? 600000 : 300000},
+      // The benchmark's one shape to run, if any (see benchmarks/webgl/run.ts).
+      args: bench && process.env.BENCH_WEBGL_ONLY != null ? [process.env.BENCH_WEBGL_ONLY] : [],
       // The benchmark prints its results through the console; Karma relays it to Node.
       captureConsole: true,
     },

@@ -15,6 +15,14 @@ const CASES: {label: string, shape: number[], bias?: number[]}[] = [
   {label: '[256,3,49,32] + bias [1,3,49,49]', shape: [256, 3, 49, 32], bias: [1, 3, 49, 49]},
 ];
 
+/** The cases to run: the one labelled BENCH_WEBGL_ONLY (karma.conf.js passes it), else all. */
+function selectedCases(): typeof CASES {
+  const [only] = ((window as unknown as {__karma__: {config: {args?: string[]}}}).__karma__.config.args ?? []);
+  const cases = CASES.filter(c => only == null || c.label === only);
+  if (cases.length === 0) throw new Error(`no benchmark case is labelled ${only}`);
+  return cases;
+}
+
 function report(kind: string, value: unknown): void {
   console.log(`${kind}:${encodeURIComponent(JSON.stringify(value))}`);
 }
@@ -53,7 +61,7 @@ describe('webgl attention benchmark', () => {
       cpus: navigator.hardwareConcurrency,
       userAgent: navigator.userAgent,
     });
-    for (const c of CASES) {
+    for (const c of selectedCases()) {
       const x = randomInputs(c.shape, c.bias);
       const dispatch = attentionImplementation(x.q, x.k, x.v, {bias: x.bias});
       if (dispatch.implementation !== 'webgl-fused') {

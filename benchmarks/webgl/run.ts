@@ -1,7 +1,9 @@
 /**
  * `npm run bench:webgl`: runs benchmarks/webgl/bench.ts in headless Chromium through Karma
  * (karma.conf.js with BENCH=1), collects the rows the page prints, and writes the 'webgl'
- * section of benchmarks/RESULTS.md.
+ * section of benchmarks/RESULTS.md. With BENCH_WEBGL_ONLY set to a shape's label (e.g.
+ * `BENCH_WEBGL_ONLY='[1,8,1024,64]'`), only that shape runs and the table is printed, not
+ * written (a quicker check while tuning the kernels).
  */
 import karma from 'karma';
 import {fileURLToPath} from 'node:url';
@@ -55,7 +57,8 @@ async function main(): Promise<void> {
         r.label, r.pass, r.fusedMs.toFixed(0), r.composedMs.toFixed(0), `${(r.composedMs / r.fusedMs).toFixed(2)}×`,
         mb(r.fusedExtraBytes), mb(r.composedExtraBytes), mb(r.ioBytes),
       ]));
-  console.log(`\n${table}`);
+  console.log(`\n${table}\n\n${targetsLine(rows)}`);
+  if (process.env.BENCH_WEBGL_ONLY != null) return;
   writeResultsSection('webgl', [
     '## webgl backend (headless Chromium), fused vs composed',
     '',
