@@ -16,7 +16,7 @@ import {ProbabilitiesProgram} from './probabilities_program';
 import {ProgramRunner, reshaped} from './program_runner';
 import {RowDotProgram} from './row_dot_program';
 import {ScoreGradProgram} from './score_grad_program';
-import {ScoresProgram} from './scores_program';
+import {ScoresProgram, transposedTile} from './scores_program';
 import {originUniform, TileInputs} from './tile_inputs';
 import {TileAssembly} from './tile_assembly';
 import {TileTimesMatrixProgram} from './tile_times_matrix_program';
@@ -52,6 +52,7 @@ export function scaledDotProductAttentionGradWebGL(
     const rowDot = packedRows(runner, runner.temporary(runner.run(
         new RowDotProgram(g.queryHeads, seqQ, valueDim), [dy, reshaped(inputs.output, [...queryRows, valueDim])], [])));
     const {tileShape} = plan;
+    const probsShape = transposedTile(tileShape);
     // The backward has memory to spare (no B·H·Sq·Sk texture, unlike the composed path's):
     // parts wait up to the whole's size, for fewer assembly passes.
     const dq = new TileAssembly(runner, [...queryRows, headDim], false, 1);
@@ -72,11 +73,12 @@ export function scaledDotProductAttentionGradWebGL(
       const at = tileUniform(tile);
       const qRows = tileInputs.queryRows(q, tile), dyRows = tileInputs.queryRows(dy, tile);
       const kRows = tileInputs.keyRows(k, tile), vRows = tileInputs.keyRows(v, tile);
+      // P transposed: dV = P'ᵀ·dO then reads it along texel rows.
       const probs = runner.run(
-          new ScoresProgram(g, tileShape, true, qRows.info.shape, kRows.info.shape), [qRows.info, kRows.info, ...biases, ...keyRange, logsumexp],
-          [at, originUniform(qRows, kRows), [attrs.scale]]);
-      const kept = g.dropout ? runner.run(new ProbabilitiesProgram(g, tileShape, false, true), [probs], [at, ...dropout]) :
-                               probs;
+          new ScoresProgram(g, tileShape, true, qRows.info.shape, kRows.info.shape, true),
+          [qRows.info, kRows.info, ...biases, ...keyRange, logsumexp], [at, originUniform(qRows, kRows), [attrs.scale]]);
+      const kept = g.dropout ?
+          runner.run(new ProbabilitiesProgram(g, probsShape, false, true, true), [probs], [at, ...dropout]) : probs;
       const dScores = runner.run(
           new ScoreGradProgram(g, tileShape, dyRows.info.shape, vRows.info.shape), [dyRows.info, vRows.info, probs, rowDot],
           [at, originUniform(dyRows, vRows), ...dropout]);
@@ -93,7 +95,8 @@ export function scaledDotProductAttentionGradWebGL(
           [dScores, qRows.info, ...queryRange], [at, originUniform(qRows, null), [attrs.scale]]);
       const dvPart = runner.carry(
           previous?.dv ?? null,
-          new TileTransposedTimesRowsProgram(g, valueDim, plan.kvHeadsPerTile, tileShape, dyRows.info.shape, previous != null),
+          new TileTransposedTimesRowsProgram(
+              g, valueDim, plan.kvHeadsPerTile, probsShape, dyRows.info.shape, previous != null, true),
           [kept, dyRows.info, ...queryRange], [at, originUniform(dyRows, null), [1]]);
       kvParts = {region: kvRegion, dk: dkPart, dv: dvPart};
       biasInputs.forEach(([, view], n) => {

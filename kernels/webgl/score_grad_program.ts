@@ -1,6 +1,7 @@
 /**
  * One tile of dS = P ⊙ (dropout(dO·Vᵀ) − D), the gradient of the scores, where D is the
- * row dot rowsum(dO ⊙ O). Blocks whose probabilities are all 0 (masked) are skipped.
+ * row dot rowsum(dO ⊙ O). Blocks whose probabilities are all 0 (masked) are skipped. P is
+ * read from its transposed tile (see ScoresProgram).
  */
 import type {GPGPUProgram} from '@tensorflow/tfjs-backend-webgl';
 import {rowDotRowGlsl} from './block_glsl';
@@ -14,7 +15,7 @@ export class ScoreGradProgram implements GPGPUProgram {
   packedOutput = true;
   customUniforms: GPGPUProgram['customUniforms'] = [TILE_UNIFORM, ORIGIN_UNIFORM];
 
-  /** Inputs: dy (`dyShape`), value (`valueShape`), P, D. Uniforms: tile, origin, then dropout's when the call has dropout. */
+  /** Inputs: dy (`dyShape`), value (`valueShape`), Pᵀ, D. Uniforms: tile, origin, then dropout's when the call has dropout. */
   constructor(g: AttentionGeometry, tileShape: number[], dyShape: number[], valueShape: number[]) {
     this.outputShape = tileShape;
     if (g.dropout) this.customUniforms!.push(...DROPOUT_UNIFORMS);
@@ -27,7 +28,7 @@ export class ScoreGradProgram implements GPGPUProgram {
         int i = tile.z + coords.y;
         int j = coords.z;
         vec4 result = vec4(0.0);
-        vec4 p = getProbs(coords.x, coords.y, j);
+        vec4 p = getProbs(coords.x, j, coords.y).xzyw;
         if (queryHead < tile.y && i < tile.w && any(notEqual(p, vec4(0.0)))) {
           int kv = kvHead(queryHead);
           vec4 acc = vec4(0.0);

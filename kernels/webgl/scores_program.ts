@@ -1,7 +1,8 @@
 /**
  * One tile of scores, scale · q kᵀ + bias, with masked entries at -Infinity; or, given
- * the logsumexp, the probabilities exp(score − logsumexp) directly (the backward pass).
- * A fragment computes a 2×2 block: query rows (i, i+1) × keys (j, j+1).
+ * the logsumexp, the probabilities exp(score − logsumexp) directly (the backward pass),
+ * which it may write transposed, [heads, Sk, rows], for dV = P'ᵀ·dO to read along texel
+ * rows. A fragment computes a 2×2 block: query rows (i, i+1) × keys (j, j+1).
  */
 import type {GPGPUProgram} from '@tensorflow/tfjs-backend-webgl';
 import {rowDotRowGlsl} from './block_glsl';
@@ -36,6 +37,11 @@ function biasBlockGlsl(fn: string, input: string, view: BiasView, g: AttentionGe
     }`;
 }
 
+/** The shape of a tile stored transposed, [heads, Sk, rows]. */
+export function transposedTile(tileShape: number[]): number[] {
+  return [tileShape[0], tileShape[2], tileShape[1]];
+}
+
 export class ScoresProgram implements GPGPUProgram {
   variableNames = ['q', 'k'];
   outputShape: number[];
@@ -46,10 +52,13 @@ export class ScoresProgram implements GPGPUProgram {
 
   /**
    * Inputs: q ([heads, rows, D], `qShape`), k (`kShape`), then bias, windowBias, keyRange
-   * where present, then logsumexp for probabilities.
+   * where present, then logsumexp for probabilities. `transposed`: the output is the tile's
+   * transpose.
    */
-  constructor(g: AttentionGeometry, tileShape: number[], probabilities: boolean, qShape: number[], kShape: number[]) {
-    this.outputShape = tileShape;
+  constructor(
+      g: AttentionGeometry, tileShape: number[], probabilities: boolean, qShape: number[], kShape: number[],
+      transposed = false) {
+    this.outputShape = transposed ? transposedTile(tileShape) : tileShape;
     const biasTerms: string[] = [];
     let helpers = '';
     if (g.bias != null) {
@@ -80,8 +89,8 @@ export class ScoresProgram implements GPGPUProgram {
       void main() {
         ivec3 coords = getOutputCoords();
         int queryHead = tile.x + coords.x;
-        int i = tile.z + coords.y;
-        int j = coords.z;
+        int i = tile.z + coords.${transposed ? 'z' : 'y'};
+        int j = coords.${transposed ? 'y' : 'z'};
         vec4 result = vec4(${probabilities ? '0.0' : 'NEG_INF'});
         ivec4 range = keyRanges(i);
         bvec4 visible = bvec4(j >= range.x && j < range.y, j + 1 >= range.x && j + 1 < range.y,
@@ -98,7 +107,7 @@ export class ScoresProgram implements GPGPUProgram {
           ${finish}
           result = acc;
         }
-        setOutput(result);
+        setOutput(result${transposed ? '.xzyw' : ''});
       }
     `;
   }

@@ -3,10 +3,11 @@
  * share of dV = P'ᵀ·dO and dK = scale · dSᵀ·Q, for the tile's kv heads only
  * ([kv heads per tile, Sk, cols]), plus the previous tiles' share of the same kv heads
  * when given (TileAssembly adds up the rest). Loops only over the query rows that can see
- * the key pair.
+ * the key pair. A tile stored transposed ([heads, Sk, rows], P' for dV) is read along its
+ * texel rows, which runs faster than down its columns.
  */
 import type {GPGPUProgram} from '@tensorflow/tfjs-backend-webgl';
-import {tileTransposedTimesMatrixGlsl, zeroPaddingGlsl} from './block_glsl';
+import {Cursor, tileTimesMatrixGlsl, tileTransposedTimesMatrixGlsl, zeroPaddingGlsl} from './block_glsl';
 import {AttentionGeometry, geometryGlsl, ORIGIN_UNIFORM, queryRangeGlsl, TILE_UNIFORM} from './geometry';
 
 export class TileTransposedTimesRowsProgram implements GPGPUProgram {
@@ -18,15 +19,19 @@ export class TileTransposedTimesRowsProgram implements GPGPUProgram {
   customUniforms = [TILE_UNIFORM, ORIGIN_UNIFORM, {name: 'factor', type: 'float' as const}];
 
   /**
-   * Inputs: tile, rows ([query heads, rows, cols], `rowsShape`), then queryRange where
-   * present, then the previous share when `hasPrevious`.
+   * Inputs: tile (`tileShape`, as stored; transposed when `tileTransposed`), rows ([query
+   * heads, rows, cols], `rowsShape`), then queryRange where present, then the previous
+   * share when `hasPrevious`.
    */
   constructor(
       g: AttentionGeometry, cols: number, kvHeadsPerTile: number, tileShape: number[], rowsShape: number[],
-      hasPrevious: boolean) {
+      hasPrevious: boolean, tileTransposed = false) {
     this.outputShape = [kvHeadsPerTile, g.shape.seqK, cols];
     if (g.ranged) this.variableNames.push('queryRange');
     if (hasPrevious) this.variableNames.push('previous');
+    const product = tileTransposed ? tileTimesMatrixGlsl : tileTransposedTimesMatrixGlsl;
+    const tileCursor: Cursor = tileTransposed ? {input: 'tileIn', shape: tileShape, start: ['n', 'j', 'start - tile.z'], along: 'col'} :
+                                                {input: 'tileIn', shape: tileShape, start: ['n', 'start - tile.z', 'j'], along: 'row'};
     this.userCode = `
       ${geometryGlsl(g)}
       ${queryRangeGlsl(g)}
@@ -48,7 +53,7 @@ export class TileTransposedTimesRowsProgram implements GPGPUProgram {
         int pairs = (hi - start + 1) / 2;
         for (int queryHead = headLo; queryHead < headHi; queryHead++) {
           int n = queryHead - tile.x;
-          ${tileTransposedTimesMatrixGlsl('acc', {input: 'tileIn', shape: tileShape, start: ['n', 'start - tile.z', 'j'], along: 'row'}, {input: 'rows', shape: rowsShape, start: ['queryHead - origin.x', 'start - origin.y', 'col'], along: 'row'}, 'pairs', g.shape.seqQ % 2 === 1 ? 'start + 2 * pairs > SEQ_Q' : null)}
+          ${product('acc', tileCursor, {input: 'rows', shape: rowsShape, start: ['queryHead - origin.x', 'start - origin.y', 'col'], along: 'row'}, 'pairs', g.shape.seqQ % 2 === 1 ? 'start + 2 * pairs > SEQ_Q' : null)}
         }
         vec4 result = factor * acc${hasPrevious ? ' + getPrevious(coords.x, coords.y, col)' : ''};
         ${zeroPaddingGlsl('result', 'j', 'SEQ_K', 'col', `${cols}`)}
