@@ -125,22 +125,12 @@ export function rowDotRowGlsl(acc: string, a: Cursor, b: Cursor, dim: number): s
 }
 
 /**
- * acc(r, c) += Σ_j tile(r, j) · m(j, c) over `pairs` key pairs: `tile` steps along its
+ * acc(r, c) += Σ_j tile(r, j) · m(j, c) over `pairs` pairs of j: `tile` steps along its
  * columns, `m` along its rows. The last pair's second row of m is padding when `padded`
  * (null: never).
  */
 export function tileTimesMatrixGlsl(acc: string, tile: Cursor, m: Cursor, pairs: string, padded: string | null): string {
   const product = `${acc} += a.xxzz * b.xyxy + a.yyww * b.zwzw;`;
-  return walkGlsl(cursors(tile, m), pairs, product, padded != null ? `if (${padded}) b.zw = vec2(0.0); ${product}` : undefined);
-}
-
-/**
- * acc(r, c) += Σ_i tile(i, r) · m(i, c) over `pairs` row pairs: the tile's transpose times
- * m, both stepping along rows. The last pair's second row of m is padding when `padded`
- * (null: never).
- */
-export function tileTransposedTimesMatrixGlsl(acc: string, tile: Cursor, m: Cursor, pairs: string, padded: string | null): string {
-  const product = `${acc} += a.xxyy * b.xyxy + a.zzww * b.zwzw;`;
   return walkGlsl(cursors(tile, m), pairs, product, padded != null ? `if (${padded}) b.zw = vec2(0.0); ${product}` : undefined);
 }
 

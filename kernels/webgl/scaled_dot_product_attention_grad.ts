@@ -1,8 +1,8 @@
 /**
  * The backward kernel on webgl, from the forward's logsumexp (no softmax is redone). D =
- * rowsum(dO ⊙ O) once; then per tile: P, dropout(P), dS = P ⊙ (dropout(dO·Vᵀ) − D), the
- * tile's rows of dQ = scale·dS·K, and its share of dK = scale·dSᵀ·Q, dV = P'ᵀ·dO and the
- * bias gradients, which sum over tiles.
+ * rowsum(dO ⊙ O) once; then per tile: P (stored transposed), dS = P ⊙ (dropout(dO·Vᵀ) − D),
+ * P' = dropout(P), the tile's share of dV = P'ᵀ·dO, its rows of dQ = scale·dS·K, dSᵀ and
+ * its share of dK = scale·dSᵀ·Q, and of the bias gradients; the shares sum over tiles.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type {MathBackendWebGL} from '@tensorflow/tfjs-backend-webgl';
@@ -21,6 +21,7 @@ import {originUniform, TileInputs} from './tile_inputs';
 import {TileAssembly} from './tile_assembly';
 import {TileTimesMatrixProgram} from './tile_times_matrix_program';
 import {TileTransposedTimesRowsProgram} from './tile_transposed_times_rows_program';
+import {TransposeTileProgram} from './transpose_tile_program';
 import {requireWebGL2} from './webgl_version';
 
 export function scaledDotProductAttentionGradWebGL(
@@ -52,7 +53,8 @@ export function scaledDotProductAttentionGradWebGL(
     const rowDot = packedRows(runner, runner.temporary(runner.run(
         new RowDotProgram(g.queryHeads, seqQ, valueDim), [dy, reshaped(inputs.output, [...queryRows, valueDim])], [])));
     const {tileShape} = plan;
-    const probsShape = transposedTile(tileShape);
+    // dK and dV read the tiles dS and P' transposed, along texel rows (see TileTransposedTimesRowsProgram).
+    const transposedShape = transposedTile(tileShape);
     // The backward has memory to spare (no B·H·Sq·Sk texture, unlike the composed path's):
     // parts wait up to the whole's size, for fewer assembly passes.
     const dq = new TileAssembly(runner, [...queryRows, headDim], false, 1);
@@ -73,38 +75,39 @@ export function scaledDotProductAttentionGradWebGL(
       const at = tileUniform(tile);
       const qRows = tileInputs.queryRows(q, tile), dyRows = tileInputs.queryRows(dy, tile);
       const kRows = tileInputs.keyRows(k, tile), vRows = tileInputs.keyRows(v, tile);
-      // P transposed: dV = P'ᵀ·dO then reads it along texel rows.
       const probs = runner.run(
           new ScoresProgram(g, tileShape, true, qRows.info.shape, kRows.info.shape, true),
           [qRows.info, kRows.info, ...biases, ...keyRange, logsumexp], [at, originUniform(qRows, kRows), [attrs.scale]]);
-      const kept = g.dropout ?
-          runner.run(new ProbabilitiesProgram(g, probsShape, false, true, true), [probs], [at, ...dropout]) : probs;
       const dScores = runner.run(
           new ScoreGradProgram(g, tileShape, dyRows.info.shape, vRows.info.shape), [dyRows.info, vRows.info, probs, rowDot],
           [at, originUniform(dyRows, vRows), ...dropout]);
+      const kept = g.dropout ?
+          runner.run(new ProbabilitiesProgram(g, transposedShape, false, true, true), [probs], [at, ...dropout]) : probs;
+      if (kept !== probs) runner.free(probs);
+      const kvRegion = [tile.kvStart, Math.min(tile.kvStart + plan.kvHeadsPerTile, g.kvHeads), 0, seqK];
+      if (kvParts != null && kvParts.region.some((x, n) => x !== kvRegion[n])) putKvParts();
+      const previous = kvParts;
+      // dV first, so that P' is freed before dSᵀ is made: two tiles live at a time.
+      const dvPart = runner.carry(
+          previous?.dv ?? null,
+          new TileTransposedTimesRowsProgram(g, valueDim, plan.kvHeadsPerTile, transposedShape, dyRows.info.shape, previous != null),
+          [kept, dyRows.info, ...queryRange], [at, originUniform(dyRows, null), [1]]);
+      runner.free(kept);
       const dqPart = runner.run(
           new TileTimesMatrixProgram(g, headDim, tileShape, kRows.info.shape), [dScores, kRows.info, ...keyRange],
           [at, originUniform(null, kRows), [attrs.scale]]);
       dq.put(dqPart, at);
-      const kvRegion = [tile.kvStart, Math.min(tile.kvStart + plan.kvHeadsPerTile, g.kvHeads), 0, seqK];
-      if (kvParts != null && kvParts.region.some((x, n) => x !== kvRegion[n])) putKvParts();
-      const previous = kvParts;
+      const dScoresT = runner.run(new TransposeTileProgram(tileShape), [dScores], []);
       const dkPart = runner.carry(
           previous?.dk ?? null,
-          new TileTransposedTimesRowsProgram(g, headDim, plan.kvHeadsPerTile, tileShape, qRows.info.shape, previous != null),
-          [dScores, qRows.info, ...queryRange], [at, originUniform(qRows, null), [attrs.scale]]);
-      const dvPart = runner.carry(
-          previous?.dv ?? null,
-          new TileTransposedTimesRowsProgram(
-              g, valueDim, plan.kvHeadsPerTile, probsShape, dyRows.info.shape, previous != null, true),
-          [kept, dyRows.info, ...queryRange], [at, originUniform(dyRows, null), [1]]);
+          new TileTransposedTimesRowsProgram(g, headDim, plan.kvHeadsPerTile, transposedShape, qRows.info.shape, previous != null),
+          [dScoresT, qRows.info, ...queryRange], [at, originUniform(qRows, null), [attrs.scale]]);
+      runner.free(dScoresT);
       kvParts = {region: kvRegion, dk: dkPart, dv: dvPart};
       biasInputs.forEach(([, view], n) => {
         dBiases[n] = runner.carry(dBiases[n], new BiasGradProgram(g, view, dBiases[n] != null), [dScores], [at]);
       });
       runner.free(dScores);
-      if (kept !== probs) runner.free(kept);
-      runner.free(probs);
     }
     putKvParts();
     return [

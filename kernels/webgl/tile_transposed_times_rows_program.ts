@@ -3,11 +3,12 @@
  * share of dV = P'ᵀ·dO and dK = scale · dSᵀ·Q, for the tile's kv heads only
  * ([kv heads per tile, Sk, cols]), plus the previous tiles' share of the same kv heads
  * when given (TileAssembly adds up the rest). Loops only over the query rows that can see
- * the key pair. A tile stored transposed ([heads, Sk, rows], P' for dV) is read along its
- * texel rows, which runs faster than down its columns.
+ * the key pair. The tile comes stored transposed, [heads, Sk, rows], so the loop reads it
+ * along texel rows, like the matrix in TileTimesMatrixProgram: down the columns of the
+ * tile as [heads, rows, Sk] it ran 1.3–1.5× slower on SwiftShader.
  */
 import type {GPGPUProgram} from '@tensorflow/tfjs-backend-webgl';
-import {Cursor, tileTimesMatrixGlsl, tileTransposedTimesMatrixGlsl, zeroPaddingGlsl} from './block_glsl';
+import {tileTimesMatrixGlsl, zeroPaddingGlsl} from './block_glsl';
 import {AttentionGeometry, geometryGlsl, ORIGIN_UNIFORM, queryRangeGlsl, TILE_UNIFORM} from './geometry';
 
 export class TileTransposedTimesRowsProgram implements GPGPUProgram {
@@ -19,19 +20,15 @@ export class TileTransposedTimesRowsProgram implements GPGPUProgram {
   customUniforms = [TILE_UNIFORM, ORIGIN_UNIFORM, {name: 'factor', type: 'float' as const}];
 
   /**
-   * Inputs: tile (`tileShape`, as stored; transposed when `tileTransposed`), rows ([query
-   * heads, rows, cols], `rowsShape`), then queryRange where present, then the previous
-   * share when `hasPrevious`.
+   * Inputs: the tile transposed (`transposedShape`), rows ([query heads, rows, cols],
+   * `rowsShape`), then queryRange where present, then the previous share when `hasPrevious`.
    */
   constructor(
-      g: AttentionGeometry, cols: number, kvHeadsPerTile: number, tileShape: number[], rowsShape: number[],
-      hasPrevious: boolean, tileTransposed = false) {
+      g: AttentionGeometry, cols: number, kvHeadsPerTile: number, transposedShape: number[], rowsShape: number[],
+      hasPrevious: boolean) {
     this.outputShape = [kvHeadsPerTile, g.shape.seqK, cols];
     if (g.ranged) this.variableNames.push('queryRange');
     if (hasPrevious) this.variableNames.push('previous');
-    const product = tileTransposed ? tileTimesMatrixGlsl : tileTransposedTimesMatrixGlsl;
-    const tileCursor: Cursor = tileTransposed ? {input: 'tileIn', shape: tileShape, start: ['n', 'j', 'start - tile.z'], along: 'col'} :
-                                                {input: 'tileIn', shape: tileShape, start: ['n', 'start - tile.z', 'j'], along: 'row'};
     this.userCode = `
       ${geometryGlsl(g)}
       ${queryRangeGlsl(g)}
@@ -53,7 +50,7 @@ export class TileTransposedTimesRowsProgram implements GPGPUProgram {
         int pairs = (hi - start + 1) / 2;
         for (int queryHead = headLo; queryHead < headHi; queryHead++) {
           int n = queryHead - tile.x;
-          ${product('acc', tileCursor, {input: 'rows', shape: rowsShape, start: ['queryHead - origin.x', 'start - origin.y', 'col'], along: 'row'}, 'pairs', g.shape.seqQ % 2 === 1 ? 'start + 2 * pairs > SEQ_Q' : null)}
+          ${tileTimesMatrixGlsl('acc', {input: 'tileIn', shape: transposedShape, start: ['n', 'j', 'start - tile.z'], along: 'col'}, {input: 'rows', shape: rowsShape, start: ['queryHead - origin.x', 'start - origin.y', 'col'], along: 'row'}, 'pairs', g.shape.seqQ % 2 === 1 ? 'start + 2 * pairs > SEQ_Q' : null)}
         }
         vec4 result = factor * acc${hasPrevious ? ' + getPrevious(coords.x, coords.y, col)' : ''};
         ${zeroPaddingGlsl('result', 'j', 'SEQ_K', 'col', `${cols}`)}
