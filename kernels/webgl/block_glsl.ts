@@ -23,41 +23,50 @@ export interface Cursor {
 }
 
 interface CursorGlsl {
-  /** Declares the cursor, a texel center (exact in float), at its start. */
+  /** Declares the texture's size and scale. */
   declare: string;
-  /** Reads the texel `offset` steps ahead (0 in the general layout, where steps can wrap). */
-  fetch: (offset: number) => string;
-  /** Steps once in any layout (wrapping at the texture's width). */
-  advance: string;
   /** Whether the texture is plain: one texel row per row pair, so steps never wrap. */
   plain: string;
+  /** Declares the cursor, a texel center (exact in float), at its start when plain: no division. */
+  plainStart: string;
+  /** Declares the cursor at its start in any layout, and what wrapping steps need. */
+  generalStart: string;
+  /** Reads the texel `offset` steps ahead (0 in the general layout, where steps can wrap). */
+  fetch: (offset: number) => string;
   /** Moves `steps` steps ahead, when plain. */
   plainAdvance: (steps: number) => string;
+  /** Steps once in any layout (wrapping at the texture's width). */
+  advance: string;
 }
 
-/** GLSL of cursor `name`: its declaration, reads and steps. */
+/** GLSL of cursor `name`: its declarations, reads and steps. */
 function cursorGlsl(c: Cursor, name: string): CursorGlsl {
   const [, rows, cols] = c.shape;
   const texelsPerRowPair = Math.ceil(cols / 2);
-  const texelsPerHead = Math.ceil(rows / 2) * texelsPerRowPair;
+  const rowPairsPerHead = Math.ceil(rows / 2);
   const step = c.along === 'col' ? 1 : texelsPerRowPair;
   const [h, r, col] = c.start;
   const along = c.along === 'col' ? 'x' : 'y';
   const offset = (n: number) => c.along === 'col' ? `vec2(${n}.0, 0.0)` : `vec2(0.0, ${n}.0)`;
+  // The start expressions are never negative, so halving is a shift (SwiftShader divides
+  // integers lane by lane, even by constants).
   return {
     declare: `
       ivec2 ${name}Size = textureSize(${c.input}, 0);
-      int ${name}Index = (${h}) * ${texelsPerHead} + ((${r}) / 2) * ${texelsPerRowPair} + (${col}) / 2;
-      vec2 ${name} = vec2(${name}Index % ${name}Size.x, ${name}Index / ${name}Size.x) + 0.5;
-      vec2 ${name}Step = vec2(${step} % ${name}Size.x, ${step} / ${name}Size.x);
-      vec2 ${name}Scale = 1.0 / vec2(${name}Size);
-      float ${name}Width = float(${name}Size.x);`,
+      vec2 ${name}Scale = 1.0 / vec2(${name}Size);`,
+    plain: `${name}Size.x == ${texelsPerRowPair}`,
+    plainStart: `
+        vec2 ${name} = vec2((${col}) >> 1, (${h}) * ${rowPairsPerHead} + ((${r}) >> 1)) + 0.5;`,
+    generalStart: `
+        int ${name}Index = ((${h}) * ${rowPairsPerHead} + ((${r}) >> 1)) * ${texelsPerRowPair} + ((${col}) >> 1);
+        vec2 ${name} = vec2(${name}Index % ${name}Size.x, ${name}Index / ${name}Size.x) + 0.5;
+        vec2 ${name}Step = vec2(${step} % ${name}Size.x, ${step} / ${name}Size.x);
+        float ${name}Width = float(${name}Size.x);`,
     fetch: n => `texture(${c.input}, ${n === 0 ? name : `(${name} + ${offset(n)})`} * ${name}Scale)`,
+    plainAdvance: n => `${name}.${along} += ${n}.0;`,
     advance: `
         ${name} += ${name}Step;
         if (${name}.x > ${name}Width) { ${name}.x -= ${name}Width; ${name}.y++; }`,
-    plain: `${name}Size.x == ${texelsPerRowPair}`,
-    plainAdvance: n => `${name}.${along} += ${n}.0;`,
   };
 }
 
@@ -93,6 +102,7 @@ function walkGlsl(walked: Walked[], count: string, body: string, lastBody?: stri
         }`;
   const steps = lastBody != null ? `(${count}) - 1` : count;
   const plainLoop = `
+        ${all(c => c.plainStart)}
         int step = 0;
         for (; step + ${UNROLL} <= ${steps}; step += ${UNROLL}) {
           ${Array.from({length: UNROLL}, (_, n) => step(c => c.fetch(n), body, '')).join('')}
@@ -101,6 +111,7 @@ function walkGlsl(walked: Walked[], count: string, body: string, lastBody?: stri
         for (; step < ${steps}; step++) ${step(c => c.fetch(0), body, all(c => c.plainAdvance(1)))}
         ${lastBody != null ? `if (${count} > 0) ${step(c => c.fetch(0), lastBody, '')}` : ''}`;
   const generalLoop = `
+        ${all(c => c.generalStart)}
         for (int step = 0; step < ${steps}; step++) ${step(c => c.fetch(0), body, all(c => c.advance))}
         ${lastBody != null ? `if (${count} > 0) ${step(c => c.fetch(0), lastBody, '')}` : ''}`;
   return `
