@@ -14,11 +14,16 @@
  *   as tfjs-backend-webgl's packed matMul): each fetch brings four values, and a fragment
  *   computes a 2×2 block of scores or outputs, so every pair of fetches feeds eight FMAs.
  *   Inputs are viewed as [heads, rows, dim] so a block never straddles two heads; only the
- *   rows a tile reads are packed for it (tile_inputs.ts), and the inner loops step through
- *   texels with texelFetch (block_glsl.ts). Four values out per fragment bound the reuse
- *   at 2×2 blocks (tfjs's matMul has the same), so on SwiftShader the matmul passes run only
- *   10–30% faster than tfjs's (the transposed products of dK and dV least) and set the
- *   speed: what the fused path saves is the passes and memory around them.
+ *   rows a tile reads are packed for it (tile_inputs.ts). Four values out per fragment bound
+ *   the reuse at 2×2 blocks (tfjs's matMul has the same), so the reads set the speed, and
+ *   the inner loops make them cheap (block_glsl.ts): texture() at a texel center stepped by
+ *   a constant (SwiftShader's texelFetch() costs more, tfjs's samplers redo index
+ *   arithmetic per read), eight steps per iteration, no division in the set-up. On
+ *   SwiftShader at [1,8,1024,64] the score products run about 1.5× and the products with
+ *   the 64-wide v, k, q or dO about 2.3× faster than tfjs's matMul passes.
+ * - Every product reads its tile along texel rows: dK and dV, which sum over query rows,
+ *   read the tile transposed, [heads, Sk, rows] (P is written so; dS gets a copy pass), as
+ *   down the columns of a [heads, rows, Sk] tile they ran 1.3–1.5× slower.
  * - The heavy passes write only their tile's part (output, dQ) or their kv heads' share
  *   (dK, dV), where every fragment has work; TileAssembly writes a dozen parts into the
  *   whole per pass, so the whole is copied a few times per call, not once per tile. dK and
