@@ -50,8 +50,8 @@ export function scaledDotProductAttentionGradWebGL(
     const keyRange = ranges != null ? [runner.temporary(ranges.keyRange)] : [];
     const queryRange = ranges != null ? [runner.temporary(ranges.queryRange)] : [];
     const dropout = g.dropout ? dropoutUniforms(attrs) : [];
-    const rowDot = packedRows(runner, runner.temporary(runner.run(
-        new RowDotProgram(g.queryHeads, seqQ, valueDim), [dy, reshaped(inputs.output, [...queryRows, valueDim])], [])));
+    const rowDot = runner.temporary(runner.run(
+        new RowDotProgram(g.queryHeads, seqQ, valueDim), [dy, reshaped(inputs.output, [...queryRows, valueDim])], []));
     const {tileShape} = plan;
     // dK and dV read the tiles dS and P' transposed, along texel rows (see TileTransposedTimesRowsProgram).
     const transposedShape = transposedTile(tileShape);
@@ -123,9 +123,8 @@ export function scaledDotProductAttentionGradWebGL(
 }
 
 /**
- * A [B·Hq, Sq] row statistic (logsumexp, D) packed, as every tile's packed passes read it:
- * tfjs would otherwise pack it again for each pass. One already packed (the forward's
- * logsumexp) is read as it is.
+ * The [B·Hq, Sq] logsumexp packed, as every tile's packed passes read it: tfjs would
+ * otherwise pack it again for each pass. One already packed (the forward's) is read as it is.
  */
 function packedRows(runner: ProgramRunner, rows: tf.TensorInfo): tf.TensorInfo {
   if (runner.isPacked(rows)) return rows;
