@@ -10,6 +10,7 @@
  * texture() reads took 0.7× the time of the same loop of texelFetch(), and the reads,
  * not the arithmetic, set the speed of these loops.
  */
+
 /** How a loop reads one packed [heads, rows, cols] input: where it starts, how far it steps. */
 export interface Cursor {
   /** The input's name in the program (its sampler). */
@@ -90,7 +91,7 @@ const UNROLL = 8;
  * layout (tfjs keeps a packed matrix's row pairs on texel rows unless the texture would be
  * too large) runs UNROLL steps per iteration, reading at constant offsets from the cursors'
  * centers: fewer loop branches and cursor updates, and reads that do not wait on each
- * other (the strided reads of the transposed products gain most).
+ * other (loops reading down a texture's rows gained most).
  */
 function walkGlsl(walked: Walked[], count: string, body: string, lastBody?: string): string {
   const all = (part: (c: CursorGlsl) => string) => walked.map(w => part(w.cursor)).join(' ');
