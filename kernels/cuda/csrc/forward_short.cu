@@ -216,10 +216,19 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortFor
   }
 }
 
+// The device's multiprocessor count, asked for every launch and by holdsBias: read once (the
+// addon works on one device).
 cudaError_t multiprocessorCount(int* count) {
-  int device = 0;
-  const cudaError_t status = cudaGetDevice(&device);
-  return status != cudaSuccess ? status : cudaDeviceGetAttribute(count, cudaDevAttrMultiProcessorCount, device);
+  static int cached = 0;
+  if (cached == 0) {
+    int device = 0, value = 0;
+    cudaError_t status = cudaGetDevice(&device);
+    if (status == cudaSuccess) status = cudaDeviceGetAttribute(&value, cudaDevAttrMultiProcessorCount, device);
+    if (status != cudaSuccess) return status;
+    cached = value;
+  }
+  *count = cached;
+  return cudaSuccess;
 }
 
 template <class Traits, class Mma, bool kHasBias>
