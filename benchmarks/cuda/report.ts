@@ -68,6 +68,9 @@ forward + backward, the materialized Swin mask included).
 TF32 tensor-core ceiling measured on this GPU: about ${TF32_CEILING} TFLOP/s. On this GPU the LM rows' forward is the
 Hopper kernel (\`forward_wgmma.cu\`, 'tf32' without a bias); its time includes the pass that lays out K and V as
 TF32 tiles, and those tiles take device memory the size of K and V again during the call (2 × 25 MB at 8×12×1024×64).
+The 'tf32' backward of the LM rows (more keys than one 64-key block) reads Q and dO from copies its row pass
+rounds to TF32, which take device memory the size of Q and dO again during the call; the pool hands it the buffers
+the forward's tiles used, so the device MB above did not grow.
 
 ### 'bf16' mode vs PyTorch bfloat16 SDPA (bf16 inputs there; ours keeps float32 in and out)
 ${markdownTable(['shape', 'ours fwd ms', 'torch fwd ms', 'speed-up', 'ours fwd+bwd ms', 'torch fwd+bwd ms', 'speed-up',

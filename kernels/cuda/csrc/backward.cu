@@ -1,9 +1,12 @@
 // Backward pass, FlashAttention-2 structure: a block owns kBlockN keys of one key/value head
 // and accumulates their dK and dV in registers while it walks the query tiles of every query
 // head in the group, recomputing probabilities from the forward's logsumexp. dQ and the bias
-// gradients are summed into global memory with atomics.
+// gradients are summed into global memory with atomics. Every warp computes S and dP on its
+// share of a step's scores; then half of the warps accumulate dV and the other half dK, each
+// warp on two 16-key tiles so that each B fragment (read with scalar loads) feeds two products.
 #include <cmath>
 #include "attention_common.cuh"
+#include "device_pool.h"
 #include "kernel_traits.cuh"
 #include "launch.h"
 #include "mma.cuh"
@@ -13,30 +16,41 @@ namespace {
 
 // delta[row] = dout[row] · out[row], dout rounded as the dP product (policy Mma) rounds it (see
 // attentionOutputMma), and dQ's row zeroed for the backward's atomics (one pass over the rows
-// instead of a memset besides). kRowLanes lanes per row, kVec floats per load (16-byte loads
-// where D and Dv allow).
+// instead of a memset besides). With kRounds, the pass also writes the row's Q and dO rounded
+// to TF32 into roundedQ and roundedDout: the backward kernel's policy reads rounded tiles, and
+// this way a block gets its query tiles rounded instead of rounding each in shared memory.
+// kRowLanes lanes per row, kVec floats per load (16-byte loads where D and Dv allow).
 constexpr int kRowLanes = 16;
-template <class Mma, int kVec>
-__global__ void rowDotKernel(const AttentionParams p) {
+__device__ __forceinline__ float* floats(float4& x) { return &x.x; }
+__device__ __forceinline__ float* floats(float& x) { return &x; }
+template <class Mma, int kVec, bool kRounds>
+__global__ void rowDotKernel(const AttentionParams p, float* roundedQ, float* roundedDout) {
+  using Chunk = std::conditional_t<kVec == 4, float4, float>;
   const int64_t rows = int64_t(p.batch) * p.headsQ * p.seqQ;
   const int64_t row = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / kRowLanes;
   const int lane = threadIdx.x % kRowLanes;
   float sum = 0.f;
   // No early return: both rows of a warp take part in the shuffles below.
   if (row < rows) {
-    const float* dout = p.dout + row * p.valueDim;
-    const float* out = p.out + row * p.valueDim;
-    float* dq = p.dq + row * p.headDim;
-    if constexpr (kVec == 4) {
-      for (int c = 4 * lane; c < p.valueDim; c += 4 * kRowLanes) {
-        const float4 d = *reinterpret_cast<const float4*>(dout + c), o = *reinterpret_cast<const float4*>(out + c);
-        sum += Mma::roundOperand(d.x) * o.x + Mma::roundOperand(d.y) * o.y + Mma::roundOperand(d.z) * o.z +
-               Mma::roundOperand(d.w) * o.w;
+    const int64_t outRow = row * p.valueDim, queryRow = row * p.headDim;
+    for (int c = kVec * lane; c < p.valueDim; c += kVec * kRowLanes) {
+      Chunk d = *reinterpret_cast<const Chunk*>(p.dout + outRow + c);
+      Chunk o = *reinterpret_cast<const Chunk*>(p.out + outRow + c);
+#pragma unroll
+      for (int i = 0; i < kVec; ++i) {
+        floats(d)[i] = Mma::roundOperand(floats(d)[i]);
+        sum += floats(d)[i] * floats(o)[i];
       }
-      for (int c = 4 * lane; c < p.headDim; c += 4 * kRowLanes) *reinterpret_cast<float4*>(dq + c) = float4{};
-    } else {
-      for (int c = lane; c < p.valueDim; c += kRowLanes) sum += Mma::roundOperand(dout[c]) * out[c];
-      for (int c = lane; c < p.headDim; c += kRowLanes) dq[c] = 0.f;
+      if constexpr (kRounds) *reinterpret_cast<Chunk*>(roundedDout + outRow + c) = d;
+    }
+    for (int c = kVec * lane; c < p.headDim; c += kVec * kRowLanes) {
+      if constexpr (kRounds) {
+        Chunk q = *reinterpret_cast<const Chunk*>(p.q + queryRow + c);
+#pragma unroll
+        for (int i = 0; i < kVec; ++i) floats(q)[i] = Mma::roundOperand(floats(q)[i]);
+        *reinterpret_cast<Chunk*>(roundedQ + queryRow + c) = q;
+      }
+      *reinterpret_cast<Chunk*>(p.dq + queryRow + c) = Chunk{};
     }
   }
 #pragma unroll
@@ -54,61 +68,69 @@ __device__ __forceinline__ void addPair(float* address, float x, float y) {
 #endif
 }
 
-// dQ += dq · scale for a warp's 16 query rows (stored in paired order) over kDimTiles column
-// tiles of 8. Where D allows 16-byte reductions (sm_90), lanes t and t ^ 1 swap half of their
-// pairs so that each adds 4 adjacent columns of one row: half the reductions of pairs.
-template <int kDimTiles>
-__device__ __forceinline__ void storeQueryGradients(const AttentionParams& p, const float (&dq)[1][kDimTiles][4],
+// dQ += dq · scale for a warp's MT tiles of 16 query rows (stored in paired order) over
+// kDimTiles column tiles of 8. Where D allows 16-byte reductions (sm_90), lanes t and t ^ 1 swap
+// half of their pairs so that each adds 4 adjacent columns of one row: half the reductions of pairs.
+template <int MT, int kDimTiles>
+__device__ __forceinline__ void storeQueryGradients(const AttentionParams& p, const float (&dq)[MT][kDimTiles][4],
                                                     int bh, int row0, int dm0, int dn0, int g, int t) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   if (p.headDim % 4 == 0) {
     const int r = t & 1;  // even t takes row g, odd t row g + 8
-    const int i = row0 + pairedIndex(dm0 + g + 8 * r);
-    float* dqRow = p.dq + (int64_t(bh) * p.seqQ + i) * p.headDim;
 #pragma unroll
-    for (int n = 0; n < kDimTiles; ++n) {
-      // The partner needs this lane's pair of its row (selects, not indices: r is not a
-      // compile-time value, and indexing by it would put dq in local memory).
-      const float x = __shfl_xor_sync(0xffffffffu, r == 0 ? dq[0][n][2] : dq[0][n][0], 1);
-      const float y = __shfl_xor_sync(0xffffffffu, r == 0 ? dq[0][n][3] : dq[0][n][1], 1);
-      const int col = dn0 + n * 8 + 2 * (t & ~1);
-      if (i >= p.seqQ || col >= p.headDim) continue;
-      const float a = (r == 0 ? dq[0][n][0] : dq[0][n][2]) * p.scale;
-      const float b = (r == 0 ? dq[0][n][1] : dq[0][n][3]) * p.scale;
-      const float4 sum = r == 0 ? float4{a, b, x * p.scale, y * p.scale} : float4{x * p.scale, y * p.scale, a, b};
-      asm volatile("red.global.add.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"l"(dqRow + col), "f"(sum.x), "f"(sum.y),
-                   "f"(sum.z), "f"(sum.w)
-                   : "memory");
+    for (int mi = 0; mi < MT; ++mi) {
+      const int i = row0 + pairedIndex(dm0 + 16 * mi + g + 8 * r);
+      float* dqRow = p.dq + (int64_t(bh) * p.seqQ + i) * p.headDim;
+#pragma unroll
+      for (int n = 0; n < kDimTiles; ++n) {
+        // The partner needs this lane's pair of its row (selects, not indices: r is not a
+        // compile-time value, and indexing by it would put dq in local memory).
+        const float* d = dq[mi][n];
+        const float x = __shfl_xor_sync(0xffffffffu, r == 0 ? d[2] : d[0], 1);
+        const float y = __shfl_xor_sync(0xffffffffu, r == 0 ? d[3] : d[1], 1);
+        const int col = dn0 + n * 8 + 2 * (t & ~1);
+        if (i >= p.seqQ || col >= p.headDim) continue;
+        const float a = (r == 0 ? d[0] : d[2]) * p.scale;
+        const float b = (r == 0 ? d[1] : d[3]) * p.scale;
+        const float4 sum = r == 0 ? float4{a, b, x * p.scale, y * p.scale} : float4{x * p.scale, y * p.scale, a, b};
+        asm volatile("red.global.add.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"l"(dqRow + col), "f"(sum.x), "f"(sum.y),
+                     "f"(sum.z), "f"(sum.w)
+                     : "memory");
+      }
     }
     return;
   }
 #endif
   const bool pairs = p.headDim % 2 == 0;  // 8-byte aligned column pairs
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const int i = row0 + pairedIndex(dm0 + g + 8 * r);
-    if (i >= p.seqQ) continue;
-    float* dqRow = p.dq + (int64_t(bh) * p.seqQ + i) * p.headDim;
+  for (int mi = 0; mi < MT; ++mi)
 #pragma unroll
-    for (int n = 0; n < kDimTiles; ++n) {
-      const int col = dn0 + n * 8 + 2 * t;
-      const float x = dq[0][n][2 * r] * p.scale, y = dq[0][n][2 * r + 1] * p.scale;
-      if (pairs && col + 1 < p.headDim) {
-        addPair(dqRow + col, x, y);
-      } else {
-        if (col < p.headDim) atomicAdd(dqRow + col, x);
-        if (col + 1 < p.headDim) atomicAdd(dqRow + col + 1, y);
+    for (int r = 0; r < 2; ++r) {
+      const int i = row0 + pairedIndex(dm0 + 16 * mi + g + 8 * r);
+      if (i >= p.seqQ) continue;
+      float* dqRow = p.dq + (int64_t(bh) * p.seqQ + i) * p.headDim;
+#pragma unroll
+      for (int n = 0; n < kDimTiles; ++n) {
+        const int col = dn0 + n * 8 + 2 * t;
+        const float x = dq[mi][n][2 * r] * p.scale, y = dq[mi][n][2 * r + 1] * p.scale;
+        if (pairs && col + 1 < p.headDim) {
+          addPair(dqRow + col, x, y);
+        } else {
+          if (col < p.headDim) atomicAdd(dqRow + col, x);
+          if (col + 1 < p.headDim) atomicAdd(dqRow + col + 1, y);
+        }
       }
     }
-  }
 }
 
 template <class Traits, class Mma>
-__global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) backwardKernel(const AttentionParams p) {
+__global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks)
+    backwardKernel(const AttentionParams p, bool queryTilesRounded) {
   constexpr int BM = Traits::kBlockM, BN = Traits::kBlockN, HD = Traits::kHeadDim;
   constexpr int LD = Traits::kLd, LDT = Traits::kLdTransposed;
-  constexpr int kScoreTiles = BN / 8 / Traits::kWarpCols;  // 8-column tiles per warp of a score tile
-  constexpr int kDimTiles = HD / 8 / Traits::kWarpCols;    // 8-column tiles per warp of a head-dim tile
+  constexpr int kScoreTiles = Traits::kScoreColTiles;  // 8-column tiles per warp of a score tile
+  constexpr int KR = Traits::kKeyRowTiles, KC = Traits::kKeyDimTiles;
+  constexpr int QR = Traits::kDqRowTiles, QC = Traits::kDqDimTiles;
   extern __shared__ float smem[];
   float* ks = smem;
   float* vs = ks + BN * LD;
@@ -128,7 +150,12 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) backward
   const int key0 = int(blockIdx.x / kvHeads) * BN;
   const int bk = int(blockIdx.x % kvHeads), b = bk / p.headsKV, hk = bk % p.headsKV;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-  const int wm = warp % Traits::kWarpRows, wn = warp / Traits::kWarpRows;
+  const int wm = warp % (BM / 16), wn = warp / (BM / 16);
+  const bool gradientGroup = warp >= Traits::kGroupWarps;
+  const int groupWarp = warp % Traits::kGroupWarps;
+  constexpr int kKeyWarpRows = BN / 16 / KR;
+  const int km0 = groupWarp % kKeyWarpRows * 16 * KR, kn0 = groupWarp / kKeyWarpRows * 8 * KC;
+  const int qm0 = warp % Traits::kDqWarpRows * 16 * QR, qn0 = warp / Traits::kDqWarpRows * 8 * QC;
   const bool qkVector = p.headDim % 4 == 0, vVector = p.valueDim % 4 == 0;
 
   const float* k = p.k + int64_t(bk) * p.seqK * p.headDim;
@@ -143,9 +170,8 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) backward
   const int rowEnd = firstRowStartingAt(p, keyLast);
 
   const float scaleLog2 = p.scale * kLog2e;
-  float dk[1][kDimTiles][4], dv[1][kDimTiles][4];
-  zero(dk);
-  zero(dv);
+  float grad[KR][KC][4];  // dV in the first half of the warps, dK in the other
+  zero(grad);
 
   // Steps walk the query tiles of every query head in the group; the next step's Q and dO are
   // copied (and its logsumexp and delta read into registers) while this one computes dQ.
@@ -182,13 +208,16 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) backward
       deltas[threadIdx.x] = nextDelta;
     }
     waitAsync<0>();
+    // The block's K and V are rounded once; Q and dO here unless the row pass rounded them.
     if constexpr (Mma::kRoundsTiles) {
       if (step == 0) {
         roundOwnChunks<BN, HD, Traits::kThreads>(ks, LD, qkVector);
         roundOwnChunks<BN, HD, Traits::kThreads>(vs, LD, vVector);
       }
-      roundOwnChunks<BM, HD, Traits::kThreads>(qs, LD, qkVector);
-      roundOwnChunks<BM, HD, Traits::kThreads>(dos, LD, vVector);
+      if (!queryTilesRounded) {
+        roundOwnChunks<BM, HD, Traits::kThreads>(qs, LD, qkVector);
+        roundOwnChunks<BM, HD, Traits::kThreads>(dos, LD, vVector);
+      }
     }
     __syncthreads();
 
@@ -302,71 +331,102 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) backward
     }
     __syncthreads();
 
-    // dV += P'ᵀ dO and dK += dSᵀ Q over this block's keys; dQ += dS K over the query rows.
-    const int dm0 = wm * 16, dn0 = wn * kDimTiles * 8;
-    warpGemm<Mma, 1, kDimTiles, BM, U>(dv, Rows{pts, LDT}, PairedRows<Rows>{{dos, LD}}, dm0, dn0, g, t);
-    // Plain views where GradMma is not Mma: the tiles are not rounded for it.
+    // dV += P'ᵀ dO (first half of the warps) and dK += dSᵀ Q (the other) over this block's keys;
+    // dQ += dS K over the query rows. Plain views where GradMma is not Mma: the tiles are not
+    // rounded for it.
     using DsRows = std::conditional_t<std::is_same_v<GradMma<Mma>, Mma>, Rows, RowMajor>;
     using DsCols = std::conditional_t<std::is_same_v<GradMma<Mma>, Mma>, Cols, ColMajor>;
-    warpGemm<GradMma<Mma>, 1, kDimTiles, BM, U>(dk, DsRows{dsts, LDT}, PairedRows<DsRows>{{qs, LD}}, dm0, dn0, g, t);
+    if (!gradientGroup) {
+      warpGemm<Mma, KR, KC, BM, U>(grad, Rows{pts, LDT}, PairedRows<Rows>{{dos, LD}}, km0, kn0, g, t);
+    } else {
+      warpGemm<GradMma<Mma>, KR, KC, BM, U>(grad, DsRows{dsts, LDT}, PairedRows<DsRows>{{qs, LD}}, km0, kn0, g, t);
+    }
     // Every warp is done with this step's Q, dO, lse and delta: the next step's copies go out
     // and land while dQ is computed.
     __syncthreads();
     if (step + 1 < steps) loadQueryTile(step + 1);
     // dQ's rows are dS's stored query positions, its keys in paired order.
-    float dq[1][kDimTiles][4];
+    float dq[QR][QC][4];
     zero(dq);
-    warpGemm<GradMma<Mma>, 1, kDimTiles, BN, U>(dq, PairedCols<DsCols>{{dsts, LDT}}, PairedRows<DsRows>{{ks, LD}},
-                                                dm0, dn0, g, t);
-    storeQueryGradients<kDimTiles>(p, dq, bh, row0, dm0, dn0, g, t);
+    warpGemm<GradMma<Mma>, QR, QC, BN, U>(dq, PairedCols<DsCols>{{dsts, LDT}}, PairedRows<DsRows>{{ks, LD}}, qm0,
+                                          qn0, g, t);
+    storeQueryGradients(p, dq, bh, row0, qm0, qn0, g, t);
   }
   waitAsync<0>();  // the key tile's copies, when no query row sees this block
 
+  // The first half of the warps writes dV, the other dK.
+  float* out = gradientGroup ? p.dk : p.dv;
+  const int width = gradientGroup ? p.headDim : p.valueDim;
+  const float factor = gradientGroup ? p.scale : p.dropoutScale;
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const int j = key0 + wm * 16 + g + 8 * r;
-    if (j >= p.seqK) continue;
-    float* dkRow = p.dk + (int64_t(bk) * p.seqK + j) * p.headDim;
-    float* dvRow = p.dv + (int64_t(bk) * p.seqK + j) * p.valueDim;
+  for (int mi = 0; mi < KR; ++mi)
 #pragma unroll
-    for (int n = 0; n < kDimTiles; ++n)
+    for (int r = 0; r < 2; ++r) {
+      const int j = key0 + km0 + 16 * mi + g + 8 * r;
+      if (j >= p.seqK) continue;
+      float* row = out + (int64_t(bk) * p.seqK + j) * width;
 #pragma unroll
-      for (int c = 0; c < 2; ++c) {
-        const int col = wn * kDimTiles * 8 + n * 8 + 2 * t + c;
-        if (col < p.headDim) dkRow[col] = dk[0][n][2 * r + c] * p.scale;
-        if (col < p.valueDim) dvRow[col] = dv[0][n][2 * r + c] * p.dropoutScale;
-      }
-  }
+      for (int n = 0; n < KC; ++n)
+#pragma unroll
+        for (int c = 0; c < 2; ++c) {
+          const int col = kn0 + n * 8 + 2 * t + c;
+          if (col < width) row[col] = grad[mi][n][2 * r + c] * factor;
+        }
+    }
 }
 
 template <class Traits, class Mma>
-cudaError_t launch(const AttentionParams& p, cudaStream_t stream) {
+cudaError_t launch(const AttentionParams& p, bool queryTilesRounded, cudaStream_t stream) {
   auto kernel = backwardKernel<Traits, Mma>;
   static const cudaError_t attr =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::kSmemBytes);
   if (attr != cudaSuccess) return attr;
   const int64_t blocks = int64_t(p.batch) * p.headsKV * ((p.seqK + Traits::kBlockN - 1) / Traits::kBlockN);
   if (blocks > INT32_MAX) return cudaErrorInvalidConfiguration;
-  kernel<<<unsigned(blocks), Traits::kThreads, Traits::kSmemBytes, stream>>>(p);
+  kernel<<<unsigned(blocks), Traits::kThreads, Traits::kSmemBytes, stream>>>(p, queryTilesRounded);
   return cudaGetLastError();
+}
+
+template <class Mma, int kVec>
+void launchRowPass(const AttentionParams& p, float* roundedQ, float* roundedDout, cudaStream_t stream) {
+  const int64_t rows = int64_t(p.batch) * p.headsQ * p.seqQ;
+  constexpr int kThreads = 256, kRowsPerBlock = kThreads / kRowLanes;
+  const unsigned blocks = unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock);
+  if (roundedQ != nullptr) {
+    rowDotKernel<GradMma<Mma>, kVec, true><<<blocks, kThreads, 0, stream>>>(p, roundedQ, roundedDout);
+  } else {
+    rowDotKernel<GradMma<Mma>, kVec, false><<<blocks, kThreads, 0, stream>>>(p, nullptr, nullptr);
+  }
 }
 
 template <class Mma>
 cudaError_t launchWith(const AttentionParams& p, cudaStream_t stream) {
-  const int64_t rows = int64_t(p.batch) * p.headsQ * p.seqQ;
-  constexpr int kThreads = 256, kRowsPerBlock = kThreads / kRowLanes;
-  const unsigned blocks = unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock);
+  // Where the policy reads rounded tiles and several key blocks read each query tile, the row
+  // pass rounds Q and dO once into copies that the kernel reads (pooled, released at return:
+  // later users of these buffers come after the kernels on the stream). With one key block
+  // (Swin windows), rounding the tiles in shared memory costs less than the copies.
+  constexpr int kKeysPerBlock = BackwardConfig<32>::type::kBlockN;
+  DeviceBuffer roundedQ, roundedDout;
+  AttentionParams tiles = p;
+  if (Mma::kRoundsTiles && p.seqK > kKeysPerBlock) {
+    const size_t rows = size_t(p.batch) * p.headsQ * p.seqQ;
+    roundedQ = DeviceBuffer(rows * p.headDim * sizeof(float), "rounded queries");
+    roundedDout = DeviceBuffer(rows * p.valueDim * sizeof(float), "rounded output gradients");
+    tiles.q = roundedQ.get();
+    tiles.dout = roundedDout.get();
+  }
   if (p.headDim % 4 == 0 && p.valueDim % 4 == 0) {
-    rowDotKernel<GradMma<Mma>, 4><<<blocks, kThreads, 0, stream>>>(p);
+    launchRowPass<Mma, 4>(p, roundedQ.get(), roundedDout.get(), stream);
   } else {
-    rowDotKernel<GradMma<Mma>, 1><<<blocks, kThreads, 0, stream>>>(p);
+    launchRowPass<Mma, 1>(p, roundedQ.get(), roundedDout.get(), stream);
   }
   const cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) return err;
+  const bool rounded = roundedQ.get() != nullptr;
   const int dim = max(p.headDim, p.valueDim);
-  if (dim <= 32) return launch<BackwardConfig<32>::type, Mma>(p, stream);
-  if (dim <= 64) return launch<BackwardConfig<64>::type, Mma>(p, stream);
-  return launch<BackwardConfig<128>::type, Mma>(p, stream);
+  if (dim <= 32) return launch<BackwardConfig<32>::type, Mma>(tiles, rounded, stream);
+  if (dim <= 64) return launch<BackwardConfig<64>::type, Mma>(tiles, rounded, stream);
+  return launch<BackwardConfig<128>::type, Mma>(tiles, rounded, stream);
 }
 
 }  // namespace

@@ -28,6 +28,9 @@
 #ifndef BACKWARD_64_MIN_BLOCKS
 #define BACKWARD_64_MIN_BLOCKS 2
 #endif
+#ifndef BACKWARD_128_WARPS
+#define BACKWARD_128_WARPS 8
+#endif
 
 namespace attention {
 
@@ -58,22 +61,32 @@ struct ForwardTraits {
   static constexpr int kSmemBytes = ((kBlockM + 2 * kBlockN) * kLd + kValueFloats) * 4;
 };
 
-template <int kHeadDim_, int kMinBlocks_>
+template <int kHeadDim_, int kWarps_, int kMinBlocks_>
 struct BackwardTraits {
   static constexpr int kGemmUnroll = kUnrollAll;
   static constexpr int kHeadDim = kHeadDim_;
   static constexpr int kMinBlocks = kMinBlocks_;
-  static constexpr int kWarps = 8;
+  static constexpr int kWarps = kWarps_;
   static constexpr int kThreads = 32 * kWarps;
   static constexpr int kBlockM = 64;  // queries per step
   static constexpr int kBlockN = 64;  // keys owned by a block
-  // Warps tile each product as 4 row tiles of 16 × 2 column halves.
-  static constexpr int kWarpRows = 4;
-  static constexpr int kWarpCols = 2;
+  // S and dP: every warp computes both on a share of 16 queries × kScoreColTiles · 8 keys.
+  static constexpr int kScoreWarpCols = kWarps / (kBlockM / 16);
+  static constexpr int kScoreColTiles = kBlockN / 8 / kScoreWarpCols;
+  // dV in the first half of the warps, dK in the other: shares of two 16-key tiles (which
+  // share each B fragment) × kKeyDimTiles · 8 dims.
+  static constexpr int kGroupWarps = kWarps / 2;
+  static constexpr int kKeyRowTiles = 2;
+  static constexpr int kKeyDimTiles = kHeadDim / 8 / (kGroupWarps / (kBlockN / 16 / kKeyRowTiles));
+  // dQ over every warp: 32-query shares where each warp still gets column pairs of tiles.
+  static constexpr int kDqRowTiles = kHeadDim / 8 / (kWarps / 2) >= 2 ? 2 : 1;
+  static constexpr int kDqWarpRows = kBlockM / 16 / kDqRowTiles;
+  static constexpr int kDqDimTiles = kHeadDim / 8 / (kWarps / kDqWarpRows);
   static constexpr int kLd = kHeadDim + 4;
   static constexpr int kLdTransposed = kBlockM + 4;  // P and dS [key][query]
   static constexpr int kSmemBytes = ((2 * kBlockN + 2 * kBlockM) * kLd + 2 * kBlockN * kLdTransposed + 2 * kBlockM) * 4;
-  static_assert(kBlockM == 16 * kWarpRows && kWarps == kWarpRows * kWarpCols, "warp tiling");
+  static_assert(kScoreColTiles % 2 == 0 && kKeyDimTiles % 2 == 0 && kDqDimTiles % 2 == 0, "column tiles in pairs");
+  static_assert(kScoreColTiles * 4 <= 32, "a warp's dropout decisions fit in 32 bits");
 };
 
 // The Hopper TF32 forward (forward_wgmma.cu): kConsumers warpgroups of 64 query rows each and
@@ -104,9 +117,9 @@ template <> struct WgmmaForwardConfig<128> { using type = WgmmaForwardTraits<128
 // read (bias values take registers: fewer blocks per multiprocessor, or smaller key tiles).
 template <int kHeadDim, bool kHasBias> struct ForwardConfig;
 template <int kHeadDim> struct BackwardConfig;
-template <> struct BackwardConfig<32> { using type = BackwardTraits<32, 2>; };
-template <> struct BackwardConfig<64> { using type = BackwardTraits<64, BACKWARD_64_MIN_BLOCKS>; };
-template <> struct BackwardConfig<128> { using type = BackwardTraits<128, 1>; };
+template <> struct BackwardConfig<32> { using type = BackwardTraits<32, 8, 2>; };
+template <> struct BackwardConfig<64> { using type = BackwardTraits<64, 8, BACKWARD_64_MIN_BLOCKS>; };
+template <> struct BackwardConfig<128> { using type = BackwardTraits<128, BACKWARD_128_WARPS, 1>; };
 template <> struct ForwardConfig<32, false> { using type = ForwardTraits<32, 4, 64, 4>; };
 template <> struct ForwardConfig<32, true> {
   using type = ForwardTraits<32, 4, FORWARD_32_BIAS_BLOCK_N, FORWARD_32_BIAS_MIN_BLOCKS, 2>;
