@@ -375,58 +375,56 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks)
     }
 }
 
+// delta and dQ's zeroing, with the rounded copies of Q and dO when given (rowDotKernel).
+template <class Mma>
+cudaError_t launchRowPass(const AttentionParams& p, float* roundedQ, float* roundedDout, cudaStream_t stream) {
+  const int64_t rows = int64_t(p.batch) * p.headsQ * p.seqQ;
+  constexpr int kThreads = 256, kRowsPerBlock = kThreads / kRowLanes;
+  const unsigned blocks = unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock);
+  const bool vectorized = p.headDim % 4 == 0 && p.valueDim % 4 == 0;
+  if (roundedQ != nullptr) {
+    (vectorized ? rowDotKernel<GradMma<Mma>, 4, true> : rowDotKernel<GradMma<Mma>, 1, true>)
+        <<<blocks, kThreads, 0, stream>>>(p, roundedQ, roundedDout);
+  } else {
+    (vectorized ? rowDotKernel<GradMma<Mma>, 4, false> : rowDotKernel<GradMma<Mma>, 1, false>)
+        <<<blocks, kThreads, 0, stream>>>(p, nullptr, nullptr);
+  }
+  return cudaGetLastError();
+}
+
 template <class Traits, class Mma>
-cudaError_t launch(const AttentionParams& p, bool queryTilesRounded, cudaStream_t stream) {
+cudaError_t launch(const AttentionParams& p, cudaStream_t stream) {
   auto kernel = backwardKernel<Traits, Mma>;
   static const cudaError_t attr =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::kSmemBytes);
   if (attr != cudaSuccess) return attr;
   const int64_t blocks = int64_t(p.batch) * p.headsKV * ((p.seqK + Traits::kBlockN - 1) / Traits::kBlockN);
   if (blocks > INT32_MAX) return cudaErrorInvalidConfiguration;
-  kernel<<<unsigned(blocks), Traits::kThreads, Traits::kSmemBytes, stream>>>(p, queryTilesRounded);
-  return cudaGetLastError();
-}
-
-template <class Mma, int kVec>
-void launchRowPass(const AttentionParams& p, float* roundedQ, float* roundedDout, cudaStream_t stream) {
-  const int64_t rows = int64_t(p.batch) * p.headsQ * p.seqQ;
-  constexpr int kThreads = 256, kRowsPerBlock = kThreads / kRowLanes;
-  const unsigned blocks = unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock);
-  if (roundedQ != nullptr) {
-    rowDotKernel<GradMma<Mma>, kVec, true><<<blocks, kThreads, 0, stream>>>(p, roundedQ, roundedDout);
-  } else {
-    rowDotKernel<GradMma<Mma>, kVec, false><<<blocks, kThreads, 0, stream>>>(p, nullptr, nullptr);
-  }
-}
-
-template <class Mma>
-cudaError_t launchWith(const AttentionParams& p, cudaStream_t stream) {
   // Where the policy reads rounded tiles and several key blocks read each query tile, the row
   // pass rounds Q and dO once into copies that the kernel reads (pooled, released at return:
   // later users of these buffers come after the kernels on the stream). With one key block
   // (Swin windows), rounding the tiles in shared memory costs less than the copies.
-  constexpr int kKeysPerBlock = BackwardConfig<32>::type::kBlockN;
   DeviceBuffer roundedQ, roundedDout;
   AttentionParams tiles = p;
-  if (Mma::kRoundsTiles && p.seqK > kKeysPerBlock) {
+  if (Mma::kRoundsTiles && p.seqK > Traits::kBlockN) {
     const size_t rows = size_t(p.batch) * p.headsQ * p.seqQ;
     roundedQ = DeviceBuffer(rows * p.headDim * sizeof(float), "rounded queries");
     roundedDout = DeviceBuffer(rows * p.valueDim * sizeof(float), "rounded output gradients");
     tiles.q = roundedQ.get();
     tiles.dout = roundedDout.get();
   }
-  if (p.headDim % 4 == 0 && p.valueDim % 4 == 0) {
-    launchRowPass<Mma, 4>(p, roundedQ.get(), roundedDout.get(), stream);
-  } else {
-    launchRowPass<Mma, 1>(p, roundedQ.get(), roundedDout.get(), stream);
-  }
-  const cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess) return err;
-  const bool rounded = roundedQ.get() != nullptr;
+  const cudaError_t rowPass = launchRowPass<Mma>(p, roundedQ.get(), roundedDout.get(), stream);
+  if (rowPass != cudaSuccess) return rowPass;
+  kernel<<<unsigned(blocks), Traits::kThreads, Traits::kSmemBytes, stream>>>(tiles, roundedQ.get() != nullptr);
+  return cudaGetLastError();
+}
+
+template <class Mma>
+cudaError_t launchWith(const AttentionParams& p, cudaStream_t stream) {
   const int dim = max(p.headDim, p.valueDim);
-  if (dim <= 32) return launch<BackwardConfig<32>::type, Mma>(tiles, rounded, stream);
-  if (dim <= 64) return launch<BackwardConfig<64>::type, Mma>(tiles, rounded, stream);
-  return launch<BackwardConfig<128>::type, Mma>(tiles, rounded, stream);
+  if (dim <= 32) return launch<BackwardConfig<32>::type, Mma>(p, stream);
+  if (dim <= 64) return launch<BackwardConfig<64>::type, Mma>(p, stream);
+  return launch<BackwardConfig<128>::type, Mma>(p, stream);
 }
 
 }  // namespace
