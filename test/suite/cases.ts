@@ -1,4 +1,7 @@
-/** Random attention cases (fresh each run, reproducible from the printed seed) and their tensors. */
+/**
+ * Random attention cases (fresh each run, reproducible from the printed seed) and their tensors.
+ * ATTENTION_TEST_SEED=<printed seed> in the environment (Node) replays a run's draws.
+ */
 import * as tf from '@tensorflow/tfjs-core';
 import {AttentionBias, BlockDiagonalMask, LowerTriangularMask, WindowBias} from '../../src/index';
 import type {AttentionOptions} from '../../src/index';
@@ -16,8 +19,22 @@ export function rng(seed: number): () => number {
   };
 }
 
+/** The run's seed: ATTENTION_TEST_SEED where the environment sets it, else a fresh one. */
 export function randomSeed(): number {
+  const pinned = (globalThis as {process?: {env: Record<string, string | undefined>}}).process?.env.ATTENTION_TEST_SEED;
+  if (pinned != null && pinned !== '') {
+    const seed = Number(pinned);
+    if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) throw new Error(`ATTENTION_TEST_SEED must be a uint32, got '${pinned}'`);
+    return seed;
+  }
   return Math.floor(Math.random() * 4294967296);
+}
+
+/** A test's own seed from its run's seed and its title, so that each test draws the same values when the seed is replayed. */
+export function testSeed(seed: number, title: string): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < title.length; i++) h = Math.imul(h ^ title.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
 }
 
 export function randomArray(random: () => number, n: number, spread = 1): Float64Array {

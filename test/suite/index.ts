@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {AttentionBias, attentionImplementation, BlockDiagonalMask, dropoutKeeps, LowerTriangularMask, scaledDotProductAttention, WindowBias} from '../../src/index';
 import type {AttentionOptions, AttentionShape} from '../../src/index';
 import {composedAttention} from '../../src/composed';
-import {CaseShape, caseTensors, describeCase, makeCase, randomArray, randomSeed, relativeError, rng} from './cases';
+import {CaseShape, caseTensors, describeCase, makeCase, randomArray, randomSeed, relativeError, rng, testSeed} from './cases';
 import {AttentionCase, referenceBackward, referenceForward} from './reference';
 
 export interface SuiteOptions {
@@ -132,8 +132,8 @@ export function describeAttentionSuite(o: SuiteOptions): void {
   const seed = randomSeed();
   describe(`scaledDotProductAttention on ${o.backend} (seed ${seed})`, () => {
     let random: () => number;
-    beforeEach(() => {
-      random = rng(seed ^ Math.floor(Math.random() * 4294967296));
+    beforeEach(function () {
+      random = rng(testSeed(seed, this.currentTest!.fullTitle()));
     });
 
     describe('against the float64 reference', () => {
@@ -148,7 +148,7 @@ export function describeAttentionSuite(o: SuiteOptions): void {
         try {
           checkCase(c, o, random, n % 4 === 0);
         } catch (e) {
-          throw new Error(`${describeCase(c)}: ${(e as Error).message}`);
+          throw new Error(`draw ${n}, ${describeCase(c)}: ${(e as Error).message}`);
         }
       }
     });
