@@ -42,6 +42,12 @@ const TILE_CASES: CaseShape[] = [
   // with masks only do): GQA with Dv != D, and head dims that are not multiples of 4.
   {B: 2, Hq: 4, Hkv: 1, Sq: 200, Sk: 333, D: 96, Dv: 128},
   {B: 1, Hq: 2, Sq: 140, Sk: 190, D: 45, Dv: 66, biases: [{kind: 'causal', fromBottomRight: true}]},
+  // More key blocks than one wave of resident backward blocks (on up to 175 multiprocessors), not
+  // a whole number of waves: the 'tf32' backward runs stream-K, and key blocks split between
+  // blocks get dK and dV added (pairs of columns, and single columns where Dv is odd).
+  {B: 4, Hq: 8, Hkv: 4, Sq: 100, Sk: 704, D: 128, Dv: 64, biases: [{kind: 'tensor', shape: [4, 1, 1, 704], maskFraction: 0.1}],
+   dropout: {rate: 0.1, seed: 606}},
+  {B: 8, Hq: 4, Sq: 70, Sk: 704, D: 64, Dv: 33},
 ];
 
 /** Output and gradients of Σ out ⊙ dy (query, key, value, then each bias tensor) for a case. */

@@ -3,7 +3,7 @@
 // compute-sanitizer (memcheck, racecheck):
 //   compute-sanitizer --tool memcheck node test/cuda/sanitize.mjs
 // Covers each head-dim variant and precision, biases, window bias, GQA, block-diagonal,
-// causal and dropout.
+// causal and dropout, and the backward's key blocks split between resident blocks.
 import {createRequire} from 'node:module';
 
 const addonPath = process.env.TFJS_ATTENTION_CUDA_ADDON ?? new URL('../../build/Release/tfjs_attention_cuda.node', import.meta.url).pathname;
@@ -31,6 +31,8 @@ const cases = [
    dropoutRate: 0},
   {name: 'D 128 / Dv 96, GQA, block-diagonal causal, highest', precision: 0, shape: [1, 4, 1, 100, 100, 128, 96], causal: 1,
    dropoutRate: 0, qSeqStarts: [0, 30, 100], kSeqStarts: [0, 45, 100]},
+  {name: 'stream-K backward (more key blocks than resident blocks): D 128 / Dv 64, dropout, tf32',
+   precision: 1, shape: [4, 4, 4, 70, 600, 128, 64], causal: 0, dropoutRate: 0.1},
 ];
 
 for (const c of cases) {

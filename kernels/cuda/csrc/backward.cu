@@ -4,6 +4,10 @@
 // gradients are summed into global memory with atomics. Every warp computes S and dP on its
 // share of a step's scores; then half of the warps accumulate dV and the other half dK, each
 // warp on two 16-key tiles so that each B fragment (read with scalar loads) feeds two products.
+// Under 'tf32', where the key blocks are not a whole number of waves, resident blocks share out
+// all key blocks' steps evenly instead (stream-K, BackwardSchedule).
+#include <algorithm>
+#include <climits>
 #include <cmath>
 #include "attention_common.cuh"
 #include "device_pool.h"
@@ -123,9 +127,67 @@ __device__ __forceinline__ void storeQueryGradients(const AttentionParams& p, co
     }
 }
 
+// dK or dV of a warp's share of the block's keys (scaled by factor): stored, or added where
+// other workers add their parts of the same key block.
+template <int KR, int KC>
+__device__ __forceinline__ void storeKeyGradients(float* out, int width, int64_t firstRow, int seqK, int key0,
+                                                  const float (&grad)[KR][KC][4], float factor, bool added, int km0,
+                                                  int kn0, int g, int t) {
+#pragma unroll
+  for (int mi = 0; mi < KR; ++mi)
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int j = key0 + km0 + 16 * mi + g + 8 * r;
+      if (j >= seqK) continue;
+      float* row = out + (firstRow + j) * width;
+#pragma unroll
+      for (int n = 0; n < KC; ++n) {
+        const int col = kn0 + n * 8 + 2 * t;
+        const float x = grad[mi][n][2 * r] * factor, y = grad[mi][n][2 * r + 1] * factor;
+        if (!added) {
+          if (col < width) row[col] = x;
+          if (col + 1 < width) row[col + 1] = y;
+        } else if (width % 2 == 0 && col + 1 < width) {
+          addPair(row + col, x, y);
+        } else {
+          if (col < width) atomicAdd(row + col, x);
+          if (col + 1 < width) atomicAdd(row + col + 1, y);
+        }
+      }
+    }
+}
+
+// How the backward's blocks share out the key blocks. By default a block owns one key block
+// and walks all of its steps. In stream-K (where every key block has the same steps: no causal
+// or block-diagonal mask), `workers` resident blocks instead take even shares of all key blocks'
+// steps in order, so that no multiprocessor idles through a last partial wave; a key block split
+// between blocks gets its dK and dV added atomically, into rows zeroed beforehand
+// (zeroSplitKeyBlocks).
+struct BackwardSchedule {
+  int workers = 0;        // blocks
+  int stepsPerBlock = 0;  // steps of each key block, in stream-K
+  int64_t units = 0;      // key blocks × stepsPerBlock, in stream-K
+  __host__ __device__ int64_t firstUnit(int worker) const { return units * worker / workers; }
+};
+
+// Zeroes dK and dV of the key blocks where a stream-K share begins mid-block (one block each).
+template <int BN>
+__global__ void zeroSplitKeyBlocks(const AttentionParams p, const BackwardSchedule schedule) {
+  const int64_t unit = schedule.firstUnit(blockIdx.x + 1);
+  if (unit % schedule.stepsPerBlock == 0) return;
+  const int64_t keyBlock = unit / schedule.stepsPerBlock, kvHeads = int64_t(p.batch) * p.headsKV;
+  const int key0 = int(keyBlock / kvHeads) * BN, keys = min(BN, p.seqK - key0);
+  const int64_t firstRow = keyBlock % kvHeads * p.seqK + key0;
+  for (int i = threadIdx.x; i < keys * p.headDim; i += blockDim.x) p.dk[firstRow * p.headDim + i] = 0.f;
+  for (int i = threadIdx.x; i < keys * p.valueDim; i += blockDim.x) p.dv[firstRow * p.valueDim + i] = 0.f;
+}
+
+// One key block's part of the backward: kBlockN keys of one key/value head, steps
+// [stepBegin, min(stepLimit, its steps)) of its walk over the query tiles; its dK and dV stored,
+// or added where the key block is split between blocks.
 template <class Traits, class Mma>
-__global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks)
-    backwardKernel(const AttentionParams p, bool queryTilesRounded) {
+__device__ __forceinline__ void backwardKeyBlock(const AttentionParams& p, bool queryTilesRounded, int64_t keyBlock,
+                                                 int stepBegin, int stepLimit) {
   constexpr int BM = Traits::kBlockM, BN = Traits::kBlockN, HD = Traits::kHeadDim;
   constexpr int LD = Traits::kLd, LDT = Traits::kLdTransposed;
   constexpr int kScoreTiles = Traits::kScoreColTiles;  // 8-column tiles per warp of a score tile
@@ -144,11 +206,6 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks)
   float* lse2 = dsts + BN * LDT;
   float* deltas = lse2 + BM;
 
-  // Block i takes key block i / (B·Hkv) of kv head i % (B·Hkv): under causal masks the key
-  // blocks that see the most query rows start first, on every head.
-  const int kvHeads = p.batch * p.headsKV;
-  const int key0 = int(blockIdx.x / kvHeads) * BN;
-  const int bk = int(blockIdx.x % kvHeads), b = bk / p.headsKV, hk = bk % p.headsKV;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   const int wm = warp % (BM / 16), wn = warp / (BM / 16);
   const bool gradientGroup = warp >= Traits::kGroupWarps;
@@ -157,7 +214,13 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks)
   const int km0 = groupWarp % kKeyWarpRows * 16 * KR, kn0 = groupWarp / kKeyWarpRows * 8 * KC;
   const int qm0 = warp % Traits::kDqWarpRows * 16 * QR, qn0 = warp / Traits::kDqWarpRows * 8 * QC;
   const bool qkVector = p.headDim % 4 == 0, vVector = p.valueDim % 4 == 0;
+  const float scaleLog2 = p.scale * kLog2e;
 
+  // Key block i is block i / (B·Hkv) of kv head i % (B·Hkv): under causal masks the key blocks
+  // that see the most query rows start first, on every head.
+  const int kvHeads = p.batch * p.headsKV;
+  const int key0 = int(keyBlock / kvHeads) * BN;
+  const int bk = int(keyBlock % kvHeads), b = bk / p.headsKV, hk = bk % p.headsKV;
   const float* k = p.k + int64_t(bk) * p.seqK * p.headDim;
   const float* v = p.v + int64_t(bk) * p.seqK * p.valueDim;
   loadTile<BN, HD, Traits::kThreads>(ks, LD, k, p.seqK, p.headDim, key0, qkVector);
@@ -169,7 +232,6 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks)
   const int rowBegin = firstRowEndingAfter(p, key0);
   const int rowEnd = firstRowStartingAt(p, keyLast);
 
-  const float scaleLog2 = p.scale * kLog2e;
   float grad[KR][KC][4];  // dV in the first half of the warps, dK in the other
   zero(grad);
 
@@ -177,6 +239,7 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks)
   // copied (and its logsumexp and delta read into registers) while this one computes dQ.
   const int tiles = rowEnd > rowBegin ? (rowEnd - rowBegin + BM - 1) / BM : 0;
   const int steps = p.group * tiles;
+  const int stepEnd = min(steps, stepLimit);
   static_assert(BM <= Traits::kThreads, "one thread per query row of lse and delta");
   float nextLse = INFINITY, nextDelta = 0.f;
   auto loadQueryTile = [&](int step) {
@@ -193,9 +256,9 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks)
       nextDelta = i < p.seqQ ? p.delta[int64_t(bh) * p.seqQ + i] : 0.f;
     }
   };
-  if (steps > 0) loadQueryTile(0);
+  if (stepBegin < stepEnd) loadQueryTile(stepBegin);
 
-  for (int step = 0; step < steps; ++step) {
+  for (int step = stepBegin; step < stepEnd; ++step) {
     const int member = step / tiles, row0 = rowBegin + step % tiles * BM;
     const int h = hk * p.group + member, bh = b * p.headsQ + h;
     const BiasRows biases(p, b, h);
@@ -210,7 +273,7 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks)
     waitAsync<0>();
     // The block's K and V are rounded once; Q and dO here unless the row pass rounded them.
     if constexpr (Mma::kRoundsTiles) {
-      if (step == 0) {
+      if (step == stepBegin) {
         roundOwnChunks<BN, HD, Traits::kThreads>(ks, LD, qkVector);
         roundOwnChunks<BN, HD, Traits::kThreads>(vs, LD, vVector);
       }
@@ -344,7 +407,7 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks)
     // Every warp is done with this step's Q, dO, lse and delta: the next step's copies go out
     // and land while dQ is computed.
     __syncthreads();
-    if (step + 1 < steps) loadQueryTile(step + 1);
+    if (step + 1 < stepEnd) loadQueryTile(step + 1);
     // dQ's rows are dS's stored query positions, its keys in paired order.
     float dq[QR][QC][4];
     zero(dq);
@@ -355,24 +418,31 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks)
   waitAsync<0>();  // the key tile's copies, when no query row sees this block
 
   // The first half of the warps writes dV, the other dK.
-  float* out = gradientGroup ? p.dk : p.dv;
-  const int width = gradientGroup ? p.headDim : p.valueDim;
-  const float factor = gradientGroup ? p.scale : p.dropoutScale;
-#pragma unroll
-  for (int mi = 0; mi < KR; ++mi)
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      const int j = key0 + km0 + 16 * mi + g + 8 * r;
-      if (j >= p.seqK) continue;
-      float* row = out + (int64_t(bk) * p.seqK + j) * width;
-#pragma unroll
-      for (int n = 0; n < KC; ++n)
-#pragma unroll
-        for (int c = 0; c < 2; ++c) {
-          const int col = kn0 + n * 8 + 2 * t + c;
-          if (col < width) row[col] = grad[mi][n][2 * r + c] * factor;
-        }
+  const bool added = stepBegin > 0 || stepEnd < steps;
+  if (gradientGroup) {
+    storeKeyGradients(p.dk, p.headDim, int64_t(bk) * p.seqK, p.seqK, key0, grad, p.scale, added, km0, kn0, g, t);
+  } else {
+    storeKeyGradients(p.dv, p.valueDim, int64_t(bk) * p.seqK, p.seqK, key0, grad, p.dropoutScale, added, km0, kn0, g,
+                      t);
+  }
+}
+
+template <class Traits, class Mma, bool kStreamK>
+__global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks)
+    backwardKernel(const AttentionParams p, bool queryTilesRounded, const BackwardSchedule schedule) {
+  if constexpr (!kStreamK) {
+    backwardKeyBlock<Traits, Mma>(p, queryTilesRounded, blockIdx.x, 0, INT_MAX);
+  } else {
+    // Each part ends at a barrier: the next one's copies overwrite K, V and the query tiles.
+    const int64_t unitEnd = schedule.firstUnit(blockIdx.x + 1);
+    for (int64_t unit = schedule.firstUnit(blockIdx.x); unit < unitEnd;) {
+      const int stepBegin = int(unit % schedule.stepsPerBlock);
+      const int stepEnd = int(min(int64_t(schedule.stepsPerBlock), stepBegin + (unitEnd - unit)));
+      backwardKeyBlock<Traits, Mma>(p, queryTilesRounded, unit / schedule.stepsPerBlock, stepBegin, stepEnd);
+      unit += stepEnd - stepBegin;
+      __syncthreads();
     }
+  }
 }
 
 // delta and dQ's zeroing, with the rounded copies of Q and dO when given (rowDotKernel).
@@ -392,14 +462,63 @@ cudaError_t launchRowPass(const AttentionParams& p, float* roundedQ, float* roun
   return cudaGetLastError();
 }
 
+// The kernel with its shared-memory limit raised (once per instantiation).
+template <class Traits, class Mma, bool kStreamK>
+cudaError_t preparedKernel(decltype(&backwardKernel<Traits, Mma, kStreamK>)* kernel) {
+  *kernel = backwardKernel<Traits, Mma, kStreamK>;
+  static const cudaError_t attr =
+      cudaFuncSetAttribute(*kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::kSmemBytes);
+  return attr;
+}
+
+template <class Traits, class Mma, bool kStreamK>
+cudaError_t launchKernel(const AttentionParams& p, bool queryTilesRounded, const BackwardSchedule& schedule,
+                         cudaStream_t stream) {
+  decltype(&backwardKernel<Traits, Mma, kStreamK>) kernel;
+  const cudaError_t status = preparedKernel<Traits, Mma, kStreamK>(&kernel);
+  if (status != cudaSuccess) return status;
+  kernel<<<schedule.workers, Traits::kThreads, Traits::kSmemBytes, stream>>>(p, queryTilesRounded, schedule);
+  return cudaGetLastError();
+}
+
+// Stream-K (BackwardSchedule) for the 'tf32' policy where every key block has the same steps,
+// there are several, and the key blocks are more than a wave of resident blocks but not a whole
+// number of waves; else a block per key block. Under 'highest' and 'bf16', stream-K measured
+// slower (benchmarks/cuda/NOTES.md, version 16).
+template <class Mma> constexpr bool kStreamKPolicy = kStreamKBackward && std::is_same_v<Mma, Tf32Mma>;
+
+template <class Traits, class Mma>
+cudaError_t backwardSchedule(const AttentionParams& p, int64_t blocks, BackwardSchedule* schedule) {
+  if (p.causal != 0 || p.numBlocks != 0) return cudaSuccess;
+  const int stepsPerBlock = p.group * ((p.seqQ + Traits::kBlockM - 1) / Traits::kBlockM);
+  if (stepsPerBlock < 2) return cudaSuccess;
+  decltype(&backwardKernel<Traits, Mma, true>) kernel;
+  int multiprocessors = 0, perMultiprocessor = 0;
+  cudaError_t status = preparedKernel<Traits, Mma, true>(&kernel);
+  if (status == cudaSuccess) status = multiprocessorCount(&multiprocessors);
+  if (status == cudaSuccess)
+    status = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perMultiprocessor, kernel, Traits::kThreads,
+                                                           Traits::kSmemBytes);
+  if (status != cudaSuccess) return status;
+  const int64_t resident = int64_t(multiprocessors) * std::max(1, perMultiprocessor);
+  if (blocks > resident && blocks % resident != 0) {
+    schedule->workers = int(resident);
+    schedule->stepsPerBlock = stepsPerBlock;
+    schedule->units = blocks * stepsPerBlock;
+  }
+  return cudaSuccess;
+}
+
 template <class Traits, class Mma>
 cudaError_t launch(const AttentionParams& p, cudaStream_t stream) {
-  auto kernel = backwardKernel<Traits, Mma>;
-  static const cudaError_t attr =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::kSmemBytes);
-  if (attr != cudaSuccess) return attr;
   const int64_t blocks = int64_t(p.batch) * p.headsKV * ((p.seqK + Traits::kBlockN - 1) / Traits::kBlockN);
   if (blocks > INT32_MAX) return cudaErrorInvalidConfiguration;
+  BackwardSchedule schedule;
+  schedule.workers = int(blocks);
+  if constexpr (kStreamKPolicy<Mma>) {
+    const cudaError_t scheduled = backwardSchedule<Traits, Mma>(p, blocks, &schedule);
+    if (scheduled != cudaSuccess) return scheduled;
+  }
   // Where the policy reads rounded tiles and several key blocks read each query tile, the row
   // pass rounds Q and dO once into copies that the kernel reads (pooled, released at return:
   // later users of these buffers come after the kernels on the stream). With one key block
@@ -413,10 +532,17 @@ cudaError_t launch(const AttentionParams& p, cudaStream_t stream) {
     tiles.q = roundedQ.get();
     tiles.dout = roundedDout.get();
   }
-  const cudaError_t rowPass = launchRowPass<Mma>(p, roundedQ.get(), roundedDout.get(), stream);
-  if (rowPass != cudaSuccess) return rowPass;
-  kernel<<<unsigned(blocks), Traits::kThreads, Traits::kSmemBytes, stream>>>(tiles, roundedQ.get() != nullptr);
-  return cudaGetLastError();
+  cudaError_t status = launchRowPass<Mma>(p, roundedQ.get(), roundedDout.get(), stream);
+  if (status != cudaSuccess) return status;
+  const bool rounded = roundedQ.get() != nullptr;
+  if constexpr (kStreamKPolicy<Mma>) {
+    if (schedule.units > 0) {
+      zeroSplitKeyBlocks<Traits::kBlockN><<<schedule.workers - 1, 256, 0, stream>>>(p, schedule);
+      status = cudaGetLastError();
+      return status != cudaSuccess ? status : launchKernel<Traits, Mma, true>(tiles, rounded, schedule, stream);
+    }
+  }
+  return launchKernel<Traits, Mma, false>(tiles, rounded, schedule, stream);
 }
 
 template <class Mma>

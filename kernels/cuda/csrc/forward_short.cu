@@ -9,6 +9,7 @@
 #include "attention_common.cuh"
 #include "forward_tile.cuh"
 #include "kernel_traits.cuh"
+#include "launch.h"
 #include "launch_short.h"
 #include "mma.cuh"
 
@@ -216,21 +217,6 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortFor
   }
 }
 
-// The device's multiprocessor count, asked for every launch and by holdsBias: read once (the
-// addon works on one device).
-cudaError_t multiprocessorCount(int* count) {
-  static int cached = 0;
-  if (cached == 0) {
-    int device = 0, value = 0;
-    cudaError_t status = cudaGetDevice(&device);
-    if (status == cudaSuccess) status = cudaDeviceGetAttribute(&value, cudaDevAttrMultiProcessorCount, device);
-    if (status != cudaSuccess) return status;
-    cached = value;
-  }
-  *count = cached;
-  return cudaSuccess;
-}
-
 template <class Traits, class Mma, bool kHasBias>
 cudaError_t launch(const AttentionParams& p, cudaStream_t stream) {
   auto kernel = shortForwardKernel<Traits, Mma, kHasBias>;
@@ -286,6 +272,19 @@ cudaError_t launchForHeadDim(const AttentionParams& p, cudaStream_t stream) {
 }
 
 }  // namespace
+
+cudaError_t multiprocessorCount(int* count) {
+  static int cached = 0;
+  if (cached == 0) {
+    int device = 0, value = 0;
+    cudaError_t status = cudaGetDevice(&device);
+    if (status == cudaSuccess) status = cudaDeviceGetAttribute(&value, cudaDevAttrMultiProcessorCount, device);
+    if (status != cudaSuccess) return status;
+    cached = value;
+  }
+  *count = cached;
+  return cudaSuccess;
+}
 
 cudaError_t launchShortForward(const AttentionParams& p, Precision precision, cudaStream_t stream) {
   switch (precision) {

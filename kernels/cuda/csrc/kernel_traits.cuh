@@ -31,11 +31,18 @@
 #ifndef BACKWARD_128_WARPS
 #define BACKWARD_128_WARPS 8
 #endif
+#ifndef BACKWARD_STREAM_K
+#define BACKWARD_STREAM_K 1
+#endif
 
 namespace attention {
 
 // Whether 'tf32' forwards take the Hopper kernel (forward_wgmma.cu) where it fits and runs.
 constexpr bool kForwardWgmma = FORWARD_WGMMA != 0;
+
+// Whether the 'tf32' backward shares key blocks' steps out between resident blocks where it
+// can (stream-K: BackwardSchedule in backward.cu).
+constexpr bool kStreamKBackward = BACKWARD_STREAM_K != 0;
 
 // Unrolling of the products' k loops (warpGemm): kUnrollAll unrolls every loop fully (it is at
 // least the k steps of any product here: head dims <= 128, 64-row tiles), which measured faster
