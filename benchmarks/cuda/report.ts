@@ -11,7 +11,7 @@ interface KernelRow { shape: string; precision: string; forwardMs: number; backw
 interface TorchRow { shape: string; dtype: string; forwardMs: number; backwardMs: number; peakBytes: number }
 interface CallRow { shape: string; wholeCallMs: number; copyFloorMs: number; upBytes: number; downBytes: number }
 
-/** The measured TF32 tensor-core ceiling of the H100 (shared design notes). */
+/** The TF32 tensor-core ceiling measured on an H100 (shared design notes); an H200 has the same SMs and clocks. */
 const TF32_CEILING = 402;
 
 const [oursPath, torchPath] = process.argv.slice(2);
@@ -65,12 +65,15 @@ ${markdownTable(['shape', 'ours fwd ms', 'torch fwd ms', 'speed-up', 'ours fwd+b
 Device MB: every device buffer of one forward + backward, inputs, outputs, gradients and scratch included (ours:
 the addon's pool after the timed run, from empty, in its size classes; torch: \`max_memory_allocated\` over one
 forward + backward, the materialized Swin mask included).
-TF32 tensor-core ceiling measured on this GPU: about ${TF32_CEILING} TFLOP/s. On this GPU the LM rows' forward is the
-Hopper kernel (\`forward_wgmma.cu\`, 'tf32' without a bias); its time includes the pass that lays out K and V as
-TF32 tiles, and those tiles take device memory the size of K and V again during the call (2 × 25 MB at 8×12×1024×64).
+TF32 tensor-core ceiling measured on an H100 (an H200 has the same multiprocessors and clocks): about
+${TF32_CEILING} TFLOP/s. On this GPU the LM rows' forward is the Hopper kernel (\`forward_wgmma.cu\`, 'tf32' without a
+bias); its time includes the pass that lays out K and V as TF32 tiles, and those tiles take device memory the size
+of K and V again during the call (2 × 25 MB at 8×12×1024×64).
 The 'tf32' backward of the LM rows (more keys than one 64-key block) reads Q and dO from copies its row pass
 rounds to TF32, which take device memory the size of Q and dO again during the call; the pool hands it the buffers
-the forward's tiles used, so the device MB above did not grow.
+the forward's tiles used, so the device MB above did not grow. Where its key blocks are not a whole number of waves
+and all have the same steps (no causal or block-diagonal mask: the non-causal LM rows), that backward runs
+stream-K: resident blocks take even shares of all key blocks' steps.
 
 ### 'bf16' mode vs PyTorch bfloat16 SDPA (bf16 inputs there; ours keeps float32 in and out)
 ${markdownTable(['shape', 'ours fwd ms', 'torch fwd ms', 'speed-up', 'ours fwd+bwd ms', 'torch fwd+bwd ms', 'speed-up',
