@@ -186,7 +186,7 @@ __global__ void zeroSplitKeyBlocks(const AttentionParams p, const BackwardSchedu
 // [stepBegin, min(stepLimit, its steps)) of its walk over the query tiles; its dK and dV stored,
 // or added where the key block is split between blocks.
 template <class Traits, class Mma>
-__device__ __forceinline__ void backwardKeyBlock(const AttentionParams& p, bool queryTilesRounded, int64_t keyBlock,
+__device__ __forceinline__ void backwardKeyBlock(const AttentionParams& p, bool queryTilesRounded, unsigned keyBlock,
                                                  int stepBegin, int stepLimit) {
   constexpr int BM = Traits::kBlockM, BN = Traits::kBlockN, HD = Traits::kHeadDim;
   constexpr int LD = Traits::kLd, LDT = Traits::kLdTransposed;
@@ -438,7 +438,7 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks)
     for (int64_t unit = schedule.firstUnit(blockIdx.x); unit < unitEnd;) {
       const int stepBegin = int(unit % schedule.stepsPerBlock);
       const int stepEnd = int(min(int64_t(schedule.stepsPerBlock), stepBegin + (unitEnd - unit)));
-      backwardKeyBlock<Traits, Mma>(p, queryTilesRounded, unit / schedule.stepsPerBlock, stepBegin, stepEnd);
+      backwardKeyBlock<Traits, Mma>(p, queryTilesRounded, unsigned(unit / schedule.stepsPerBlock), stepBegin, stepEnd);
       unit += stepEnd - stepBegin;
       __syncthreads();
     }
