@@ -166,6 +166,19 @@ cudaError_t launchForHeadDim(const AttentionParams& p, cudaStream_t stream) {
 
 }  // namespace
 
+cudaError_t multiprocessorCount(int* count) {
+  static int cached = 0;
+  if (cached == 0) {
+    int device = 0, value = 0;
+    cudaError_t status = cudaGetDevice(&device);
+    if (status == cudaSuccess) status = cudaDeviceGetAttribute(&value, cudaDevAttrMultiProcessorCount, device);
+    if (status != cudaSuccess) return status;
+    cached = value;
+  }
+  *count = cached;
+  return cudaSuccess;
+}
+
 cudaError_t launchForward(const AttentionParams& p, Precision precision, cudaStream_t stream) {
   if (int64_t(p.batch) * p.headsQ * p.seqQ == 0) return cudaSuccess;
   if (shortForwardFits(p)) return launchShortForward(p, precision, stream);

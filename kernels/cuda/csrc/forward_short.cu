@@ -273,19 +273,6 @@ cudaError_t launchForHeadDim(const AttentionParams& p, cudaStream_t stream) {
 
 }  // namespace
 
-cudaError_t multiprocessorCount(int* count) {
-  static int cached = 0;
-  if (cached == 0) {
-    int device = 0, value = 0;
-    cudaError_t status = cudaGetDevice(&device);
-    if (status == cudaSuccess) status = cudaDeviceGetAttribute(&value, cudaDevAttrMultiProcessorCount, device);
-    if (status != cudaSuccess) return status;
-    cached = value;
-  }
-  *count = cached;
-  return cudaSuccess;
-}
-
 cudaError_t launchShortForward(const AttentionParams& p, Precision precision, cudaStream_t stream) {
   switch (precision) {
     case Precision::Highest: return launchForHeadDim<SplitTf32Mma>(p, stream);
