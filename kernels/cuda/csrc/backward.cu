@@ -492,15 +492,19 @@ cudaError_t backwardSchedule(const AttentionParams& p, int64_t blocks, BackwardS
   if (p.causal != 0 || p.numBlocks != 0) return cudaSuccess;
   const int stepsPerBlock = p.group * ((p.seqQ + Traits::kBlockM - 1) / Traits::kBlockM);
   if (stepsPerBlock < 2) return cudaSuccess;
-  decltype(&backwardKernel<Traits, Mma, true>) kernel;
-  int multiprocessors = 0, perMultiprocessor = 0;
-  cudaError_t status = preparedKernel<Traits, Mma, true>(&kernel);
-  if (status == cudaSuccess) status = multiprocessorCount(&multiprocessors);
-  if (status == cudaSuccess)
-    status = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perMultiprocessor, kernel, Traits::kThreads,
-                                                           Traits::kSmemBytes);
-  if (status != cudaSuccess) return status;
-  const int64_t resident = int64_t(multiprocessors) * std::max(1, perMultiprocessor);
+  // Resident blocks of the stream-K kernel: asked of the driver once (the addon works on one device).
+  static int64_t resident = 0;
+  if (resident == 0) {
+    decltype(&backwardKernel<Traits, Mma, true>) kernel;
+    int multiprocessors = 0, perMultiprocessor = 0;
+    cudaError_t status = preparedKernel<Traits, Mma, true>(&kernel);
+    if (status == cudaSuccess) status = multiprocessorCount(&multiprocessors);
+    if (status == cudaSuccess)
+      status = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perMultiprocessor, kernel, Traits::kThreads,
+                                                             Traits::kSmemBytes);
+    if (status != cudaSuccess) return status;
+    resident = int64_t(multiprocessors) * std::max(1, perMultiprocessor);
+  }
   if (blocks > resident && blocks % resident != 0) {
     schedule->workers = int(resident);
     schedule->stepsPerBlock = stepsPerBlock;
