@@ -170,14 +170,26 @@ struct BackwardSchedule {
   __host__ __device__ int64_t firstUnit(int worker) const { return units * worker / workers; }
 };
 
+// Key block i is block i / (B·Hkv) of kv head i % (B·Hkv): under causal masks the key blocks
+// that see the most query rows start first, on every head. Its first key and its (batch, kv head).
+template <int BN>
+struct KeyBlock {
+  int key0, bk;
+  __device__ __forceinline__ KeyBlock(const AttentionParams& p, unsigned index) {
+    const int kvHeads = p.batch * p.headsKV;
+    key0 = int(index / kvHeads) * BN;
+    bk = int(index % kvHeads);
+  }
+};
+
 // Zeroes dK and dV of the key blocks where a stream-K share begins mid-block (one block each).
 template <int BN>
 __global__ void zeroSplitKeyBlocks(const AttentionParams p, const BackwardSchedule schedule) {
   const int64_t unit = schedule.firstUnit(blockIdx.x + 1);
   if (unit % schedule.stepsPerBlock == 0) return;
-  const int64_t keyBlock = unit / schedule.stepsPerBlock, kvHeads = int64_t(p.batch) * p.headsKV;
-  const int key0 = int(keyBlock / kvHeads) * BN, keys = min(BN, p.seqK - key0);
-  const int64_t firstRow = keyBlock % kvHeads * p.seqK + key0;
+  const KeyBlock<BN> block(p, unsigned(unit / schedule.stepsPerBlock));
+  const int key0 = block.key0, keys = min(BN, p.seqK - key0);
+  const int64_t firstRow = int64_t(block.bk) * p.seqK + key0;
   for (int i = threadIdx.x; i < keys * p.headDim; i += blockDim.x) p.dk[firstRow * p.headDim + i] = 0.f;
   for (int i = threadIdx.x; i < keys * p.valueDim; i += blockDim.x) p.dv[firstRow * p.valueDim + i] = 0.f;
 }
@@ -216,11 +228,8 @@ __device__ __forceinline__ void backwardKeyBlock(const AttentionParams& p, bool 
   const bool qkVector = p.headDim % 4 == 0, vVector = p.valueDim % 4 == 0;
   const float scaleLog2 = p.scale * kLog2e;
 
-  // Key block i is block i / (B·Hkv) of kv head i % (B·Hkv): under causal masks the key blocks
-  // that see the most query rows start first, on every head.
-  const int kvHeads = p.batch * p.headsKV;
-  const int key0 = int(keyBlock / kvHeads) * BN;
-  const int bk = int(keyBlock % kvHeads), b = bk / p.headsKV, hk = bk % p.headsKV;
+  const KeyBlock<BN> block(p, keyBlock);
+  const int key0 = block.key0, bk = block.bk, b = bk / p.headsKV, hk = bk % p.headsKV;
   const float* k = p.k + int64_t(bk) * p.seqK * p.headDim;
   const float* v = p.v + int64_t(bk) * p.seqK * p.valueDim;
   loadTile<BN, HD, Traits::kThreads>(ks, LD, k, p.seqK, p.headDim, key0, qkVector);
