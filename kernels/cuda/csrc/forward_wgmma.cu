@@ -3,7 +3,7 @@
 // structure. A pre-pass writes K and V once as 64-key tiles in the core-matrix layout of
 // wgmma.cuh, rounded to TF32, V transposed to [dim][key] (TF32 products read both operands
 // K-major). The forward block is a producer warpgroup, one lane of which streams those tiles
-// into a ring of shared-memory stages with bulk copies on mbarriers, and consumer warpgroups of
+// into rings of shared-memory stages with bulk copies on mbarriers, and consumer warpgroups of
 // 64 query rows that never wait for one another: each computes S = Q Kᵀ with both operands in
 // shared memory and O += P V with P straight from the score registers (a TF32 head and tail,
 // for the reason given at attentionOutputMma), tile j - 1's P·V in flight under tile j's softmax.
@@ -122,28 +122,67 @@ __device__ __forceinline__ void loadRoundedRows(float* smem, const float* gmem, 
   }
 }
 
+// A ring of kStages stages in shared memory, each with a barrier that completes when its tiles
+// have landed (full) and one that completes when every consumer warp is done with them (empty).
+// A stage holds a tile of `tiles`, and one of `pairedTiles` too where that is set.
+template <int kStages, int kTileFloats>
+struct TileRing {
+  float* tiles;
+  float* pairedTiles;
+  uint64_t* full;
+  uint64_t* empty;
+  __device__ __forceinline__ int stage(int i) const { return i % kStages; }
+  __device__ __forceinline__ uint32_t parity(int i) const { return (i / kStages) & 1; }
+  __device__ __forceinline__ void init(int consumerWarps) const {
+    for (int stage = 0; stage < kStages; ++stage) {
+      barrierInit(&full[stage], 1);
+      barrierInit(&empty[stage], consumerWarps);
+    }
+  }
+  // The producer's part: the block's i-th tile, `tile` of `source` (and of `pairedSource`), into
+  // stage i % kStages once the tile kStages earlier has been released.
+  __device__ __forceinline__ void load(const float* source, const float* pairedSource, int tile, int i) const {
+    const int s = stage(i);
+    if (i >= kStages) barrierWait(&empty[s], parity(i - kStages));
+    const int64_t offset = int64_t(tile) * kTileFloats;
+    barrierArriveExpect(&full[s], (pairedTiles ? 2 : 1) * kTileFloats * 4);
+    bulkCopy(tiles + s * kTileFloats, source + offset, kTileFloats * 4, &full[s]);
+    if (pairedTiles) bulkCopy(pairedTiles + s * kTileFloats, pairedSource + offset, kTileFloats * 4, &full[s]);
+  }
+};
+
 template <class Traits>
 __global__ void __launch_bounds__(Traits::kThreads, 1)
     wgmmaForwardKernel(const AttentionParams p, const float* keyTiles, const float* valueTiles) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  constexpr int BM = Traits::kBlockM, BN = kTileKeys, HD = Traits::kHeadDim, kStages = Traits::kStages;
+  constexpr int BM = Traits::kBlockM, BN = kTileKeys, HD = Traits::kHeadDim;
   constexpr int kConsumers = Traits::kConsumers, kTileFloats = BN * HD;
   constexpr int kScoreTiles = BN / 8, kOutTiles = HD / 8;
+  // Keys and values in rings of their own where stages are few (head dim 128): a key stage is
+  // released once S = Q Kᵀ is done, a value stage once P·V is done, a tile later, so that the
+  // next keys are copied under this tile's softmax. Where stages are plenty, values share the key
+  // stages: a wait and a release fewer per tile on the consumers' path.
+  constexpr bool kValuesApart = Traits::kValueStages > 0;
+  constexpr int kKeyStages = Traits::kKeyStages, kValueStages = Traits::kValueRingStages;
+  using KeyRing = TileRing<kKeyStages, kTileFloats>;
+  using ValueRing = TileRing<kValueStages, kTileFloats>;
   extern __shared__ __align__(128) float smem[];
-  float* qs = smem;                             // [BM][HD], core matrices
-  float* ks = qs + BM * HD;                     // kStages key tiles
-  float* vts = ks + kStages * kTileFloats;      // kStages value tiles
-  uint64_t* full = reinterpret_cast<uint64_t*>(vts + kStages * kTileFloats);  // a stage's tiles have landed
-  uint64_t* empty = full + kStages;             // every consumer warp is done with a stage
+  // Q [BM][HD] in core matrices, the key and value stages, their barriers.
+  float* qs = smem;
+  float* ks = qs + BM * HD;
+  float* vts = ks + kKeyStages * kTileFloats;
+  uint64_t* barriers = reinterpret_cast<uint64_t*>(vts + kValueStages * kTileFloats);
+  const KeyRing keyRing{ks, kValuesApart ? nullptr : vts, barriers, barriers + kKeyStages};
+  const ValueRing valueRing =
+      kValuesApart ? ValueRing{vts, nullptr, barriers + 2 * kKeyStages, barriers + 2 * kKeyStages + kValueStages}
+                   : ValueRing{vts, nullptr, keyRing.full, keyRing.empty};
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   const int warpGroup = warp / 4;
   const QueryBlock<BM, BN> block(p, warp, g);
   if (threadIdx.x == 0) {
-    for (int stage = 0; stage < kStages; ++stage) {
-      barrierInit(&full[stage], 1);
-      barrierInit(&empty[stage], 4 * kConsumers);
-    }
+    keyRing.init(4 * kConsumers);
+    if constexpr (kValuesApart) valueRing.init(4 * kConsumers);
     barrierInitFence();
   }
   __syncthreads();
@@ -155,12 +194,8 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     const int tiles = (p.seqK + BN - 1) / BN;
     const int64_t first = (int64_t(block.b) * p.headsKV + block.h / p.group) * tiles * kTileFloats;
     for (int tile = block.tileBegin, i = 0; tile < block.tileEnd; ++tile, ++i) {
-      const int stage = i % kStages;
-      if (i >= kStages) barrierWait(&empty[stage], (i / kStages - 1) & 1);
-      barrierArriveExpect(&full[stage], 2 * kTileFloats * 4);
-      bulkCopy(ks + stage * kTileFloats, keyTiles + first + int64_t(tile) * kTileFloats, kTileFloats * 4, &full[stage]);
-      bulkCopy(vts + stage * kTileFloats, valueTiles + first + int64_t(tile) * kTileFloats, kTileFloats * 4,
-               &full[stage]);
+      keyRing.load(keyTiles + first, valueTiles + first, tile, i);
+      if constexpr (kValuesApart) valueRing.load(valueTiles + first, nullptr, tile, i);
     }
   } else {
     // A consumer warpgroup: its 64 query rows.
@@ -180,6 +215,12 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     float o[kOutTiles][4];
     zero(o);
     Tf32Mma::A head[kScoreTiles], tail[kScoreTiles];
+    // The stage of the block's value tile i, once it has landed (with its keys, where they share it).
+    auto landedValues = [&](int i) {
+      const int stage = valueRing.stage(i);
+      if constexpr (kValuesApart) barrierWait(&valueRing.full[stage], valueRing.parity(i));
+      return stage;
+    };
     // O += P V for the probabilities in head and tail, V of `stage`.
     auto issueOutputProducts = [&](int stage) {
       const uint64_t values = coreTileDescriptor<BN>(vts + stage * kTileFloats);
@@ -196,11 +237,11 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     };
 
     for (int tile = block.tileBegin, i = 0; tile < block.tileEnd; ++tile, ++i) {
-      const int stage = i % kStages, previous = (i + kStages - 1) % kStages;
-      barrierWait(&full[stage], (i / kStages) & 1);
+      const int keyStage = keyRing.stage(i);
+      barrierWait(&keyRing.full[keyStage], keyRing.parity(i));
 
       float s[kScoreTiles][4];
-      const uint64_t keys = coreTileDescriptor<HD>(ks + stage * kTileFloats);
+      const uint64_t keys = coreTileDescriptor<HD>(ks + keyStage * kTileFloats);
       wgmmaFence();
 #pragma unroll
       for (int step = 0; step < HD / 8; ++step)
@@ -208,13 +249,15 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       wgmmaCommit();
       // The previous tile's P·V, left running under this tile's softmax.
       if (i > 0) {
-        issueOutputProducts(previous);
+        issueOutputProducts(landedValues(i - 1));
         wgmmaCommit();
         wgmmaWait<1>();
       } else {
         wgmmaWait<0>();
       }
       pinAccumulators(s);
+      // These keys are no longer read: the producer may refill their stage.
+      if (kValuesApart && lane == 0) barrierArrive(&keyRing.empty[keyStage]);
 
       const int key0 = tile * BN;
       const float noBias[kScoreTiles][4] = {};
@@ -223,15 +266,16 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
                                    block.dropState, t);
       wgmmaWait<0>();
       pinAccumulators(o);
-      // The previous stage's K and V are no longer read: the producer may refill it.
-      if (i > 0 && lane == 0) barrierArrive(&empty[previous]);
+      // Nor are the previous tile's values.
+      if (i > 0 && lane == 0) barrierArrive(&valueRing.empty[valueRing.stage(i - 1)]);
       softmax.rescale(o, correction);
 #pragma unroll
       for (int step = 0; step < kScoreTiles; ++step) Tf32Mma::splitAccToA(s, step, head[step], tail[step]);
     }
     if (block.tileBegin < block.tileEnd) {
+      const int stage = landedValues(block.tileEnd - 1 - block.tileBegin);
       wgmmaFence();
-      issueOutputProducts((block.tileEnd - 1 - block.tileBegin) % kStages);
+      issueOutputProducts(stage);
       wgmmaCommit();
       wgmmaWait<0>();
       pinAccumulators(o);

@@ -22,8 +22,17 @@
 #ifndef WGMMA_FORWARD_64_CONSUMERS
 #define WGMMA_FORWARD_64_CONSUMERS 2
 #endif
-#ifndef WGMMA_FORWARD_64_STAGES
-#define WGMMA_FORWARD_64_STAGES 4
+#ifndef WGMMA_FORWARD_64_KEY_STAGES
+#define WGMMA_FORWARD_64_KEY_STAGES 4
+#endif
+#ifndef WGMMA_FORWARD_64_VALUE_STAGES
+#define WGMMA_FORWARD_64_VALUE_STAGES 0
+#endif
+#ifndef WGMMA_FORWARD_128_KEY_STAGES
+#define WGMMA_FORWARD_128_KEY_STAGES 2
+#endif
+#ifndef WGMMA_FORWARD_128_VALUE_STAGES
+#define WGMMA_FORWARD_128_VALUE_STAGES 2
 #endif
 #ifndef BACKWARD_64_MIN_BLOCKS
 #define BACKWARD_64_MIN_BLOCKS 2
@@ -97,28 +106,35 @@ struct BackwardTraits {
 };
 
 // The Hopper TF32 forward (forward_wgmma.cu): kConsumers warpgroups of 64 query rows each and
-// a producer warpgroup; Q and kStages stages of 64-key K and V tiles in the core-matrix layout
-// of wgmma.cuh; a full and an empty barrier per stage. The producer keeps 24 registers and the
-// consumers share the rest of the block's entry allocation (setmaxnreg, at most 240 each).
-template <int kHeadDim_, int kConsumers_, int kStages_>
+// a producer warpgroup; Q and rings of kKeyStages key tiles and kValueStages value tiles (64
+// keys each; kValueStages 0: the values share the key stages) in the core-matrix layout of
+// wgmma.cuh, with a full and an empty barrier per stage. The producer keeps 24 registers and
+// the consumers share the rest of the block's entry allocation (setmaxnreg, at most 240 each).
+template <int kHeadDim_, int kConsumers_, int kKeyStages_, int kValueStages_>
 struct WgmmaForwardTraits {
   static constexpr int kHeadDim = kHeadDim_;
   static constexpr int kConsumers = kConsumers_;
-  static constexpr int kStages = kStages_;
+  static constexpr int kKeyStages = kKeyStages_;
+  static constexpr int kValueStages = kValueStages_;
   static constexpr int kThreads = 128 * (kConsumers + 1);
   static constexpr int kBlockM = 64 * kConsumers;
   static constexpr int kEntryRegisters = (65536 / kThreads > 255 ? 255 : 65536 / kThreads) / 8 * 8;
   static constexpr int kProducerRegisters = 24;
   static constexpr int kConsumerShare = (kEntryRegisters * kThreads - 128 * kProducerRegisters) / (128 * kConsumers) / 8 * 8;
   static constexpr int kConsumerRegisters = kConsumerShare > 240 ? 240 : kConsumerShare;
-  static constexpr int kSmemBytes = (kBlockM * kHeadDim + 2 * kStages * 64 * kHeadDim) * 4 + 2 * kStages * 8;
+  static constexpr int kValueRingStages = kValueStages > 0 ? kValueStages : kKeyStages;
+  static constexpr int kSmemBytes =
+      (kBlockM * kHeadDim + (kKeyStages + kValueRingStages) * 64 * kHeadDim) * 4 + 2 * (kKeyStages + kValueStages) * 8;
   static_assert(kHeadDim == 64 || kHeadDim == 128, "outputs in m64n64 or m64n128 products");
 };
 template <int kHeadDim> struct WgmmaForwardConfig;
 template <> struct WgmmaForwardConfig<64> {
-  using type = WgmmaForwardTraits<64, WGMMA_FORWARD_64_CONSUMERS, WGMMA_FORWARD_64_STAGES>;
+  using type =
+      WgmmaForwardTraits<64, WGMMA_FORWARD_64_CONSUMERS, WGMMA_FORWARD_64_KEY_STAGES, WGMMA_FORWARD_64_VALUE_STAGES>;
 };
-template <> struct WgmmaForwardConfig<128> { using type = WgmmaForwardTraits<128, 2, 2>; };
+template <> struct WgmmaForwardConfig<128> {
+  using type = WgmmaForwardTraits<128, 2, WGMMA_FORWARD_128_KEY_STAGES, WGMMA_FORWARD_128_VALUE_STAGES>;
+};
 
 // The configurations the launchers instantiate, by padded head dim and whether a bias is
 // read (bias values take registers: fewer blocks per multiprocessor, or smaller key tiles).
