@@ -72,6 +72,17 @@ __device__ __forceinline__ void addPair(float* address, float x, float y) {
 #endif
 }
 
+// x and y added atomically at columns col and col + 1 of a row of `width` floats, where those
+// exist: as one pair where the row's pairs are 8-byte aligned (even width), else one by one.
+__device__ __forceinline__ void addColumnPair(float* row, int col, int width, float x, float y) {
+  if (width % 2 == 0 && col + 1 < width) {
+    addPair(row + col, x, y);
+    return;
+  }
+  if (col < width) atomicAdd(row + col, x);
+  if (col + 1 < width) atomicAdd(row + col + 1, y);
+}
+
 // dQ += dq · scale for a warp's MT tiles of 16 query rows (stored in paired order) over
 // kDimTiles column tiles of 8. Where D allows 16-byte reductions (sm_90), lanes t and t ^ 1 swap
 // half of their pairs so that each adds 4 adjacent columns of one row: half the reductions of pairs.
@@ -105,7 +116,6 @@ __device__ __forceinline__ void storeQueryGradients(const AttentionParams& p, co
     return;
   }
 #endif
-  const bool pairs = p.headDim % 2 == 0;  // 8-byte aligned column pairs
 #pragma unroll
   for (int mi = 0; mi < MT; ++mi)
 #pragma unroll
@@ -115,14 +125,7 @@ __device__ __forceinline__ void storeQueryGradients(const AttentionParams& p, co
       float* dqRow = p.dq + (int64_t(bh) * p.seqQ + i) * p.headDim;
 #pragma unroll
       for (int n = 0; n < kDimTiles; ++n) {
-        const int col = dn0 + n * 8 + 2 * t;
-        const float x = dq[mi][n][2 * r] * p.scale, y = dq[mi][n][2 * r + 1] * p.scale;
-        if (pairs && col + 1 < p.headDim) {
-          addPair(dqRow + col, x, y);
-        } else {
-          if (col < p.headDim) atomicAdd(dqRow + col, x);
-          if (col + 1 < p.headDim) atomicAdd(dqRow + col + 1, y);
-        }
+        addColumnPair(dqRow, dn0 + n * 8 + 2 * t, p.headDim, dq[mi][n][2 * r] * p.scale, dq[mi][n][2 * r + 1] * p.scale);
       }
     }
 }
@@ -144,14 +147,11 @@ __device__ __forceinline__ void storeKeyGradients(float* out, int width, int64_t
       for (int n = 0; n < KC; ++n) {
         const int col = kn0 + n * 8 + 2 * t;
         const float x = grad[mi][n][2 * r] * factor, y = grad[mi][n][2 * r + 1] * factor;
-        if (!added) {
+        if (added) {
+          addColumnPair(row, col, width, x, y);
+        } else {
           if (col < width) row[col] = x;
           if (col + 1 < width) row[col + 1] = y;
-        } else if (width % 2 == 0 && col + 1 < width) {
-          addPair(row + col, x, y);
-        } else {
-          if (col < width) atomicAdd(row + col, x);
-          if (col + 1 < width) atomicAdd(row + col + 1, y);
         }
       }
     }
