@@ -1,5 +1,5 @@
 /**
- * Which implementation runs a call (CONTRACT.md §4). TF.js keys kernels by backend and
+ * Which implementation runs a call (docs/contract.md §4). TF.js keys kernels by backend and
  * name, so a registered kernel cannot decline a call: each fused kernel declares what it
  * supports, and the op runs it only when the declaration fits, else the composed path.
  */

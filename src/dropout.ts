@@ -1,5 +1,5 @@
 /**
- * The dropout hash of CONTRACT.md §5. Every backend draws the same keep/drop decision
+ * The dropout hash of docs/contract.md §5. Every backend draws the same keep/drop decision
  * for element (b, h, i, j), so a seed reproduces a mask across CPU, WebGL and CUDA.
  */
 

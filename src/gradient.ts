@@ -1,5 +1,5 @@
 /**
- * The gradient of `ScaledDotProductAttention` (CONTRACT.md §3): runs the backend's
+ * The gradient of `ScaledDotProductAttention` (docs/contract.md §3): runs the backend's
  * `ScaledDotProductAttentionGrad` kernel once and hands each input its part.
  */
 import * as tf from '@tensorflow/tfjs-core';

@@ -1,5 +1,5 @@
 /**
- * Names, inputs and attributes of the registered kernels (CONTRACT.md §3).
+ * Names, inputs and attributes of the registered kernels (docs/contract.md §3).
  * Every backend registers these names; the op and the gradient call them.
  */
 import type {NamedTensorInfoMap, TensorInfo} from '@tensorflow/tfjs-core';
@@ -37,7 +37,7 @@ export interface AttentionAttrs {
   scale: number;
   causal: CausalMode;
   dropoutRate: number;
-  /** uint32 seed of the dropout hash (CONTRACT.md §5). */
+  /** uint32 seed of the dropout hash (docs/contract.md §5). */
   dropoutSeed: number;
   /**
    * Block-diagonal layout: cumulative starts of each packed sequence, including the

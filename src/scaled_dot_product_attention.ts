@@ -1,5 +1,5 @@
 /**
- * The op (CONTRACT.md §1): validates, lowers the biases to their kernel form, then runs
+ * The op (docs/contract.md §1): validates, lowers the biases to their kernel form, then runs
  * the backend's fused kernel when its declaration fits the call, else the composed path.
  */
 import * as tf from '@tensorflow/tfjs-core';

@@ -1,6 +1,6 @@
 /** Shape facts shared by the op, the bias kinds and the kernels. */
 
-/** The attention problem's sizes (CONTRACT.md §1). */
+/** The attention problem's sizes (docs/contract.md §1). */
 export interface AttentionShape {
   batch: number;
   headsQ: number;

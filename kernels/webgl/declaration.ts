@@ -1,4 +1,4 @@
-/** What the webgl kernels support (CONTRACT.md §4): the op composes for everything else. */
+/** What the webgl kernels support (docs/contract.md §4): the op composes for everything else. */
 import * as tf from '@tensorflow/tfjs-core';
 import {AttentionCall, FusedAttentionKernel, unsupportedBiasKinds} from '../../src/dispatch';
 import {fmtShape} from '../../src/shapes';

@@ -1,5 +1,5 @@
 /**
- * Bias kinds (CONTRACT.md §2), after xformers' attn_bias: every bias is additive
+ * Bias kinds (docs/contract.md §2), after xformers' attn_bias: every bias is additive
  * (-Infinity masks) and is handed to fused kernels in a compact form, never as a
  * [B, Hq, Sq, Sk] tensor. A new kind subclasses AttentionBias; kernels that do not list
  * its `kind` fall back to the composed path, which uses `toDense`.

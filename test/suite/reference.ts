@@ -1,5 +1,5 @@
 /**
- * A float64 reference of the contract, written directly from CONTRACT.md: it builds the
+ * A float64 reference of the contract, written directly from docs/contract.md: it builds the
  * dense [B, Hq, Sq, Sk] bias itself from a case's description (independently of the
  * package's bias classes), then computes softmax attention and its analytic gradients.
  */

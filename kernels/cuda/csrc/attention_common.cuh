@@ -94,7 +94,7 @@ __device__ __forceinline__ bool tileFullyVisible(const KeyRange& first, const Ke
   return last.begin <= key0 && key0 + count <= first.end;
 }
 
-// CONTRACT.md §5.
+// docs/contract.md §5.
 __device__ __forceinline__ uint32_t mix32(uint32_t x) {
   x ^= x >> 16;
   x *= 0x7feb352du;

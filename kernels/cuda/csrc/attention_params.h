@@ -1,5 +1,5 @@
 // What one attention call hands the kernels: pointers, sizes, the biases' broadcast strides
-// and the masking and dropout attributes (CONTRACT.md §3, §5). Shared by host and device code.
+// and the masking and dropout attributes (docs/contract.md §3, §5). Shared by host and device code.
 #pragma once
 #include <cstdint>
 

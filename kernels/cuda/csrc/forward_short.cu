@@ -47,7 +47,7 @@ __device__ __forceinline__ void gatherBiasRows(float* cells, const BiasSource (&
 // The windows a block takes. With kRuns, a run of consecutive windows in an order by head,
 // then by window index b mod nW, then by image, so that consecutive windows share their bias
 // where it is broadcast over images (Swin's relative bias and window mask; B is a multiple of
-// nW, CONTRACT.md); else windows blockIdx.x, + gridDim.x, ... in (batch, head) order.
+// nW, docs/contract.md); else windows blockIdx.x, + gridDim.x, ... in (batch, head) order.
 template <bool kRuns>
 struct WindowWalk {
   int w, end, stride;
