@@ -1,7 +1,9 @@
 /**
- * Browser tests on the `webgl` backend: one esbuild bundle (setup and specs share one
- * tfjs-core engine) run by mocha in Debian's headless Chromium on SwiftShader.
- * `npm run bench:webgl` reuses this file with BENCH=1 (see benchmarks/webgl/run.ts).
+ * Browser tests on the `webgl` and `webgpu` backends: one esbuild bundle (setup and specs
+ * share one tfjs-core engine) run by mocha in Debian's headless Chromium, with WebGL 2 and
+ * WebGPU both on SwiftShader. `npm run bench:webgl` reuses this file with BENCH=1 (see
+ * benchmarks/webgl/run.ts), `npm run bench:webgpu` with BENCH=webgpu. KARMA_ENTRY names
+ * another entry file (e.g. one spec while developing it).
  */
 import {mkdirSync} from 'node:fs';
 import {fileURLToPath} from 'node:url';
@@ -14,8 +16,9 @@ mkdirSync(tmp, {recursive: true});
 process.env.TMPDIR = tmp;
 process.env.CHROME_BIN ??= '/usr/bin/chromium';
 
-const bench = process.env.BENCH === '1';
-const entry = bench ? 'benchmarks/webgl/bench.ts' : 'test/browser/index.ts';
+const benchEntries = {'1': 'benchmarks/webgl/bench.ts', webgpu: 'benchmarks/webgpu/bench.ts'};
+const bench = process.env.BENCH in benchEntries;
+const entry = process.env.KARMA_ENTRY ?? (bench ? benchEntries[process.env.BENCH] : 'test/browser/index.ts');
 
 export default function(config) {
   config.set({
@@ -37,6 +40,8 @@ export default function(config) {
           '--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist',
           '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic',
           '--no-first-run',
+          // WebGPU on SwiftShader; the page (http://localhost) is a secure context, as WebGPU needs.
+          '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader',
         ],
       },
     },
@@ -44,6 +49,8 @@ export default function(config) {
       mocha: {timeout: bench ? 600000 : 300000},
       // The benchmark's one shape to run, if any (see benchmarks/webgl/run.ts).
       args: bench && process.env.BENCH_WEBGL_ONLY != null ? [process.env.BENCH_WEBGL_ONLY] : [],
+      // Where WebGPU must come up (CI), its suite fails instead of skipping.
+      webgpuRequired: process.env.CI === 'true' || process.env.CI === '1',
       // The benchmark prints its results through the console; Karma relays it to Node.
       captureConsole: true,
     },

@@ -1,0 +1,148 @@
+/**
+ * The forward pass in one program (FlashAttention): an invocation owns a query row, keeps
+ * q, the output accumulator and the running max and sum in registers, and walks the key
+ * tiles its workgroup stages in workgroup memory, rescaling once per tile (online
+ * softmax). Writes [rows, Dv + 1]: each row's output, then its logsumexp (+Infinity on a
+ * fully masked row, docs/contract.md §3); the kernel splits them.
+ */
+import type {WebGPUProgram} from '@tensorflow/tfjs-backend-webgpu';
+import {
+  ATTENTION_UNIFORMS, AttentionGeometry, biasVariableNames, rowsPerWorkgroup, tileRows, variantKey,
+} from './geometry';
+import {scoreWgsl, vecLoaderWgsl} from './score_wgsl';
+
+export class AttentionForwardProgram implements WebGPUProgram {
+  variableNames: string[];
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout = {x: [0]};
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number];
+  uniforms = ATTENTION_UNIFORMS;
+  /** Query rows per workgroup, and keys per staged tile. */
+  readonly rows: number;
+  readonly keys: number;
+
+  constructor(private readonly g: AttentionGeometry) {
+    const {batch, headsQ, seqQ, valueDim} = g.layout.shape;
+    this.rows = rowsPerWorkgroup(seqQ);
+    this.keys = tileRows(g.headVecs + g.valueVecs);
+    this.variableNames = ['query', 'key', 'value', ...biasVariableNames(g), ...(g.ranged ? ['ranges'] : [])];
+    this.outputShape = [batch * headsQ * seqQ, valueDim + 1];
+    this.workgroupSize = [this.rows, 1, 1];
+    this.dispatch = [batch * headsQ * Math.ceil(seqQ / this.rows), 1, 1];
+    this.shaderKey = `attentionForward_${variantKey(g)}_${this.rows}_${this.keys}`;
+  }
+
+  getUserCode(): string {
+    const {rows, keys} = this;
+    return `
+  ${scoreWgsl(this.g, 'ranges[x]', rows, rows)}
+  ${vecLoaderWgsl('query', 'uniforms.dims.z')}
+  ${vecLoaderWgsl('key', 'uniforms.dims.z')}
+  ${vecLoaderWgsl('value', 'uniforms.dims.w')}
+  const ROWS = ${rows};
+  const KEYS = ${keys};
+  var<workgroup> keyTile : array<vec4<f32>, ${keys * this.g.headVecs}>;
+  var<workgroup> valueTile : array<vec4<f32>, ${keys * this.g.valueVecs}>;
+  // (batch·Hq + h, row block, first key, end of keys) of this workgroup.
+  var<workgroup> workgroupBlock : vec4<i32>;
+
+  fn main(index : i32) {
+    let lane = i32(localIndex);
+    let dims = uniforms.dims;
+    let heads = uniforms.heads;
+    if (lane == 0) {
+      let rowBlocks = (dims.x + ROWS - 1) / ROWS;
+      let w = flatWorkgroup();
+      let keys = blockKeys(w % rowBlocks);
+      workgroupBlock = vec4<i32>(w / rowBlocks, w % rowBlocks, keys.x, keys.y);
+    }
+    let blk = workgroupUniformLoad(&workgroupBlock);
+    if (blk.x >= heads.x * heads.y) {
+      return;
+    }
+    let batchHead = blk.x;
+    let b = batchHead / heads.y;
+    let h = batchHead % heads.y;
+    let kvHead = b * heads.z + h / (heads.y / heads.z);
+    let i = blk.y * ROWS + lane;
+    let live = i < dims.x;
+    let ic = min(i, dims.x - 1);
+    let row = batchHead * dims.x + ic;
+    var q : array<vec4<f32>, HEAD_VECS>;
+    for (var v = 0; v < HEAD_VECS; v++) {
+      q[v] = queryVec(row, v);
+    }
+    var keys = keyRange(ic);
+    if (!live) {
+      keys = vec2<i32>(0, 0);
+    }
+    let biasRow = biasRows(b, h, ic);
+    let rowState = dropoutRowState(batchHead, i);
+    var acc : array<vec4<f32>, VALUE_VECS>;
+    var scores : array<f32, KEYS>;
+    var runningMax = 0.0;
+    var runningSum = 0.0;
+    var seen = false;
+    for (var j0 = blk.z; j0 < blk.w; j0 += KEYS) {
+      workgroupBarrier();
+      for (var t = lane; t < KEYS * HEAD_VECS; t += ROWS) {
+        let j = min(j0 + t / HEAD_VECS, dims.y - 1);
+        keyTile[t] = keyVec(kvHead * dims.y + j, t % HEAD_VECS);
+      }
+      for (var t = lane; t < KEYS * VALUE_VECS; t += ROWS) {
+        let j = min(j0 + t / VALUE_VECS, dims.y - 1);
+        valueTile[t] = valueVec(kvHead * dims.y + j, t % VALUE_VECS);
+      }
+      workgroupBarrier();
+      var tileMax = 0.0;
+      var anyKey = false;
+      for (var c = 0; c < KEYS; c++) {
+        let j = j0 + c;
+        var s = -uniforms.INFINITY;
+        if (j >= keys.x && j < keys.y) {
+          var d = 0.0;
+          for (var v = 0; v < HEAD_VECS; v++) {
+            d += dot(q[v], keyTile[c * HEAD_VECS + v]);
+          }
+          s = biased(d, biasRow, j);
+        }
+        scores[c] = s;
+        if (!isNegInf(s)) {
+          tileMax = select(s, max(tileMax, s), anyKey);
+          anyKey = true;
+        }
+      }
+      if (anyKey) {
+        let newMax = select(tileMax, max(runningMax, tileMax), seen);
+        let rescale = select(0.0, exp(runningMax - newMax), seen);
+        runningSum *= rescale;
+        for (var v = 0; v < VALUE_VECS; v++) {
+          acc[v] *= rescale;
+        }
+        runningMax = newMax;
+        seen = true;
+        for (var c = 0; c < KEYS; c++) {
+          if (!isNegInf(scores[c])) {
+            let p = exp(scores[c] - runningMax);
+            runningSum += p;
+            let kept = p * dropoutFactor(rowState, j0 + c);
+            for (var v = 0; v < VALUE_VECS; v++) {
+              acc[v] += kept * valueTile[c * VALUE_VECS + v];
+            }
+          }
+        }
+      }
+    }
+    if (live) {
+      let inverse = select(0.0, 1.0 / runningSum, seen);
+      let out = row * (dims.w + 1);
+      for (var e = 0; e < dims.w; e++) {
+        result[out + e] = acc[e / 4][e % 4] * inverse;
+      }
+      result[out + dims.w] = select(uniforms.INFINITY, runningMax + log(runningSum), seen);
+    }
+  }`;
+  }
+}

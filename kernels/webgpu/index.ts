@@ -1,0 +1,9 @@
+/** The fused attention kernels of the webgpu backend (tfjs-backend-webgpu is only a type import). */
+import type {FusedBackendKernels} from '../../src/dispatch';
+import {webgpuDeclaration} from './declaration';
+import {scaledDotProductAttentionWebGPUConfig} from './scaled_dot_product_attention';
+
+export const webgpuKernels: FusedBackendKernels = {
+  kernelConfigs: [scaledDotProductAttentionWebGPUConfig],
+  declaration: webgpuDeclaration,
+};

@@ -1,0 +1,113 @@
+/**
+ * WGSL shared by the programs that recompute scores: the dropout hash on u32
+ * (docs/contract.md §5), the biases read by strides (§2), the key ranges of causal and
+ * block-diagonal masks, and the flat workgroup index (tfjs spreads a long dispatch over y
+ * and z). Programs declare ATTENTION_UNIFORMS (geometry.ts) and the inputs named here.
+ */
+import {AttentionGeometry} from './geometry';
+
+/** The rows of the ranges buffer (geometry.ts rangesTensor) for row blocks of `rowBlock` and key blocks of `keyBlock`. */
+function rangeOffsetsWgsl(rangesAt: string, rowBlock: number, keyBlock: number): string {
+  return `
+  fn rangeAt(x : i32) -> f32 { return ${rangesAt}; }
+  fn rowKeyStart(i : i32) -> i32 { return i32(rangeAt(i)); }
+  fn rowKeyEnd(i : i32) -> i32 { return i32(rangeAt(uniforms.dims.x + i)); }
+  fn rowBlockKeys(block : i32) -> vec2<i32> {
+    let rowBlocks = (uniforms.dims.x + ${rowBlock - 1}) / ${rowBlock};
+    let at = 2 * uniforms.dims.x + block;
+    return vec2<i32>(i32(rangeAt(at)), i32(rangeAt(at + rowBlocks)));
+  }
+  fn keyBlockRows(block : i32) -> vec2<i32> {
+    let rowBlocks = (uniforms.dims.x + ${rowBlock - 1}) / ${rowBlock};
+    let keyBlocks = (uniforms.dims.y + ${keyBlock - 1}) / ${keyBlock};
+    let at = 2 * uniforms.dims.x + 2 * rowBlocks + block;
+    return vec2<i32>(i32(rangeAt(at)), i32(rangeAt(at + keyBlocks)));
+  }`;
+}
+
+/**
+ * Helpers every score program has. `rangesAt`: element x of the ranges buffer, as WGSL;
+ * `rowBlock` / `keyBlock`: the block sizes it was made for (both read only when ranged).
+ */
+export function scoreWgsl(g: AttentionGeometry, rangesAt: string, rowBlock: number, keyBlock: number): string {
+  return `
+  const HEAD_VECS = ${g.headVecs};
+  const VALUE_VECS = ${g.valueVecs};
+
+  fn flatWorkgroup() -> i32 {
+    return i32((workgroupId.z * numWorkgroups.y + workgroupId.y) * numWorkgroups.x + workgroupId.x);
+  }
+
+  fn isNegInf(x : f32) -> bool { return bitcast<u32>(x) == 0xff800000u; }
+
+  fn mix32(x0 : u32) -> u32 {
+    var x = x0;
+    x = x ^ (x >> 16u);
+    x = x * 0x7feb352du;
+    x = x ^ (x >> 15u);
+    x = x * 0x846ca68bu;
+    return x ^ (x >> 16u);
+  }
+
+  /** mix(mix(mix(s) ^ (b·Hq + h)) ^ i): the hash state of a query row. */
+  fn dropoutRowState(batchHead : i32, i : i32) -> u32 {
+    return mix32(mix32(uniforms.seedMix ^ u32(batchHead)) ^ u32(i));
+  }
+
+  /** 1 / (1 − rate) when element (row, j) is kept, else 0. */
+  fn dropoutFactor(rowState : u32, j : i32) -> f32 {
+    ${g.dropout ? 'return select(0.0, uniforms.keepScale, mix32(rowState ^ u32(j)) >= uniforms.dropThreshold);' :
+                  'return 1.0;'}
+  }
+
+  /** Where row i of head (b, h) starts in each bias (x: the tensor bias, y: the window bias). */
+  fn biasRows(b : i32, h : i32, i : i32) -> vec2<i32> {
+    let bs = uniforms.biasStrides;
+    let ws = uniforms.windowStrides;
+    return vec2<i32>(b * bs.x + h * bs.y + i * bs.z, (b % uniforms.heads.w) * ws.x + h * ws.y + i * ws.z);
+  }
+
+  /** scale · q·k plus the biases of key j. */
+  fn biased(dotQK : f32, rows : vec2<i32>, j : i32) -> f32 {
+    var s = dotQK * uniforms.scale;
+    ${g.hasBias ? 's = s + bias[rows.x + j * uniforms.biasStrides.w];' : ''}
+    ${g.hasWindow ? 's = s + windowBias[rows.y + j];' : ''}
+    return s;
+  }
+
+  /** Keys [start, end) row i may see. */
+  fn keyRange(i : i32) -> vec2<i32> {
+    ${g.ranged ? 'return vec2<i32>(rowKeyStart(i), rowKeyEnd(i));' : 'return vec2<i32>(0, uniforms.dims.y);'}
+  }
+
+  /** Keys any row of row block \`block\` may see; query rows that may see any key of key block \`block\`. */
+  fn blockKeys(block : i32) -> vec2<i32> {
+    ${g.ranged ? 'return rowBlockKeys(block);' : 'return vec2<i32>(0, uniforms.dims.y);'}
+  }
+  fn blockRows(block : i32) -> vec2<i32> {
+    ${g.ranged ? 'return keyBlockRows(block);' : 'return vec2<i32>(0, uniforms.dims.x);'}
+  }
+  ${g.ranged ? rangeOffsetsWgsl(rangesAt, rowBlock, keyBlock) : ''}
+
+  `;
+}
+
+/**
+ * fn <name>Vec(row, v) -> vec4<f32>: elements 4v … 4v + 3 of row `row` of the [rows, dim]
+ * storage buffer `name`, zero past dim (the tiles and registers are padded to whole vec4s).
+ */
+export function vecLoaderWgsl(name: string, dim: string): string {
+  return `
+  fn ${name}Vec(row : i32, v : i32) -> vec4<f32> {
+    let base = row * ${dim};
+    let d = 4 * v;
+    if (d + 3 < ${dim}) {
+      return vec4<f32>(${name}[base + d], ${name}[base + d + 1], ${name}[base + d + 2], ${name}[base + d + 3]);
+    }
+    var x = vec4<f32>(0.0);
+    for (var e = 0; e < 4; e++) {
+      if (d + e < ${dim}) { x[e] = ${name}[base + d + e]; }
+    }
+    return x;
+  }`;
+}
