@@ -1,16 +1,9 @@
 /**
- * Makes the op compose matMul / softmax on `backend` instead of running its fused kernel,
- * for comparisons: declares, through the dispatch's public declaration API, a kernel that
- * rejects every call. Returns a function that restores the fused kernel's declaration.
+ * Makes the op compose matMul / softmax on `backend` instead of running its fused kernels,
+ * for comparisons. Returns a function that restores them.
  */
-import {declareFusedAttention, fusedAttentionFor} from '../src/index';
+import {forceComposed} from '../src/index';
 
 export function forceComposedAttention(backend: string): () => void {
-  const fused = fusedAttentionFor(backend);
-  declareFusedAttention({
-    name: 'forced-composed', backendName: backend, notSupportedReasons: () => ['composed path forced for a comparison'],
-  });
-  return () => {
-    if (fused != null) declareFusedAttention(fused);
-  };
+  return forceComposed(backend);
 }

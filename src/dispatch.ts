@@ -1,86 +1,179 @@
 /**
- * Which implementation runs a call (docs/contract.md §4). TF.js keys kernels by backend and
- * name, so a registered kernel cannot decline a call: each fused kernel declares what it
- * supports, and the op runs it only when the declaration fits, else the composed path.
+ * Which implementation runs a call (docs/contract.md §4).
+ *
+ * Each backend has an ordered list of fused kernels, each with a declaration: data saying
+ * what it supports. The op takes the first kernel whose declaration fits the call, else
+ * composes tfjs-core ops itself. TF.js keys kernels by (name, backend), so one kernelFunc
+ * per backend and kernel name is registered: it runs the kernel that the op named in the
+ * `implementation` attr, which the gradient receives too.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type {LoweredBias} from './bias/attention_bias';
-import type {AttentionShape} from './shapes';
+import {BIAS_KINDS, BiasKind, LoweredBias} from './bias/attention_bias';
+import {AttentionAttrs, ScaledDotProductAttention, ScaledDotProductAttentionGrad} from './kernel_names';
+import {AttentionShape, OP} from './shapes';
 
-/** What a fused kernel sees of a call when it decides whether it can run it. */
+/** What a declaration sees of a call. */
 export interface AttentionCall {
   shape: AttentionShape;
-  /** The bias in kernel form, or null when some bias has none. */
+  /** The biases' kernel form, or null when some bias has none (`biasReason` says why). */
   bias: LoweredBias | null;
+  biasReason: string | null;
   dropoutRate: number;
 }
 
+/** What a fused kernel supports, as data; `notSupportedReasons` reads it. */
+export interface KernelDeclaration {
+  /** The name reports use and the `implementation` attr carries, e.g. 'cpu-fused', 'cuda'. */
+  name: string;
+  /** The TF.js backend whose tensors it reads. */
+  backend: string;
+  biasKinds: readonly BiasKind[];
+  /** The largest headDim and valueDim it runs (Infinity: no limit). */
+  maxHeadDim: number;
+  dropout: boolean;
+  /**
+   * Backend-specific limits (WebGL version, texture sizes, …), as reasons. Pure: reads
+   * the call and the environment, never throws, never prints.
+   */
+  limits?: (call: AttentionCall) => string[];
+}
+
+/** Why the kernel `declaration` describes cannot run `call`; empty when it can. Pure. */
+export function notSupportedReasons(declaration: KernelDeclaration, call: AttentionCall): string[] {
+  const reasons = call.bias == null ? [call.biasReason ?? 'a bias has no kernel form'] :
+                                      [...call.bias.kinds].filter(kind => !declaration.biasKinds.includes(kind))
+                                          .map(kind => `bias kind '${kind}' is not supported`);
+  const dim = Math.max(call.shape.headDim, call.shape.valueDim);
+  if (dim > declaration.maxHeadDim) reasons.push(`head dim ${dim} is above its maximum ${declaration.maxHeadDim}`);
+  if (call.dropoutRate > 0 && !declaration.dropout) reasons.push('no dropout');
+  return reasons.concat(declaration.limits?.(call) ?? []);
+}
+
+/**
+ * The earlier form of a declaration: a function instead of data. It is read as a kernel
+ * that lists every bias kind, any head dim and dropout, and whose limits are that function.
+ */
 export interface FusedAttentionKernel {
-  /** A name for reports, e.g. 'cpu-fused', 'webgl-fused', 'cuda'. */
   name: string;
   backendName: string;
-  /** Why this kernel cannot run `call`; empty when it can. */
   notSupportedReasons(call: AttentionCall): string[];
 }
 
-const fusedKernels = new Map<string, FusedAttentionKernel>();
+/** For declarations of the earlier form: the bias kinds of `call` not in `supported`, as reasons. */
+export function unsupportedBiasKinds(call: AttentionCall, supported: ReadonlySet<string>): string[] {
+  return call.bias == null ? [] :
+                             [...call.bias.kinds].filter(kind => !supported.has(kind)).map(kind => `bias kind '${kind}' is not supported`);
+}
+
+/** A fused kernel of one backend: its TF.js kernel configs (forward and gradient) and its declaration. */
+export interface FusedBackendKernels {
+  kernelConfigs: tf.KernelConfig[];
+  declaration: KernelDeclaration | FusedAttentionKernel;
+}
+
+interface FusedKernel {
+  declaration: KernelDeclaration;
+  /** Kernel functions by kernel name. */
+  kernelFuncs: Map<string, tf.KernelFunc>;
+}
+
+function asDeclaration(d: KernelDeclaration | FusedAttentionKernel): KernelDeclaration {
+  if ('backend' in d) return d;
+  return {
+    name: d.name, backend: d.backendName, biasKinds: BIAS_KINDS, maxHeadDim: Infinity, dropout: true,
+    limits: call => d.notSupportedReasons(call),
+  };
+}
+
+const kernelLists = new Map<string, FusedKernel[]>();
+/** The kernel functions registered with TF.js, by `${kernelName}/${backend}`. */
+const dispatchers = new Map<string, tf.KernelFunc>();
+
+/** The kernel function of (kernelName, backend): runs the kernel the attrs name, by default the first. */
+function dispatchingKernelFunc(kernelName: string, backend: string): tf.KernelFunc {
+  return args => {
+    const name = (args.attrs as unknown as Partial<AttentionAttrs> | undefined)?.implementation;
+    const list = kernelLists.get(backend) ?? [];
+    const kernel = name == null ? list[0] : list.find(k => k.declaration.name === name);
+    const func = kernel?.kernelFuncs.get(kernelName);
+    if (func == null) {
+      throw new Error(`${OP}: no fused kernel '${name ?? ''}' with ${kernelName} is registered for backend '${backend}'`);
+    }
+    return func(args);
+  };
+}
+
+function toFusedKernel({kernelConfigs, declaration}: FusedBackendKernels): FusedKernel {
+  const d = asDeclaration(declaration);
+  return {declaration: d, kernelFuncs: new Map(kernelConfigs.map(c => [c.kernelName, c.kernelFunc]))};
+}
+
+/** Sets `backend`'s kernels, in order of preference ([] leaves every call to the composed path). */
+function setKernelList(backend: string, list: FusedKernel[]): void {
+  kernelLists.set(backend, list);
+  for (const kernelName of [ScaledDotProductAttention, ScaledDotProductAttentionGrad]) {
+    const key = `${kernelName}/${backend}`;
+    const registered = tf.getKernel(kernelName, backend);
+    if (registered != null && registered.kernelFunc === dispatchers.get(key)) continue;
+    if (registered != null) tf.unregisterKernel(kernelName, backend);
+    const kernelFunc = dispatchingKernelFunc(kernelName, backend);
+    dispatchers.set(key, kernelFunc);
+    tf.registerKernel({kernelName, backendName: backend, kernelFunc});
+  }
+}
+
+/** Makes `kernels` the only fused kernel of its backend (as the package does on import for cpu and webgl). */
+export function registerFusedBackend(kernels: FusedBackendKernels): void {
+  const kernel = toFusedKernel(kernels);
+  setKernelList(kernel.declaration.backend, [kernel]);
+}
 
 /**
- * Declares the fused kernel registered (with `registerKernel`) for `kernel.backendName`.
- * A later declaration for the same backend replaces the earlier one, as re-registering
- * the kernels does (e.g. CUDA kernels taking over `cpu`).
+ * Puts `kernels` first in its backend's list, replacing a kernel of the same name: calls
+ * it declines go on to the next (e.g. CUDA before cpu-fused on cpu).
  */
-export function declareFusedAttention(kernel: FusedAttentionKernel): void {
-  fusedKernels.set(kernel.backendName, kernel);
+export function preferFusedKernel(kernels: FusedBackendKernels): void {
+  const kernel = toFusedKernel(kernels);
+  const {name, backend} = kernel.declaration;
+  setKernelList(backend, [kernel, ...(kernelLists.get(backend) ?? []).filter(k => k.declaration.name !== name)]);
 }
 
-export function fusedAttentionFor(backendName: string): FusedAttentionKernel | undefined {
-  return fusedKernels.get(backendName);
+/** The declarations of `backend`'s fused kernels, in order. */
+export function fusedKernelsFor(backend: string): KernelDeclaration[] {
+  return (kernelLists.get(backend) ?? []).map(k => k.declaration);
 }
 
-/** Reasons shared by declarations: bias kinds a kernel does not list. */
-export function unsupportedBiasKinds(call: AttentionCall, supported: ReadonlySet<string>): string[] {
-  if (call.bias == null) return [];
-  return [...call.bias.kinds].filter(kind => !supported.has(kind)).map(kind => `bias kind '${kind}' is not supported`);
+/**
+ * Leaves every call on `backend` to the composed path (for comparisons); returns a function
+ * that restores its kernels.
+ */
+export function forceComposed(backend: string): () => void {
+  const saved = kernelLists.get(backend) ?? [];
+  setKernelList(backend, []);
+  return () => setKernelList(backend, saved);
 }
 
 export interface AttentionDispatch {
   backend: string;
   /** The fused kernel's name, or 'composed'. */
   implementation: string;
-  /** For each implementation not chosen, why. */
+  /** For each kernel declined, why; for 'composed' when a kernel runs, why not. */
   reasons: Record<string, string[]>;
 }
 
-/** Decides for a call; the op and `attentionImplementation` both use it. */
-export function chooseImplementation(backendName: string, call: AttentionCall, loweringReason: string | null):
-    AttentionDispatch {
-  const kernel = fusedKernels.get(backendName);
-  if (kernel == null) {
-    return {
-      backend: backendName,
-      implementation: 'composed',
-      reasons: {fused: [`no fused kernel is registered for backend '${backendName}'`]},
-    };
+/** Decides for a call: the first kernel of the backend's list that fits. The op and `attentionImplementation` use it. */
+export function chooseImplementation(backend: string, call: AttentionCall): AttentionDispatch {
+  const list = kernelLists.get(backend) ?? [];
+  if (list.length === 0) {
+    return {backend, implementation: 'composed', reasons: {fused: [`no fused kernel is registered for backend '${backend}'`]}};
   }
-  const reasons = loweringReason != null ? [loweringReason] : kernel.notSupportedReasons(call);
-  return reasons.length === 0 ? {backend: backendName, implementation: kernel.name, reasons: {composed: ['a fused kernel fits']}} :
-                                {backend: backendName, implementation: 'composed', reasons: {[kernel.name]: reasons}};
-}
-
-/** A backend's fused kernels: their TF.js configs and what they support. */
-export interface FusedBackendKernels {
-  kernelConfigs: tf.KernelConfig[];
-  declaration: FusedAttentionKernel;
-}
-
-/** Registers a backend's fused kernels with TF.js, replacing any registered before. */
-export function registerFusedBackend({kernelConfigs, declaration}: FusedBackendKernels): void {
-  for (const config of kernelConfigs) {
-    if (tf.getKernel(config.kernelName, config.backendName) != null) {
-      tf.unregisterKernel(config.kernelName, config.backendName);
+  const reasons: Record<string, string[]> = {};
+  for (const {declaration} of list) {
+    const declined = notSupportedReasons(declaration, call);
+    if (declined.length === 0) {
+      return {backend, implementation: declaration.name, reasons: {...reasons, composed: ['a fused kernel fits']}};
     }
-    tf.registerKernel(config);
+    reasons[declaration.name] = declined;
   }
-  declareFusedAttention(declaration);
+  return {backend, implementation: 'composed', reasons};
 }

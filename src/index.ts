@@ -1,9 +1,13 @@
 import './register_all_kernels';
 
-export {AttentionBias, BlockDiagonalMask, DenseBias, LowerTriangularMask, WindowBias} from './bias/index';
-export type {LoweredBias} from './bias/index';
-export {declareFusedAttention, fusedAttentionFor, registerFusedBackend, unsupportedBiasKinds} from './dispatch';
-export type {AttentionCall, AttentionDispatch, FusedAttentionKernel, FusedBackendKernels} from './dispatch';
+export {AttentionBias, BIAS_KINDS, BlockDiagonalMask, DenseBias, LowerTriangularMask, WindowBias} from './bias/index';
+export type {BiasKind, ComposedTerm, LoweredBias} from './bias/index';
+export {
+  forceComposed, fusedKernelsFor, notSupportedReasons, preferFusedKernel, registerFusedBackend, unsupportedBiasKinds,
+} from './dispatch';
+export type {
+  AttentionCall, AttentionDispatch, FusedAttentionKernel, FusedBackendKernels, KernelDeclaration,
+} from './dispatch';
 export {dropoutKeeps} from './dropout';
 export {attentionLayout} from './kernel_layout';
 export type {AttentionLayout, LayoutInputs} from './kernel_layout';

@@ -2,6 +2,29 @@
  * What every backend's kernels derive from their inputs and attrs: sizes, the strides
  * that broadcast the biases without materializing them, and, per query row, the range
  * of keys that causal and block-diagonal masking leave (so whole tiles can be skipped).
+ *
+ * A call's description, stage by stage; each stage has one name in every backend:
+ *
+ *   stage           type                             made by                  where
+ *   plan            AttentionPlan                    plan()                   src/scaled_dot_product_attention.ts
+ *     the op's validated call: shape, bias objects, scale, dropout, the dispatch
+ *   bias form       LoweredBias                      AttentionBias.lowerInto  src/bias/attention_bias.ts
+ *     the biases as the kernels take them: summed tensors, causal mode, sequence starts
+ *   call            AttentionCall                    plan()                   src/dispatch.ts
+ *     what a kernel's declaration (KernelDeclaration) is judged against
+ *   kernel inputs   AttentionInputs, AttentionAttrs  runFused()               src/kernel_names.ts
+ *     the registered kernels' inputs and attrs (docs/contract.md §3)
+ *   shape           AttentionShape                   attentionLayout()        src/shapes.ts
+ *     the sizes B, Hq, Hkv, Sq, Sk, D, Dv
+ *   layout          AttentionLayout                  attentionLayout()        this module
+ *     the shape, bias strides and each row's key range, from the kernel inputs and attrs
+ *   backend form    AttentionProblem (cpu), AttentionGeometry (webgl, webgpu), from the layout:
+ *                   what one backend's kernels work from (arrays read, tile plans, uniforms)
+ *   native spec     NativeSpec                       nativeSpec()             kernels/cuda/addon.ts
+ *     the CUDA addon's arguments besides the arrays; its C++ side reads them into a CallSpec
+ *
+ * Each backend's kernel configs are named scaledDotProductAttentionConfig and
+ * scaledDotProductAttentionGradConfig, and its declaration lives in kernels/<backend>/declaration.ts.
  */
 import type {TensorInfo} from '@tensorflow/tfjs-core';
 import {AttentionAttrs, CausalMode} from './kernel_names';

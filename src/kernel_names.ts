@@ -33,7 +33,12 @@ export interface AttentionGradInputs extends AttentionInputs {
 }
 
 export interface AttentionAttrs {
-  [key: string]: number | number[] | boolean;
+  [key: string]: number | number[] | boolean | string | undefined;
+  /**
+   * The fused kernel that runs the call, by its declared name (e.g. 'cpu-fused', 'cuda'):
+   * the backend's registered kernel function runs that one. Absent: the backend's first.
+   */
+  implementation?: string;
   scale: number;
   causal: CausalMode;
   dropoutRate: number;

@@ -1,12 +1,12 @@
 /**
  * The op (docs/contract.md §1): validates, lowers the biases to their kernel form, then runs
- * the backend's fused kernel when its declaration fits the call, else the composed path.
+ * the first fused kernel of the backend whose declaration fits the call, else the composed
+ * path. Stage names of a call's description: see kernel_layout.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {AttentionBias, emptyLoweredBias, LoweredBias} from './bias/attention_bias';
+import {AttentionBias, checkKnownKeys, checkLiveTensor, describeValue, emptyLoweredBias, LoweredBias} from './bias/attention_bias';
 import {DenseBias} from './bias/dense_bias';
 import {LowerTriangularMask} from './bias/lower_triangular_mask';
-import {WindowBias} from './bias/window_bias';
 import {sumBroadcast} from './bias_terms';
 import {composedAttention} from './composed';
 import {AttentionCall, AttentionDispatch, chooseImplementation} from './dispatch';
@@ -26,6 +26,9 @@ export interface AttentionOptions {
   dropout?: {rate: number; seed?: number};
 }
 
+const OPTION_KEYS = ['bias', 'causal', 'scale', 'dropout'];
+const DROPOUT_KEYS = ['rate', 'seed'];
+
 /** A validated call, ready to run. */
 interface AttentionPlan {
   shape: AttentionShape;
@@ -39,9 +42,7 @@ interface AttentionPlan {
 }
 
 function checkTensor(t: unknown, name: string, dims: string): asserts t is tf.Tensor {
-  if (!(t instanceof tf.Tensor)) {
-    throw new Error(`${OP}: ${name} must be a tf.Tensor of rank 4 ${dims}, got ${typeof t}`);
-  }
+  checkLiveTensor(t, name, `a tf.Tensor of rank 4 ${dims}`);
   if (t.rank !== 4) throw new Error(`${OP}: ${name} must be rank 4 ${dims}, got shape ${fmtShape(t.shape)}`);
   if (t.dtype !== 'float32') throw new Error(`${OP}: ${name} must be float32, got ${t.dtype}`);
 }
@@ -53,6 +54,9 @@ function checkShapes(query: unknown, key: unknown, value: unknown): AttentionSha
   const [batch, headsQ, seqQ, headDim] = query.shape;
   const [keyBatch, headsKV, seqK, keyDim] = key.shape;
   const [valueBatch, valueHeads, valueSeq, valueDim] = value.shape;
+  if (headDim === 0) {
+    throw new Error(`${OP}: query must have headDim ≥ 1 (scores are dot products over it), got shape ${fmtShape(query.shape)}`);
+  }
   if (keyBatch !== batch) {
     throw new Error(`${OP}: key must have batch ${batch} as query has, got shape ${fmtShape(key.shape)}`);
   }
@@ -71,10 +75,21 @@ function checkShapes(query: unknown, key: unknown, value: unknown): AttentionSha
   return {batch, headsQ, headsKV, seqQ, seqK, headDim, valueDim};
 }
 
+function checkOptions(options: unknown): asserts options is AttentionOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(`${OP}: options must be an object, got ${describeValue(options)}`);
+  }
+  checkKnownKeys(options, OPTION_KEYS, 'option');
+  const {causal} = options as AttentionOptions;
+  if (causal != null && typeof causal !== 'boolean') {
+    throw new TypeError(`${OP}: causal must be a boolean, got ${describeValue(causal)}`);
+  }
+}
+
 function toBias(b: unknown): AttentionBias {
   if (b instanceof AttentionBias) return b;
   if (b instanceof tf.Tensor) return new DenseBias(b);
-  throw new Error(`${OP}: bias must be a tf.Tensor, an AttentionBias or an array of these, got ${typeof b}`);
+  throw new TypeError(`${OP}: bias must be a tf.Tensor, an AttentionBias or an array of these, got ${describeValue(b)}`);
 }
 
 function checkScale(scale: unknown, headDim: number): number {
@@ -85,13 +100,17 @@ function checkScale(scale: unknown, headDim: number): number {
   return scale;
 }
 
-function checkDropout(dropout: AttentionOptions['dropout']): {rate: number, seed: number} {
+function checkDropout(dropout: unknown): {rate: number, seed: number} {
   if (dropout == null) return {rate: 0, seed: 0};
-  const {rate, seed = Math.floor(Math.random() * 4294967296)} = dropout;
+  if (typeof dropout !== 'object' || Array.isArray(dropout)) {
+    throw new TypeError(`${OP}: dropout must be an object {rate, seed?}, got ${describeValue(dropout)}`);
+  }
+  checkKnownKeys(dropout, DROPOUT_KEYS, 'dropout option');
+  const {rate, seed = Math.floor(Math.random() * 4294967296)} = dropout as {rate: unknown, seed?: unknown};
   if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) {
     throw new Error(`${OP}: dropout rate must be a number in [0, 1), got ${String(rate)}`);
   }
-  if (!Number.isInteger(seed) || seed < 0 || seed >= 4294967296) {
+  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed >= 4294967296) {
     throw new Error(`${OP}: dropout seed must be an integer in [0, 2^32), got ${String(seed)}`);
   }
   return {rate, seed};
@@ -102,22 +121,22 @@ function lower(biases: AttentionBias[], shape: AttentionShape): {lowered: Lowere
   for (const bias of biases) {
     const reason = bias.lowerInto(lowered, shape);
     if (reason != null) return {lowered: null, reason};
-    lowered.kinds.add(bias.kind);
   }
   return {lowered, reason: null};
 }
 
-function plan(query: unknown, key: unknown, value: unknown, options: AttentionOptions): AttentionPlan {
+function plan(query: unknown, key: unknown, value: unknown, options: unknown): AttentionPlan {
+  checkOptions(options);
   const shape = checkShapes(query, key, value);
   const given = options.bias == null ? [] : Array.isArray(options.bias) ? options.bias : [options.bias];
   const biases = given.map(toBias);
-  if (options.causal) biases.push(new LowerTriangularMask());
+  if (options.causal === true) biases.push(new LowerTriangularMask());
   biases.forEach(b => b.check(shape));
   const scale = checkScale(options.scale, shape.headDim);
   const {rate, seed} = checkDropout(options.dropout);
   const {lowered, reason} = lower(biases, shape);
-  const call: AttentionCall = {shape, bias: lowered, dropoutRate: rate};
-  const dispatch = chooseImplementation(tf.getBackend(), call, reason);
+  const call: AttentionCall = {shape, bias: lowered, biasReason: reason, dropoutRate: rate};
+  const dispatch = chooseImplementation(tf.getBackend(), call);
   return {shape, biases, lowered, scale, dropoutRate: rate, dropoutSeed: seed, dispatch};
 }
 
@@ -130,9 +149,9 @@ export function attentionImplementation(
   return plan(query, key, value, options).dispatch;
 }
 
-function attentionAttrs(p: Pick<AttentionPlan, 'scale'|'dropoutRate'|'dropoutSeed'>, lowered: LoweredBias):
-    AttentionAttrs {
+function attentionAttrs(p: AttentionPlan, lowered: LoweredBias): AttentionAttrs {
   return {
+    implementation: p.dispatch.implementation,
     scale: p.scale,
     causal: lowered.causal,
     dropoutRate: p.dropoutRate,
@@ -160,19 +179,17 @@ function runFused(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, p: Attenti
   if (lowered.window.length > 0) named.windowBias = sumBroadcast(lowered.window);
   const [output] = tf.engine().runKernel(
                        ScaledDotProductAttention, kernelInputs(named) as unknown as tf.NamedTensorMap,
-                       attentionAttrs(p, lowered)) as tf.Tensor[];
+                       attentionAttrs(p, lowered) as unknown as tf.NamedAttrMap) as tf.Tensor[];
   return output;
 }
 
 function runComposed(query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, p: AttentionPlan): tf.Tensor {
-  const dense: tf.Tensor[] = [];
-  const window: tf.Tensor[] = [];
-  for (const bias of p.biases) {
-    if (bias instanceof WindowBias) window.push(bias.tensor);
-    else dense.push(bias.toDense(p.shape));
-  }
   return composedAttention(query, key, value, {
-    shape: p.shape, scale: p.scale, dense, window, dropoutRate: p.dropoutRate, dropoutSeed: p.dropoutSeed,
+    shape: p.shape,
+    scale: p.scale,
+    terms: p.biases.map(b => b.composedTerm(p.shape)),
+    dropoutRate: p.dropoutRate,
+    dropoutSeed: p.dropoutSeed,
   });
 }
 

@@ -35,6 +35,8 @@ export interface CudaDevice {
 }
 
 export interface CudaAddon {
+  /** The kernels' largest head dim (csrc kMaxHeadDim); absent from addons built before it was exported. */
+  maxHeadDim?: number;
   forward(spec: NativeSpec, query: Float32Array, key: Float32Array, value: Float32Array,
           bias: Float32Array | null, windowBias: Float32Array | null): [Float32Array, Float32Array];
   backward(spec: NativeSpec, dy: Float32Array, query: Float32Array, key: Float32Array, value: Float32Array,
@@ -79,7 +81,7 @@ export function loadCudaAddon(): AddonLoad {
   if (loaded != null) return loaded;
   const path = addonPath();
   if (path == null) {
-    loaded = {reason: `the CUDA addon is not built (${ADDON_FILE}; run 'npm run build:cuda')`};
+    loaded = {reason: `the CUDA addon is not built (no ${ADDON_FILE}): run 'npx tfjs-attention build'`};
     return loaded;
   }
   try {

@@ -4,17 +4,15 @@
  * (copies to the device, kernel, copies back) and writes the outputs to the backend.
  */
 import type {DataId, KernelBackend, KernelConfig, TensorInfo} from '@tensorflow/tfjs-core';
-import {FusedBackendKernels, unsupportedBiasKinds} from '../../src/dispatch';
+import type {FusedBackendKernels} from '../../src/dispatch';
 import {attentionLayout} from '../../src/kernel_layout';
 import {AttentionAttrs, AttentionGradInputs, AttentionInputs, ScaledDotProductAttention, ScaledDotProductAttentionGrad} from '../../src/kernel_names';
 import type {CudaAddon, NativeSpec} from './addon';
+import {cudaDeclaration} from './declaration';
 
 export type CudaPrecision = 'highest' | 'tf32' | 'bf16';
 
 const PRECISION_CODES: Record<CudaPrecision, number> = {highest: 0, tf32: 1, bf16: 2};
-const SUPPORTED_BIAS_KINDS = new Set(['tensor', 'window', 'causal', 'blockDiagonal']);
-/** The kernels' largest head dim (csrc/launch.h kMaxHeadDim). */
-export const CUDA_MAX_HEAD_DIM = 128;
 
 const size = (t: TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
 
@@ -54,9 +52,10 @@ function writer(backend: KernelBackend) {
   };
 }
 
-/** The forward and gradient kernel configs and the declaration for `backendName`. */
-export function cudaKernels(addon: CudaAddon, backendName: string, precision: CudaPrecision): FusedBackendKernels {
-  const forward: KernelConfig = {
+/** The forward kernel for `backendName`: reads the inputs from the backend, runs the addon, writes the outputs. */
+export function scaledDotProductAttentionConfig(addon: CudaAddon, backendName: string, precision: CudaPrecision):
+    KernelConfig {
+  return {
     kernelName: ScaledDotProductAttention,
     backendName,
     kernelFunc: ({inputs, backend, attrs}) => {
@@ -68,7 +67,12 @@ export function cudaKernels(addon: CudaAddon, backendName: string, precision: Cu
       return [write(out, [B, Hq, Sq, x.value.shape[3]]), write(lse, [B, Hq, Sq])];
     },
   };
-  const grad: KernelConfig = {
+}
+
+/** The gradient kernel for `backendName`. */
+export function scaledDotProductAttentionGradConfig(addon: CudaAddon, backendName: string, precision: CudaPrecision):
+    KernelConfig {
+  return {
     kernelName: ScaledDotProductAttentionGrad,
     backendName,
     kernelFunc: ({inputs, backend, attrs}) => {
@@ -84,17 +88,15 @@ export function cudaKernels(addon: CudaAddon, backendName: string, precision: Cu
       return outputs;
     },
   };
+}
+
+/** The CUDA kernels for `backendName`: their configs and declaration. */
+export function cudaKernels(addon: CudaAddon, backendName: string, precision: CudaPrecision): FusedBackendKernels {
   return {
-    kernelConfigs: [forward, grad],
-    declaration: {
-      name: 'cuda',
-      backendName,
-      notSupportedReasons: call => {
-        const reasons = unsupportedBiasKinds(call, SUPPORTED_BIAS_KINDS);
-        const dim = Math.max(call.shape.headDim, call.shape.valueDim);
-        if (dim > CUDA_MAX_HEAD_DIM) reasons.push(`head dim ${dim} is above the CUDA kernels' ${CUDA_MAX_HEAD_DIM}`);
-        return reasons;
-      },
-    },
+    kernelConfigs: [
+      scaledDotProductAttentionConfig(addon, backendName, precision),
+      scaledDotProductAttentionGradConfig(addon, backendName, precision),
+    ],
+    declaration: cudaDeclaration(addon, backendName),
   };
 }

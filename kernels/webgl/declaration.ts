@@ -1,10 +1,9 @@
 /** What the webgl kernels support (docs/contract.md §4): the op composes for everything else. */
 import * as tf from '@tensorflow/tfjs-core';
-import {AttentionCall, FusedAttentionKernel, unsupportedBiasKinds} from '../../src/dispatch';
+import {BIAS_KINDS} from '../../src/bias/attention_bias';
+import type {AttentionCall, KernelDeclaration} from '../../src/dispatch';
 import {fmtShape} from '../../src/shapes';
-import {checkDropoutSupported, warnWebGL1Once, webglVersion} from './webgl_version';
-
-const SUPPORTED_BIAS_KINDS: ReadonlySet<string> = new Set(['tensor', 'window', 'causal', 'blockDiagonal']);
+import {webglVersion} from './webgl_version';
 
 /** Packed texels of a [heads, rows, cols] texture (each holds a 2×2 block). */
 function packedTexels([heads, rows, cols]: number[]): number {
@@ -21,13 +20,10 @@ function kernelTextures(call: AttentionCall): number[][] {
   ];
 }
 
-function notSupportedReasons(call: AttentionCall): string[] {
-  checkDropoutSupported(call.dropoutRate);
-  const reasons = unsupportedBiasKinds(call, SUPPORTED_BIAS_KINDS);
-  if (webglVersion() < 2) {
-    warnWebGL1Once();
-    reasons.push(`needs WebGL 2, got WebGL ${webglVersion()}`);
-  }
+/** WebGL 2, float32 render targets, no empty dimension, and textures within WEBGL_MAX_TEXTURE_SIZE. */
+function limits(call: AttentionCall): string[] {
+  const reasons: string[] = [];
+  if (webglVersion() < 2) reasons.push(`needs WebGL 2, got WebGL ${webglVersion()}`);
   if (!tf.env().getBool('WEBGL_RENDER_FLOAT32_ENABLED')) {
     reasons.push('needs float32 render targets (WEBGL_RENDER_FLOAT32_ENABLED is false)');
   }
@@ -42,8 +38,11 @@ function notSupportedReasons(call: AttentionCall): string[] {
   return reasons;
 }
 
-export const webglDeclaration: FusedAttentionKernel = {
+export const webglDeclaration: KernelDeclaration = {
   name: 'webgl-fused',
-  backendName: 'webgl',
-  notSupportedReasons,
+  backend: 'webgl',
+  biasKinds: BIAS_KINDS,
+  maxHeadDim: Infinity,
+  dropout: true,
+  limits,
 };

@@ -62,7 +62,7 @@ export function scaledDotProductAttentionWebGL(
   }
 }
 
-export const scaledDotProductAttentionWebGLConfig: tf.KernelConfig = {
+export const scaledDotProductAttentionConfig: tf.KernelConfig = {
   kernelName: ScaledDotProductAttention,
   backendName: 'webgl',
   kernelFunc: scaledDotProductAttentionWebGL as unknown as tf.KernelFunc,

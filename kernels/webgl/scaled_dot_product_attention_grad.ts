@@ -132,7 +132,7 @@ function packedRows(runner: ProgramRunner, rows: tf.TensorInfo): tf.TensorInfo {
   return reshaped(runner.temporary(runner.run(new PackRowsProgram(shape, shape), [reshaped(rows, shape)], [[0, 0]])), rows.shape);
 }
 
-export const scaledDotProductAttentionGradWebGLConfig: tf.KernelConfig = {
+export const scaledDotProductAttentionGradConfig: tf.KernelConfig = {
   kernelName: ScaledDotProductAttentionGrad,
   backendName: 'webgl',
   kernelFunc: scaledDotProductAttentionGradWebGL as unknown as tf.KernelFunc,

@@ -1,9 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {CausalMode} from '../kernel_names';
 import {AttentionShape, fmtShape, OP} from '../shapes';
-import {AttentionBias, denseMask, LoweredBias} from './attention_bias';
+import {AttentionBias, BiasKind, denseMask, describeValue, LoweredBias} from './attention_bias';
 
 function seqStarts(lens: readonly number[], what: string): number[] {
+  if (!Array.isArray(lens)) {
+    throw new TypeError(
+        `${OP}: BlockDiagonalMask.fromSeqLens ${what} must be an array of non-negative integers, ` +
+        `got ${describeValue(lens)}`);
+  }
   const starts = [0];
   for (const len of lens) {
     if (!Number.isInteger(len) || len < 0) {
@@ -19,7 +24,7 @@ function seqStarts(lens: readonly number[], what: string): number[] {
  * of its own sequence. `makeCausal()` adds top-left causality inside each block.
  */
 export class BlockDiagonalMask extends AttentionBias {
-  readonly kind = 'blockDiagonal';
+  readonly kind: BiasKind = 'blockDiagonal';
 
   private constructor(
       readonly qSeqStarts: readonly number[], readonly kSeqStarts: readonly number[],
@@ -28,13 +33,15 @@ export class BlockDiagonalMask extends AttentionBias {
   }
 
   static fromSeqLens(qLens: readonly number[], kLens?: readonly number[]): BlockDiagonalMask {
+    const qSeqStarts = seqStarts(qLens, 'query lengths');
+    const kSeqStarts = seqStarts(kLens ?? qLens, 'key lengths');
     if (qLens.length === 0) throw new Error(`${OP}: BlockDiagonalMask needs at least one sequence length`);
     if (kLens != null && kLens.length !== qLens.length) {
       throw new Error(
           `${OP}: BlockDiagonalMask needs as many key lengths as query lengths (${qLens.length}), ` +
           `got ${kLens.length}`);
     }
-    return new BlockDiagonalMask(seqStarts(qLens, 'query lengths'), seqStarts(kLens ?? qLens, 'key lengths'), false);
+    return new BlockDiagonalMask(qSeqStarts, kSeqStarts, false);
   }
 
   makeCausal(): BlockDiagonalMask {
@@ -70,6 +77,7 @@ export class BlockDiagonalMask extends AttentionBias {
     into.qSeqStarts = [...this.qSeqStarts];
     into.kSeqStarts = [...this.kSeqStarts];
     if (this.causal) into.causal = CausalMode.TopLeft;
+    into.kinds.add(this.kind);
     return null;
   }
 }

@@ -1,16 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {AttentionShape, broadcastStrides, fmtShape, OP, scoreShape} from '../shapes';
-import {AttentionBias, LoweredBias} from './attention_bias';
+import {AttentionBias, BiasKind, checkLiveTensor, LoweredBias} from './attention_bias';
 
 /** A plain tensor bias: rank ≤ 4, NumPy broadcasting to [B, Hq, Sq, Sk]. */
 export class DenseBias extends AttentionBias {
-  readonly kind = 'tensor';
+  readonly kind: BiasKind = 'tensor';
   constructor(readonly tensor: tf.Tensor) {
     super();
   }
 
   check(shape: AttentionShape): void {
     const target = scoreShape(shape);
+    checkLiveTensor(this.tensor, 'bias', 'a tf.Tensor, an AttentionBias or an array of these');
     if (this.tensor.dtype !== 'float32') {
       throw new Error(`${OP}: bias must be float32, got ${this.tensor.dtype}`);
     }
@@ -27,6 +28,7 @@ export class DenseBias extends AttentionBias {
 
   override lowerInto(into: LoweredBias): null {
     into.dense.push(this.tensor);
+    into.kinds.add(this.kind);
     return null;
   }
 }

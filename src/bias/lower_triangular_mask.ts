@@ -1,17 +1,26 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {CausalMode} from '../kernel_names';
-import {AttentionShape} from '../shapes';
-import {AttentionBias, denseMask, LoweredBias} from './attention_bias';
+import {AttentionShape, OP} from '../shapes';
+import {AttentionBias, BiasKind, checkKnownKeys, denseMask, describeValue, LoweredBias} from './attention_bias';
 
 /**
  * Causal masking: key j is masked for query i when j > i (top-left aligned, as PyTorch's
  * `is_causal`), or when j > i + Sk − Sq with `fromBottomRight` (as in decoding with a cache).
  */
 export class LowerTriangularMask extends AttentionBias {
-  readonly kind = 'causal';
+  readonly kind: BiasKind = 'causal';
   readonly fromBottomRight: boolean;
-  constructor({fromBottomRight = false}: {fromBottomRight?: boolean} = {}) {
+  constructor(options: {fromBottomRight?: boolean} = {}) {
     super();
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError(`${OP}: LowerTriangularMask options must be an object, got ${describeValue(options)}`);
+    }
+    checkKnownKeys(options, ['fromBottomRight'], 'LowerTriangularMask option');
+    const {fromBottomRight = false} = options;
+    if (typeof fromBottomRight !== 'boolean') {
+      throw new TypeError(
+          `${OP}: LowerTriangularMask fromBottomRight must be a boolean, got ${describeValue(fromBottomRight)}`);
+    }
     this.fromBottomRight = fromBottomRight;
   }
 
@@ -32,6 +41,7 @@ export class LowerTriangularMask extends AttentionBias {
       return 'two causal masks with different alignments';
     }
     into.causal = this.mode;
+    into.kinds.add(this.kind);
     return null;
   }
 }

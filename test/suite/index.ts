@@ -5,7 +5,7 @@
  */
 import {expect} from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
-import {AttentionBias, attentionImplementation, BlockDiagonalMask, dropoutKeeps, LowerTriangularMask, scaledDotProductAttention, WindowBias} from '../../src/index';
+import {AttentionBias, attentionImplementation, BlockDiagonalMask, DenseBias, dropoutKeeps, LowerTriangularMask, scaledDotProductAttention, WindowBias} from '../../src/index';
 import type {AttentionOptions, AttentionShape} from '../../src/index';
 import {composedAttention} from '../../src/composed';
 import {CaseShape, caseTensors, describeCase, makeCase, randomArray, randomSeed, relativeError, rng, testSeed} from './cases';
@@ -291,7 +291,7 @@ export function describeAttentionSuite(o: SuiteOptions): void {
         const [bias, causal] = options!.bias as [tf.Tensor, LowerTriangularMask];
         const shape = {batch: c.B, headsQ: c.Hq, headsKV: c.Hkv, seqQ: c.Sq, seqK: c.Sk, headDim: c.D, valueDim: c.Dv};
         return composedAttention(q, k, v, {
-          shape, scale: 1 / Math.sqrt(c.D), dense: [bias, causal.toDense(shape)], window: [],
+          shape, scale: 1 / Math.sqrt(c.D), terms: [new DenseBias(bias).composedTerm(shape), causal.composedTerm(shape)],
           dropoutRate: 0.2, dropoutSeed: 99,
         }) as tf.Tensor4D;
       });
