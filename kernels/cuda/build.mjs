@@ -2,33 +2,42 @@
 // Builds the CUDA addon (build/Release/tfjs_attention_cuda.node) with nvcc against Node-API
 // headers, so one build serves every Node version.
 //
-//   node kernels/cuda/build.mjs [--arch=sm_90a,sm_80 | --arch=native] [--verbose]
+//   node kernels/cuda/build.mjs [--arch=sm_90a,sm_80 | --arch=native] [--verbose] [--bench]
 //                               [--define=NAME=VALUE ...] [--out=build/variant]
 //
-// --define overrides a kernel-traits default (kernel_traits.cuh) and --out writes the addon
-// elsewhere, so that the benchmark can compare variants.
+// --bench also links the bench build, tfjs_attention_cuda_bench.node beside the addon: the
+// shipped addon's functions plus the benchmark's timers and the device-pointer entry test's
+// calls (csrc/bench_addon.cc), for benchmarks/cuda and test/cuda/device_run.sh.
+// --define overrides a tuning switch (csrc/tuning.h) and --out writes the addon elsewhere, so
+// that the benchmark can compare variants.
 // Architectures: --arch, else TFJS_ATTENTION_CUDA_ARCHS, else sm_80, sm_86, sm_89 and
 // sm_90a machine code plus compute_90 PTX for newer GPUs ('ptx' in a list adds that PTX).
 // 'native' asks nvidia-smi for the GPUs present. The compiler: NVCC, else CUDA_HOME or CUDA_PATH, PATH,
 // /usr/local/cuda. Without nvcc it says so and exits 0: the package works without the addon.
+// kernels/tensorflow/gpu/build.mjs builds the kernels into TensorFlow's GPU library with the
+// functions exported here.
 import {execFileSync, spawn} from 'node:child_process';
 import {existsSync, mkdirSync} from 'node:fs';
 import {availableParallelism} from 'node:os';
 import {dirname, join} from 'node:path';
-import {fileURLToPath} from 'node:url';
+import {fileURLToPath, pathToFileURL} from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
-const sources = ['forward.cu', 'forward_short.cu', 'forward_wgmma.cu', 'backward.cu', 'benchmark.cu', 'attention_call.cc', 'device_pool.cc', 'addon.cc'];
+/** The kernels and the device-pointer entry (csrc/attention_call.h): every build links these. */
+export const csrc = join(here, 'csrc');
+export const kernelSources = ['forward.cu', 'forward_short.cu', 'forward_wgmma.cu', 'backward.cu', 'attention_call.cc',
+                              'device_info.cc'];
+const addonSources = ['device_pool.cc', 'napi_util.cc'];
 const defaultArchs = ['sm_80', 'sm_86', 'sm_89', 'sm_90a', 'ptx'];
 const ptxArch = 'compute_90';
 
-function option(name) {
+export function option(name) {
   const arg = process.argv.find(a => a.startsWith(`--${name}=`));
   return arg?.slice(name.length + 3);
 }
 
-function findNvcc() {
+export function findNvcc() {
   // NVCC names the compiler outright; a path that does not exist means no CUDA build.
   if (process.env.NVCC) return existsSync(process.env.NVCC) ? process.env.NVCC : undefined;
   const candidates = [];
@@ -52,7 +61,7 @@ function findNodeApiHeaders() {
   return candidates.find(dir => dir && existsSync(join(dir, 'node_api.h')));
 }
 
-function nativeArchs() {
+export function nativeArchs() {
   const out = execFileSync('nvidia-smi', ['--query-gpu=compute_cap', '--format=csv,noheader'], {encoding: 'utf8'});
   // Hopper's wgmma-capable target is sm_90a; others use their plain number.
   return [...new Set(out.trim().split('\n').map(cap => {
@@ -61,12 +70,12 @@ function nativeArchs() {
   }))];
 }
 
-function gencodeFlags(archs) {
+export function gencodeFlags(archs) {
   return archs.map(sm => sm === 'ptx' ? `-gencode=arch=${ptxArch},code=${ptxArch}` :
                                         `-gencode=arch=${sm.replace('sm_', 'compute_')},code=${sm}`);
 }
 
-function run(command, args) {
+export function run(command, args) {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {stdio: 'inherit'});
     child.on('exit', code => code === 0 ? resolve() : reject(new Error(`${command} exited with ${code}`)));
@@ -74,12 +83,39 @@ function run(command, args) {
   });
 }
 
-async function inParallel(tasks, limit) {
+export async function inParallel(tasks, limit) {
   const queue = [...tasks];
   const workers = Array.from({length: Math.min(limit, queue.length)}, async () => {
     while (queue.length > 0) await queue.shift()();
   });
   await Promise.all(workers);
+}
+
+/** The targets: --arch, else TFJS_ATTENTION_CUDA_ARCHS, else the defaults. */
+export function targetArchs() {
+  const archOption = option('arch') ?? process.env.TFJS_ATTENTION_CUDA_ARCHS;
+  return archOption === 'native' ? nativeArchs() : archOption ? archOption.split(',') : defaultArchs;
+}
+
+/** nvcc's flags for every object: C++17, -O3, position-independent, hidden symbols, the --defines. */
+export function commonFlags() {
+  return ['-std=c++17', '-O3', '-Xcompiler=-fPIC,-fvisibility=hidden',
+          ...process.argv.filter(a => a.startsWith('--define=')).map(a => `-D${a.slice('--define='.length)}`)];
+}
+
+/**
+ * Compiles `sources` (paths) to objects in objDir, CUDA files for `archs`, at most as many at once
+ * as there are cores; returns the objects' paths.
+ */
+export async function compileObjects(nvcc, sources, objDir, archs, flags) {
+  mkdirSync(objDir, {recursive: true});
+  const verbose = process.argv.includes('--verbose') ? ['-Xptxas=-v'] : [];
+  const objects = sources.map(source => join(objDir, `${source.split('/').pop()}.o`));
+  await inParallel(sources.map((source, i) => () => {
+    const cuda = source.endsWith('.cu') ? [...gencodeFlags(archs), ...verbose] : [];
+    return run(nvcc, [...flags, ...cuda, '-c', source, '-o', objects[i]]);
+  }), Math.max(1, availableParallelism()));
+  return objects;
 }
 
 async function main() {
@@ -92,28 +128,27 @@ async function main() {
   if (headers == null) {
     throw new Error('build:cuda: Node-API headers not found (install node-api-headers or set NODE_INCLUDE)');
   }
-  const archOption = option('arch') ?? process.env.TFJS_ATTENTION_CUDA_ARCHS;
-  const archs = archOption === 'native' ? nativeArchs() : archOption ? archOption.split(',') : defaultArchs;
+  const archs = targetArchs();
+  const bench = process.argv.includes('--bench');
   const outDir = join(root, option('out') ?? join('build', 'Release'));
-  const objDir = join(outDir, 'obj');
-  mkdirSync(objDir, {recursive: true});
-  mkdirSync(outDir, {recursive: true});
-  const common = ['-std=c++17', '-O3', '-Xcompiler=-fPIC,-fvisibility=hidden', `-I${headers}`,
-                  '-DNODE_GYP_MODULE_NAME=tfjs_attention_cuda',
-                  ...process.argv.filter(a => a.startsWith('--define=')).map(a => `-D${a.slice('--define='.length)}`)];
-  const verbose = process.argv.includes('--verbose') ? ['-Xptxas=-v'] : [];
-  console.log(`build:cuda: ${nvcc}, targets ${archs.join(', ')}`);
-  const objects = sources.map(source => join(objDir, `${source}.o`));
-  await inParallel(sources.map((source, i) => () => {
-    const cuda = source.endsWith('.cu') ? [...gencodeFlags(archs), ...verbose] : [];
-    return run(nvcc, [...common, ...cuda, '-c', join(here, 'csrc', source), '-o', objects[i]]);
-  }), Math.max(1, availableParallelism()));
-  const output = join(outDir, 'tfjs_attention_cuda.node');
-  await run(nvcc, ['-shared', '-cudart=static', ...gencodeFlags(archs), ...objects, '-o', output]);
-  console.log(`build:cuda: wrote ${output}`);
+  const flags = [...commonFlags(), `-I${headers}`, '-DNODE_GYP_MODULE_NAME=tfjs_attention_cuda'];
+  console.log(`build:cuda: ${nvcc}, targets ${archs.join(', ')}${bench ? ', with the bench build' : ''}`);
+  const shared = [...kernelSources, ...addonSources];
+  const sources = [...shared, 'addon.cc', ...(bench ? ['benchmark.cu', 'bench_addon.cc'] : [])];
+  const objects = await compileObjects(nvcc, sources.map(s => join(csrc, s)), join(outDir, 'obj'), archs, flags);
+  const link = async (names, file) => {
+    const output = join(outDir, file);
+    await run(nvcc, ['-shared', '-cudart=static', ...gencodeFlags(archs), ...names.map(n => objects[sources.indexOf(n)]),
+                     '-o', output]);
+    console.log(`build:cuda: wrote ${output}`);
+  };
+  await link([...shared, 'addon.cc'], 'tfjs_attention_cuda.node');
+  if (bench) await link([...shared, 'benchmark.cu', 'bench_addon.cc'], 'tfjs_attention_cuda_bench.node');
 }
 
-main().catch(error => {
-  console.error(error.message);
-  process.exit(1);
-});
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch(error => {
+    console.error(error.message);
+    process.exit(1);
+  });
+}

@@ -1,14 +1,18 @@
-// One attention call as the host sees it: the spec from JavaScript, turned into device
-// buffers and AttentionParams. Shared by the N-API bindings and the benchmark entry.
+// The device-pointer entry: one forward or backward call on float32 buffers already on the
+// device, scratch from the caller's Scratch, work queued on the caller's stream. The addon
+// (host arrays, pooled buffers), the bench build and TensorFlow's GPU kernels (TensorFlow's
+// buffers and allocator) all call these two functions; nothing else launches the kernels.
+// Failures throw: std::invalid_argument for a spec the kernels decline, CudaError for CUDA's.
 #pragma once
 #include <cuda_runtime.h>
 #include <cstdint>
 #include <vector>
 #include "attention_params.h"
-#include "device_pool.h"
+#include "scratch.h"
 
 namespace attention {
 
+// A call's sizes and attributes (docs/contract.md §2–§5) and its biases' broadcast strides.
 struct CallSpec {
   Precision precision = Precision::TF32;
   int batch = 0, headsQ = 0, headsKV = 0, seqQ = 0, seqK = 0, headDim = 0, valueDim = 0;
@@ -30,10 +34,23 @@ struct CallSpec {
   size_t rowElements() const { return size_t(batch) * headsQ * seqQ; }
 };
 
-// AttentionParams with sizes and attributes of `spec`, no pointers; the block-diagonal
-// starts go to `starts` on the device.
-AttentionParams paramsFor(const CallSpec& spec, DeviceBuffer& starts, cudaStream_t stream);
+// Throws std::invalid_argument naming what the kernels decline (head dims above kMaxHeadDim,
+// Hq not a multiple of Hkv, ...); callers check before they allocate.
+void checkSpec(const CallSpec& spec);
 
-cudaStream_t attentionStream();
+// Contiguous device tensors in the contract's layout; biases null where absent.
+struct ForwardTensors {
+  const float *query, *key, *value, *bias, *windowBias;
+  float *output, *logsumexp;
+};
+
+struct BackwardTensors {
+  const float *dy, *query, *key, *value, *output, *logsumexp, *bias, *windowBias;
+  float *dQuery, *dKey, *dValue, *dBias, *dWindowBias;  // written whole
+};
+
+// Queue the call on `stream`; returns before it runs. Scratch must stay valid until it has.
+void attentionForward(const CallSpec& spec, const ForwardTensors& tensors, Scratch& scratch, cudaStream_t stream);
+void attentionBackward(const CallSpec& spec, const BackwardTensors& tensors, Scratch& scratch, cudaStream_t stream);
 
 }  // namespace attention

@@ -10,7 +10,8 @@
 #include <climits>
 #include <cmath>
 #include "attention_common.cuh"
-#include "device_pool.h"
+#include "device_info.h"
+#include "kernel_heuristics.h"
 #include "kernel_traits.cuh"
 #include "launch.h"
 #include "mma.cuh"
@@ -471,50 +472,36 @@ cudaError_t launchRowPass(const AttentionParams& p, float* roundedQ, float* roun
   return cudaGetLastError();
 }
 
-// The kernel with its shared-memory limit raised (once per instantiation).
-template <class Traits, class Mma, bool kStreamK>
-cudaError_t preparedKernel(decltype(&backwardKernel<Traits, Mma, kStreamK>)* kernel) {
-  *kernel = backwardKernel<Traits, Mma, kStreamK>;
-  static const cudaError_t attr =
-      cudaFuncSetAttribute(*kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::kSmemBytes);
-  return attr;
-}
-
 template <class Traits, class Mma, bool kStreamK>
 cudaError_t launchKernel(const AttentionParams& p, bool queryTilesRounded, const BackwardSchedule& schedule,
                          cudaStream_t stream) {
-  decltype(&backwardKernel<Traits, Mma, kStreamK>) kernel;
-  const cudaError_t status = preparedKernel<Traits, Mma, kStreamK>(&kernel);
-  if (status != cudaSuccess) return status;
+  constexpr auto kernel = backwardKernel<Traits, Mma, kStreamK>;
+  const cudaError_t allowed = allowSharedMemory<kernel>(Traits::kSmemBytes);
+  if (allowed != cudaSuccess) return allowed;
   kernel<<<schedule.workers, Traits::kThreads, Traits::kSmemBytes, stream>>>(p, queryTilesRounded, schedule);
   return cudaGetLastError();
 }
 
-// Stream-K (BackwardSchedule) for the 'tf32' policy where every key block has the same steps,
-// there are several, and the key blocks are more than a wave of resident blocks but not a whole
-// number of waves; else a block per key block. Under 'highest' and 'bf16', stream-K measured
-// slower (benchmarks/cuda/NOTES.md, version 16).
-template <class Mma> constexpr bool kStreamKPolicy = kStreamKBackward && std::is_same_v<Mma, Tf32Mma>;
-
+// Stream-K (BackwardSchedule) where streamKFits (kernel_heuristics.h); else a block per key block.
 template <class Traits, class Mma>
 cudaError_t backwardSchedule(const AttentionParams& p, int64_t blocks, BackwardSchedule* schedule) {
-  if (p.causal != 0 || p.numBlocks != 0) return cudaSuccess;
-  const int stepsPerBlock = p.group * ((p.seqQ + Traits::kBlockM - 1) / Traits::kBlockM);
-  if (stepsPerBlock < 2) return cudaSuccess;
-  // Resident blocks of the stream-K kernel: asked of the driver once (the addon works on one device).
-  static int64_t resident = 0;
-  if (resident == 0) {
-    decltype(&backwardKernel<Traits, Mma, true>) kernel;
+  const int stepsPerBlock = backwardStepsPerKeyBlock(p, Traits::kBlockM);
+  if (!streamKCandidate(p, stepsPerBlock)) return cudaSuccess;
+  static PerDevice<int64_t> residentBlocks;
+  int64_t resident = 0;
+  const cudaError_t status = residentBlocks.get(&resident, [](int64_t* value) {
+    constexpr auto kernel = backwardKernel<Traits, Mma, true>;
     int multiprocessors = 0, perMultiprocessor = 0;
-    cudaError_t status = preparedKernel<Traits, Mma, true>(&kernel);
+    cudaError_t status = allowSharedMemory<kernel>(Traits::kSmemBytes);
     if (status == cudaSuccess) status = multiprocessorCount(&multiprocessors);
     if (status == cudaSuccess)
       status = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perMultiprocessor, kernel, Traits::kThreads,
                                                              Traits::kSmemBytes);
-    if (status != cudaSuccess) return status;
-    resident = int64_t(multiprocessors) * std::max(1, perMultiprocessor);
-  }
-  if (blocks > resident && blocks % resident != 0) {
+    *value = int64_t(multiprocessors) * std::max(1, perMultiprocessor);
+    return status;
+  });
+  if (status != cudaSuccess) return status;
+  if (streamKFits(blocks, resident)) {
     schedule->workers = int(resident);
     schedule->stepsPerBlock = stepsPerBlock;
     schedule->units = blocks * stepsPerBlock;
@@ -523,32 +510,29 @@ cudaError_t backwardSchedule(const AttentionParams& p, int64_t blocks, BackwardS
 }
 
 template <class Traits, class Mma>
-cudaError_t launch(const AttentionParams& p, cudaStream_t stream) {
+cudaError_t launch(const AttentionParams& p, Scratch& scratch, cudaStream_t stream) {
   const int64_t blocks = int64_t(p.batch) * p.headsKV * ((p.seqK + Traits::kBlockN - 1) / Traits::kBlockN);
   if (blocks > INT32_MAX) return cudaErrorInvalidConfiguration;
   BackwardSchedule schedule;
   schedule.workers = int(blocks);
-  if constexpr (kStreamKPolicy<Mma>) {
+  constexpr bool kStreamKPolicy = streamKPolicy(Mma::kPrecision);
+  if constexpr (kStreamKPolicy) {
     const cudaError_t scheduled = backwardSchedule<Traits, Mma>(p, blocks, &schedule);
     if (scheduled != cudaSuccess) return scheduled;
   }
-  // Where the policy reads rounded tiles and several key blocks read each query tile, the row
-  // pass rounds Q and dO once into copies that the kernel reads (pooled, released at return:
-  // later users of these buffers come after the kernels on the stream). With one key block
-  // (Swin windows), rounding the tiles in shared memory costs less than the copies.
-  DeviceBuffer roundedQ, roundedDout;
+  float *roundedQ = nullptr, *roundedDout = nullptr;
   AttentionParams tiles = p;
-  if (Mma::kRoundsTiles && p.seqK > Traits::kBlockN) {
+  if (readsRoundedCopies(Mma::kRoundsTiles, p, Traits::kBlockN)) {
     const size_t rows = size_t(p.batch) * p.headsQ * p.seqQ;
-    roundedQ = DeviceBuffer(rows * p.headDim * sizeof(float), "rounded queries");
-    roundedDout = DeviceBuffer(rows * p.valueDim * sizeof(float), "rounded output gradients");
-    tiles.q = roundedQ.get();
-    tiles.dout = roundedDout.get();
+    roundedQ = static_cast<float*>(scratch.allocate(rows * p.headDim * sizeof(float), "rounded queries"));
+    roundedDout = static_cast<float*>(scratch.allocate(rows * p.valueDim * sizeof(float), "rounded output gradients"));
+    tiles.q = roundedQ;
+    tiles.dout = roundedDout;
   }
-  cudaError_t status = launchRowPass<Mma>(p, roundedQ.get(), roundedDout.get(), stream);
+  cudaError_t status = launchRowPass<Mma>(p, roundedQ, roundedDout, stream);
   if (status != cudaSuccess) return status;
-  const bool rounded = roundedQ.get() != nullptr;
-  if constexpr (kStreamKPolicy<Mma>) {
+  const bool rounded = roundedQ != nullptr;
+  if constexpr (kStreamKPolicy) {
     if (schedule.units > 0) {
       zeroSplitKeyBlocks<Traits::kBlockN><<<schedule.workers - 1, 256, 0, stream>>>(p, schedule);
       status = cudaGetLastError();
@@ -559,16 +543,17 @@ cudaError_t launch(const AttentionParams& p, cudaStream_t stream) {
 }
 
 template <class Mma>
-cudaError_t launchWith(const AttentionParams& p, cudaStream_t stream) {
-  const int dim = max(p.headDim, p.valueDim);
-  if (dim <= 32) return launch<BackwardConfig<32>::type, Mma>(p, stream);
-  if (dim <= 64) return launch<BackwardConfig<64>::type, Mma>(p, stream);
-  return launch<BackwardConfig<128>::type, Mma>(p, stream);
+cudaError_t launchWith(const AttentionParams& p, Scratch& scratch, cudaStream_t stream) {
+  switch (paddedHeadDim(p)) {
+    case 32: return launch<BackwardConfig<32>::type, Mma>(p, scratch, stream);
+    case 64: return launch<BackwardConfig<64>::type, Mma>(p, scratch, stream);
+    default: return launch<BackwardConfig<128>::type, Mma>(p, scratch, stream);
+  }
 }
 
 }  // namespace
 
-cudaError_t launchBackward(const AttentionParams& p, Precision precision, cudaStream_t stream) {
+cudaError_t launchBackward(const AttentionParams& p, Precision precision, Scratch& scratch, cudaStream_t stream) {
   if (int64_t(p.batch) * p.headsKV * p.seqK == 0) {
     // No keys: dQ is zero (dK and dV are empty).
     return cudaMemsetAsync(p.dq, 0, size_t(p.batch) * p.headsQ * p.seqQ * p.headDim * 4, stream);
@@ -579,9 +564,9 @@ cudaError_t launchBackward(const AttentionParams& p, Precision precision, cudaSt
     return err != cudaSuccess ? err : cudaMemsetAsync(p.dv, 0, size_t(p.batch) * p.headsKV * p.seqK * p.valueDim * 4, stream);
   }
   switch (precision) {
-    case Precision::Highest: return launchWith<SplitTf32Mma>(p, stream);
-    case Precision::BF16: return launchWith<Bf16Mma>(p, stream);
-    default: return launchWith<Tf32Mma>(p, stream);
+    case Precision::Highest: return launchWith<SplitTf32Mma>(p, scratch, stream);
+    case Precision::BF16: return launchWith<Bf16Mma>(p, scratch, stream);
+    default: return launchWith<Tf32Mma>(p, scratch, stream);
   }
 }
 

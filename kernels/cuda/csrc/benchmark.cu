@@ -1,9 +1,10 @@
 #include "benchmark.h"
 
 #include <cuda_runtime.h>
+#include <chrono>
 #include <cstdint>
 #include "cuda_check.h"
-#include "launch.h"
+#include "device_pool.h"
 
 namespace attention {
 namespace {
@@ -44,58 +45,61 @@ class Event {
   cudaEvent_t event_;
 };
 
-}  // namespace
+// Every device buffer of one forward + backward call of `spec`, pooled.
+struct CallBuffers {
+  explicit CallBuffers(const CallSpec& spec)
+      : q(spec.queryElements() * 4, "query"), k(spec.keyElements() * 4, "key"), v(spec.valueElements() * 4, "value"),
+        out(spec.outputElements() * 4, "output"), lse(spec.rowElements() * 4, "logsumexp"),
+        dy(spec.outputElements() * 4, "dy"), dq(spec.queryElements() * 4, "dQuery"), dk(spec.keyElements() * 4, "dKey"),
+        dv(spec.valueElements() * 4, "dValue"), bias(spec.biasElements * 4, "bias"),
+        window(spec.windowElements * 4, "windowBias"), dbias(spec.biasElements * 4, "dBias"),
+        dwindow(spec.windowElements * 4, "dWindowBias") {}
 
-KernelTimes timeAttention(const CallSpec& spec, const TimingOptions& options) {
-  cudaStream_t stream = attentionStream();
-  DeviceBuffer starts;
-  AttentionParams p = paramsFor(spec, starts, stream);
-  DeviceBuffer q(spec.queryElements() * 4, "query"), k(spec.keyElements() * 4, "key"),
-      v(spec.valueElements() * 4, "value"), out(spec.outputElements() * 4, "output"),
-      lse(spec.rowElements() * 4, "logsumexp"), dy(spec.outputElements() * 4, "dy"),
-      dq(spec.queryElements() * 4, "dQuery"), dk(spec.keyElements() * 4, "dKey"), dv(spec.valueElements() * 4, "dValue"),
-      delta(spec.rowElements() * 4, "delta"), bias(spec.biasElements * 4, "bias"),
-      window(spec.windowElements * 4, "windowBias"), dbias(spec.biasElements * 4, "dBias"),
-      dwindow(spec.windowElements * 4, "dWindowBias");
-  p.q = q.get();
-  p.k = k.get();
-  p.v = v.get();
-  p.out = out.get();
-  p.lse = lse.get();
-  p.dout = dy.get();
-  p.dq = dq.get();
-  p.dk = dk.get();
-  p.dv = dv.get();
-  p.delta = delta.get();
-  if (spec.hasBias) {
-    p.bias = bias.get();
-    p.dbias = dbias.get();
-  }
-  if (spec.hasWindowBias) {
-    p.windowBias = window.get();
-    p.dwindowBias = dwindow.get();
-  }
-  KernelTimes times;
-  Event start, stop;
-  for (int it = 0; it < options.warmup + options.iterations; ++it) {
-    const uint32_t seed = 0x1234567u * uint32_t(it + 1);
+  void fillInputs(const CallSpec& spec, uint32_t seed, cudaStream_t stream) const {
     fill(q, spec.queryElements(), seed ^ 1, stream);
     fill(k, spec.keyElements(), seed ^ 2, stream);
     fill(v, spec.valueElements(), seed ^ 3, stream);
     fill(dy, spec.outputElements(), seed ^ 4, stream);
     fill(bias, spec.biasElements, seed ^ 5, stream);
     fill(window, spec.windowElements, seed ^ 6, stream);
-    start.record(stream);
-    check(launchForward(p, spec.precision, stream), "forward kernel launch");
-    stop.record(stream);
+  }
+  ForwardTensors forward() const { return {q.get(), k.get(), v.get(), bias.get(), window.get(), out.get(), lse.get()}; }
+  BackwardTensors backward() const {
+    return {dy.get(), q.get(), k.get(), v.get(), out.get(), lse.get(), bias.get(), window.get(),
+            dq.get(),  dk.get(), dv.get(), dbias.get(), dwindow.get()};
+  }
+
+  DeviceBuffer q, k, v, out, lse, dy, dq, dk, dv, bias, window, dbias, dwindow;
+};
+
+float msSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<float, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+KernelTimes timeAttention(const CallSpec& spec, const TimingOptions& options) {
+  cudaStream_t stream = poolStream();
+  const CallBuffers buffers(spec);
+  KernelTimes times;
+  Event start, stop;
+  for (int it = 0; it < options.warmup + options.iterations; ++it) {
+    buffers.fillInputs(spec, 0x1234567u * uint32_t(it + 1), stream);
+    {
+      PoolScratch scratch;
+      start.record(stream);
+      attentionForward(spec, buffers.forward(), scratch, stream);
+      stop.record(stream);
+    }
     const float forwardMs = stop.msSince(start);
     if (it >= options.warmup) times.forwardMs.push_back(forwardMs);
     if (!options.backward) continue;
-    start.record(stream);
-    if (p.dbias) check(cudaMemsetAsync(p.dbias, 0, spec.biasElements * 4, stream), "cudaMemsetAsync(dBias)");
-    if (p.dwindowBias) check(cudaMemsetAsync(p.dwindowBias, 0, spec.windowElements * 4, stream), "cudaMemsetAsync(dWindowBias)");
-    check(launchBackward(p, spec.precision, stream), "backward kernel launch");
-    stop.record(stream);
+    {
+      PoolScratch scratch;
+      start.record(stream);
+      attentionBackward(spec, buffers.backward(), scratch, stream);
+      stop.record(stream);
+    }
     const float backwardMs = stop.msSince(start);
     if (it >= options.warmup) times.backwardMs.push_back(backwardMs);
   }
@@ -103,7 +107,7 @@ KernelTimes timeAttention(const CallSpec& spec, const TimingOptions& options) {
 }
 
 CopyTimes timeCopies(size_t bytes, int iterations) {
-  cudaStream_t stream = attentionStream();
+  cudaStream_t stream = poolStream();
   std::vector<float> host(bytes / 4, 1.f);
   DeviceBuffer device(bytes, "copy buffer");
   CopyTimes times;
@@ -120,6 +124,46 @@ CopyTimes timeCopies(size_t bytes, int iterations) {
     if (it > 0) {
       times.hostToDeviceMs.push_back(up);
       times.deviceToHostMs.push_back(down);
+    }
+  }
+  return times;
+}
+
+SynchronizationTimes timeSynchronization(const CallSpec& spec, int iterations) {
+  cudaStream_t stream = poolStream();
+  const CallBuffers buffers(spec);
+  buffers.fillInputs(spec, 0x9e3779b9u, stream);
+  const auto sync = [&] { check(cudaStreamSynchronize(stream), "cudaStreamSynchronize"); };
+  SynchronizationTimes times;
+  // Warm-up: module load, the kernels' first-use set-up, the pool's buffers.
+  for (int it = 0; it < 3; ++it) {
+    PoolScratch forwardScratch, backwardScratch;
+    attentionForward(spec, buffers.forward(), forwardScratch, stream);
+    attentionBackward(spec, buffers.backward(), backwardScratch, stream);
+  }
+  sync();
+  for (const bool backward : {false, true}) {
+    const auto call = [&](Scratch& scratch) {
+      if (backward) {
+        attentionBackward(spec, buffers.backward(), scratch, stream);
+      } else {
+        attentionForward(spec, buffers.forward(), scratch, stream);
+      }
+    };
+    auto start = std::chrono::steady_clock::now();
+    for (int it = 0; it < iterations; ++it) {
+      PoolScratch scratch;
+      call(scratch);
+    }
+    sync();
+    (backward ? times.backwardQueuedMs : times.forwardQueuedMs) = msSince(start) / iterations;
+    for (int it = 0; it < iterations; ++it) {
+      start = std::chrono::steady_clock::now();
+      check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+      PoolScratch scratch;
+      call(scratch);
+      sync();
+      (backward ? times.backwardSynchronizedMs : times.forwardSynchronizedMs).push_back(msSince(start));
     }
   }
   return times;

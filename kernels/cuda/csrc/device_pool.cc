@@ -51,4 +51,13 @@ DevicePool& devicePool() {
   return pool;
 }
 
+cudaStream_t poolStream() {
+  static cudaStream_t stream = [] {
+    cudaStream_t s;
+    check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+    return s;
+  }();
+  return stream;
+}
+
 }  // namespace attention

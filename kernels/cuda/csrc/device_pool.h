@@ -1,10 +1,15 @@
 // Device buffers reused across calls: a call's buffers go back to the pool when it ends,
-// so repeated calls of the same shapes allocate nothing and GPU memory stays flat.
+// so repeated calls of the same shapes allocate nothing and GPU memory stays flat. Buffers
+// are reused in the order of one stream, poolStream(), which every call using the pool runs
+// on: a buffer released at a call's return is next written by work queued after that call's.
+// For the addon's thread only (Node's main thread): the pool takes no lock.
 #pragma once
+#include <cuda_runtime.h>
 #include <cstddef>
 #include <map>
 #include <string>
 #include <vector>
+#include "scratch.h"
 
 namespace attention {
 
@@ -25,6 +30,8 @@ class DevicePool {
 };
 
 DevicePool& devicePool();
+
+cudaStream_t poolStream();
 
 // A pooled buffer for the length of a call.
 class DeviceBuffer {
@@ -54,6 +61,18 @@ class DeviceBuffer {
  private:
   size_t bytes_ = 0;
   void* ptr_ = nullptr;
+};
+
+// A call's scratch from the pool, released with this object.
+class PoolScratch : public Scratch {
+ public:
+  void* allocate(size_t bytes, const char* what) override {
+    buffers_.emplace_back(bytes, what);
+    return buffers_.back().get<void>();
+  }
+
+ private:
+  std::vector<DeviceBuffer> buffers_;
 };
 
 }  // namespace attention

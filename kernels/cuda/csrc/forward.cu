@@ -3,7 +3,9 @@
 // running max and sum of each row (online softmax) and never writes scores to global memory.
 #include <cmath>
 #include "attention_common.cuh"
+#include "device_info.h"
 #include "forward_tile.cuh"
+#include "kernel_heuristics.h"
 #include "kernel_traits.cuh"
 #include "launch.h"
 #include "launch_short.h"
@@ -138,10 +140,9 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) forwardK
 
 template <class Traits, class Mma, bool kHasBias>
 cudaError_t launch(const AttentionParams& p, cudaStream_t stream) {
-  auto kernel = forwardKernel<Traits, Mma, kHasBias>;
-  static const cudaError_t attr =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::kSmemBytes);
-  if (attr != cudaSuccess) return attr;
+  constexpr auto kernel = forwardKernel<Traits, Mma, kHasBias>;
+  const cudaError_t allowed = allowSharedMemory<kernel>(Traits::kSmemBytes);
+  if (allowed != cudaSuccess) return allowed;
   // Batch × heads on x, which allows 2^31 - 1 blocks.
   const dim3 grid(p.batch * p.headsQ, (p.seqQ + Traits::kBlockM - 1) / Traits::kBlockM);
   kernel<<<grid, Traits::kThreads, Traits::kSmemBytes, stream>>>(p);
@@ -150,50 +151,36 @@ cudaError_t launch(const AttentionParams& p, cudaStream_t stream) {
 
 template <class Mma>
 cudaError_t launchForHeadDim(const AttentionParams& p, cudaStream_t stream) {
-  const int dim = max(p.headDim, p.valueDim);
   const bool hasBias = p.bias != nullptr || p.windowBias != nullptr;
-  if (dim <= 32) {
-    return hasBias ? launch<ForwardConfig<32, true>::type, Mma, true>(p, stream)
-                   : launch<ForwardConfig<32, false>::type, Mma, false>(p, stream);
+  switch (paddedHeadDim(p)) {
+    case 32:
+      return hasBias ? launch<ForwardConfig<32, true>::type, Mma, true>(p, stream)
+                     : launch<ForwardConfig<32, false>::type, Mma, false>(p, stream);
+    case 64:
+      return hasBias ? launch<ForwardConfig<64, true>::type, Mma, true>(p, stream)
+                     : launch<ForwardConfig<64, false>::type, Mma, false>(p, stream);
+    default:
+      return hasBias ? launch<ForwardConfig<128, true>::type, Mma, true>(p, stream)
+                     : launch<ForwardConfig<128, false>::type, Mma, false>(p, stream);
   }
-  if (dim <= 64) {
-    return hasBias ? launch<ForwardConfig<64, true>::type, Mma, true>(p, stream)
-                   : launch<ForwardConfig<64, false>::type, Mma, false>(p, stream);
-  }
-  return hasBias ? launch<ForwardConfig<128, true>::type, Mma, true>(p, stream)
-                 : launch<ForwardConfig<128, false>::type, Mma, false>(p, stream);
 }
 
 }  // namespace
 
-cudaError_t multiprocessorCount(int* count) {
-  static int cached = 0;
-  if (cached == 0) {
-    int device = 0, value = 0;
-    cudaError_t status = cudaGetDevice(&device);
-    if (status == cudaSuccess) status = cudaDeviceGetAttribute(&value, cudaDevAttrMultiProcessorCount, device);
-    if (status != cudaSuccess) return status;
-    cached = value;
-  }
-  *count = cached;
-  return cudaSuccess;
-}
-
-cudaError_t launchForward(const AttentionParams& p, Precision precision, cudaStream_t stream) {
+cudaError_t launchForward(const AttentionParams& p, Precision precision, Scratch& scratch, cudaStream_t stream) {
   if (int64_t(p.batch) * p.headsQ * p.seqQ == 0) return cudaSuccess;
   if (shortForwardFits(p)) return launchShortForward(p, precision, stream);
-  switch (precision) {
-    case Precision::Highest: return launchForHeadDim<SplitTf32Mma>(p, stream);
-    case Precision::BF16: return launchForHeadDim<Bf16Mma>(p, stream);
-    default: break;
-  }
-  if (kForwardWgmma && wgmmaForwardFits(p)) {
+  if (wgmmaForwardFits(p, precision)) {
     bool available = false;
     const cudaError_t error = wgmmaForwardAvailable(&available);
     if (error != cudaSuccess) return error;
-    if (available) return launchWgmmaForward(p, stream);
+    if (available) return launchWgmmaForward(p, scratch, stream);
   }
-  return launchForHeadDim<Tf32Mma>(p, stream);
+  switch (precision) {
+    case Precision::Highest: return launchForHeadDim<SplitTf32Mma>(p, stream);
+    case Precision::BF16: return launchForHeadDim<Bf16Mma>(p, stream);
+    default: return launchForHeadDim<Tf32Mma>(p, stream);
+  }
 }
 
 }  // namespace attention

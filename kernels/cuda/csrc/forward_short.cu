@@ -7,9 +7,10 @@
 #include <algorithm>
 #include <cmath>
 #include "attention_common.cuh"
+#include "device_info.h"
 #include "forward_tile.cuh"
+#include "kernel_heuristics.h"
 #include "kernel_traits.cuh"
-#include "launch.h"
 #include "launch_short.h"
 #include "mma.cuh"
 
@@ -219,14 +220,13 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortFor
 
 template <class Traits, class Mma, bool kHasBias>
 cudaError_t launch(const AttentionParams& p, cudaStream_t stream) {
-  auto kernel = shortForwardKernel<Traits, Mma, kHasBias>;
-  static const cudaError_t attr =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::kSmemBytes);
-  if (attr != cudaSuccess) return attr;
+  constexpr auto kernel = shortForwardKernel<Traits, Mma, kHasBias>;
+  cudaError_t status = allowSharedMemory<kernel>(Traits::kSmemBytes);
+  if (status != cudaSuccess) return status;
   // One resident wave of blocks, each walking as many windows as the busiest (no block without
   // windows).
   int multiprocessors = 0, perMultiprocessor = 0;
-  cudaError_t status = multiprocessorCount(&multiprocessors);
+  status = multiprocessorCount(&multiprocessors);
   if (status == cudaSuccess)
     status = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perMultiprocessor, kernel, Traits::kThreads,
                                                            Traits::kSmemBytes);
@@ -239,33 +239,17 @@ cudaError_t launch(const AttentionParams& p, cudaStream_t stream) {
   return cudaGetLastError();
 }
 
-// Whether to hold the summed bias across windows (ShortForwardTraits' kHeldBias): consecutive
-// windows of a WindowWalk<true> must share their bias sources (a bias broadcast over the
-// batch, or none, and at least two images per window index), and each block must walk enough
-// windows to pay for the space, which leaves fewer blocks per multiprocessor. Measured at Swin
-// stage 1, 15.5 windows per block: 0.102 -> 0.083 ms; stage 3, 3.9 per block: 0.027 -> 0.028 ms.
-constexpr int kHeldBiasMinWindowsPerBlock = 8;
-template <class HeldTraits>
-cudaError_t holdsBias(const AttentionParams& p, bool* held) {
-  *held = false;
-  if (!kShortForwardHeldBias || !(p.bias == nullptr || p.biasStride[0] == 0) || p.batch / p.numWindows < 2)
-    return cudaSuccess;
-  int multiprocessors = 0;
-  const cudaError_t status = multiprocessorCount(&multiprocessors);
-  *held = int64_t(p.batch) * p.headsQ >= int64_t(kHeldBiasMinWindowsPerBlock) * multiprocessors * HeldTraits::kMinBlocks;
-  return status;
-}
-
 template <class Mma>
 cudaError_t launchForHeadDim(const AttentionParams& p, cudaStream_t stream) {
   const bool hasBias = p.bias != nullptr || p.windowBias != nullptr;
-  if (std::max(p.headDim, p.valueDim) <= 32) {
+  if (paddedHeadDim(p) == 32) {
     if (!hasBias) return launch<ShortForwardConfig<32>::type, Mma, false>(p, stream);
     using Held = ShortForwardConfig<32, true>::type;
-    bool held = false;
-    const cudaError_t status = holdsBias<Held>(p, &held);
+    int multiprocessors = 0;
+    const cudaError_t status = multiprocessorCount(&multiprocessors);
     if (status != cudaSuccess) return status;
-    return held ? launch<Held, Mma, true>(p, stream) : launch<ShortForwardConfig<32>::type, Mma, true>(p, stream);
+    return holdsBias(p, multiprocessors, Held::kMinBlocks) ? launch<Held, Mma, true>(p, stream)
+                                                           : launch<ShortForwardConfig<32>::type, Mma, true>(p, stream);
   }
   return hasBias ? launch<ShortForwardConfig<64>::type, Mma, true>(p, stream)
                  : launch<ShortForwardConfig<64>::type, Mma, false>(p, stream);

@@ -9,8 +9,9 @@
 // for the reason given at attentionOutputMma), tile j - 1's P·V in flight under tile j's softmax.
 #include <cmath>
 #include "attention_common.cuh"
-#include "device_pool.h"
+#include "device_info.h"
 #include "forward_tile.cuh"
+#include "kernel_heuristics.h"
 #include "kernel_traits.cuh"
 #include "launch_wgmma.h"
 #include "mma.cuh"
@@ -286,42 +287,38 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
 }
 
 template <class Traits>
-cudaError_t launch(const AttentionParams& p, cudaStream_t stream) {
-  auto kernel = wgmmaForwardKernel<Traits>;
-  static const cudaError_t attr =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::kSmemBytes);
-  if (attr != cudaSuccess) return attr;
+cudaError_t launch(const AttentionParams& p, Scratch& scratch, cudaStream_t stream) {
+  constexpr auto kernel = wgmmaForwardKernel<Traits>;
+  const cudaError_t allowed = allowSharedMemory<kernel>(Traits::kSmemBytes);
+  if (allowed != cudaSuccess) return allowed;
   constexpr int HD = Traits::kHeadDim;
   const int tiles = (p.seqK + kTileKeys - 1) / kTileKeys;
   const size_t bytes = size_t(p.batch) * p.headsKV * tiles * kTileKeys * HD * sizeof(float);
-  // Pooled and released at return: later users of these buffers come after the kernels on the stream.
-  DeviceBuffer keyTiles(bytes, "key tiles"), valueTiles(bytes, "value tiles");
-  prepareTilesKernel<HD><<<dim3(tiles, p.batch * p.headsKV), 256, 0, stream>>>(p, keyTiles.get(), valueTiles.get());
+  float* keyTiles = static_cast<float*>(scratch.allocate(bytes, "key tiles"));
+  float* valueTiles = static_cast<float*>(scratch.allocate(bytes, "value tiles"));
+  prepareTilesKernel<HD><<<dim3(tiles, p.batch * p.headsKV), 256, 0, stream>>>(p, keyTiles, valueTiles);
   const cudaError_t prepared = cudaGetLastError();
   if (prepared != cudaSuccess) return prepared;
   const dim3 grid(p.batch * p.headsQ, (p.seqQ + Traits::kBlockM - 1) / Traits::kBlockM);
-  kernel<<<grid, Traits::kThreads, Traits::kSmemBytes, stream>>>(p, keyTiles.get(), valueTiles.get());
+  kernel<<<grid, Traits::kThreads, Traits::kSmemBytes, stream>>>(p, keyTiles, valueTiles);
   return cudaGetLastError();
 }
 
 }  // namespace
 
 cudaError_t wgmmaForwardAvailable(bool* available) {
-  // The addon works on one device; read once.
-  static int compiled = -1;
-  if (compiled < 0) {
+  static PerDevice<bool> compiled;
+  return compiled.get(available, [](bool* value) {
     int flag = 0;
     const cudaError_t error = cudaMemcpyFromSymbol(&flag, wgmmaCompiled, sizeof flag);
-    if (error != cudaSuccess) return error;
-    compiled = flag;
-  }
-  *available = compiled == 1;
-  return cudaSuccess;
+    *value = flag == 1;
+    return error;
+  });
 }
 
-cudaError_t launchWgmmaForward(const AttentionParams& p, cudaStream_t stream) {
-  return max(p.headDim, p.valueDim) <= 64 ? launch<WgmmaForwardConfig<64>::type>(p, stream)
-                                          : launch<WgmmaForwardConfig<128>::type>(p, stream);
+cudaError_t launchWgmmaForward(const AttentionParams& p, Scratch& scratch, cudaStream_t stream) {
+  return paddedHeadDim(p) == 64 ? launch<WgmmaForwardConfig<64>::type>(p, scratch, stream)
+                                 : launch<WgmmaForwardConfig<128>::type>(p, scratch, stream);
 }
 
 }  // namespace attention

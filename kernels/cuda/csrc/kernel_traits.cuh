@@ -3,55 +3,9 @@
 // fragment loads of mma.cuh fall on distinct banks.
 #pragma once
 
-// Overridable to compare variants in the benchmark.
-#ifndef FORWARD_64_BLOCK_N
-#define FORWARD_64_BLOCK_N 64
-#endif
-#ifndef FORWARD_32_BIAS_MIN_BLOCKS
-#define FORWARD_32_BIAS_MIN_BLOCKS 4
-#endif
-#ifndef FORWARD_32_BIAS_BLOCK_N
-#define FORWARD_32_BIAS_BLOCK_N 64
-#endif
-#ifndef FORWARD_128_BLOCK_N
-#define FORWARD_128_BLOCK_N 64
-#endif
-#ifndef FORWARD_WGMMA
-#define FORWARD_WGMMA 1
-#endif
-#ifndef WGMMA_FORWARD_64_CONSUMERS
-#define WGMMA_FORWARD_64_CONSUMERS 2
-#endif
-#ifndef WGMMA_FORWARD_64_KEY_STAGES
-#define WGMMA_FORWARD_64_KEY_STAGES 4
-#endif
-#ifndef WGMMA_FORWARD_64_VALUE_STAGES
-#define WGMMA_FORWARD_64_VALUE_STAGES 0
-#endif
-#ifndef WGMMA_FORWARD_128_KEY_STAGES
-#define WGMMA_FORWARD_128_KEY_STAGES 2
-#endif
-#ifndef WGMMA_FORWARD_128_VALUE_STAGES
-#define WGMMA_FORWARD_128_VALUE_STAGES 2
-#endif
-#ifndef BACKWARD_64_MIN_BLOCKS
-#define BACKWARD_64_MIN_BLOCKS 2
-#endif
-#ifndef BACKWARD_128_WARPS
-#define BACKWARD_128_WARPS 8
-#endif
-#ifndef BACKWARD_STREAM_K
-#define BACKWARD_STREAM_K 1
-#endif
+#include "tuning.h"
 
 namespace attention {
-
-// Whether 'tf32' forwards take the Hopper kernel (forward_wgmma.cu) where it fits and runs.
-constexpr bool kForwardWgmma = FORWARD_WGMMA != 0;
-
-// Whether the 'tf32' backward shares key blocks' steps out between resident blocks where it
-// can (stream-K: BackwardSchedule in backward.cu).
-constexpr bool kStreamKBackward = BACKWARD_STREAM_K != 0;
 
 // Unrolling of the products' k loops (warpGemm): kUnrollAll unrolls every loop fully (it is at
 // least the k steps of any product here: head dims <= 128, 64-row tiles), which measured faster
@@ -180,18 +134,6 @@ struct ShortForwardTraits {
   static_assert(kMaxSeq * kMaxSeq % kThreads == 0 && kThreads % kMaxSeq == 0, "bias load mapping");
 };
 
-#ifndef SHORT_FORWARD_32_MIN_BLOCKS
-#define SHORT_FORWARD_32_MIN_BLOCKS 4
-#endif
-#ifndef SHORT_FORWARD_HELD_BIAS
-#define SHORT_FORWARD_HELD_BIAS 1
-#endif
-#ifndef SHORT_FORWARD_32_HELD_MIN_BLOCKS
-#define SHORT_FORWARD_32_HELD_MIN_BLOCKS 3
-#endif
-// Whether biases shared by consecutive windows are held (head dims <= 32: at 64, the extra
-// space would leave one block per multiprocessor).
-constexpr bool kShortForwardHeldBias = SHORT_FORWARD_HELD_BIAS != 0;
 template <int kHeadDim, bool kHeldBias = false> struct ShortForwardConfig;
 template <> struct ShortForwardConfig<32> { using type = ShortForwardTraits<32, SHORT_FORWARD_32_MIN_BLOCKS>; };
 template <> struct ShortForwardConfig<32, true> {

@@ -129,6 +129,7 @@ struct ElementwiseFragments {
 
 struct Tf32Mma : ElementwiseFragments<Tf32Mma> {
   static constexpr int kStep = 8;
+  static constexpr Precision kPrecision = Precision::TF32;
   // Kernels round shared tiles to TF32 once (roundOwnChunks) and read them through the
   // Rounded views, instead of converting every fragment element on every load.
   static constexpr bool kRoundsTiles = true;
@@ -200,6 +201,7 @@ struct Tf32Mma : ElementwiseFragments<Tf32Mma> {
 
 struct SplitTf32Mma : ElementwiseFragments<SplitTf32Mma> {
   static constexpr int kStep = 8;
+  static constexpr Precision kPrecision = Precision::Highest;
   static constexpr bool kRoundsTiles = false;
   struct A { uint32_t hi[4], lo[4]; };
   struct B { uint32_t hi[2], lo[2]; };
@@ -243,6 +245,7 @@ struct SplitTf32Mma : ElementwiseFragments<SplitTf32Mma> {
 
 struct Bf16Mma {
   static constexpr int kStep = 16;
+  static constexpr Precision kPrecision = Precision::BF16;
   static constexpr bool kRoundsTiles = false;
   struct A { uint32_t x[4]; };
   struct B { uint32_t x[2]; };
