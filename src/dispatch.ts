@@ -138,6 +138,11 @@ export function preferFusedKernel(kernels: FusedBackendKernels): void {
   setKernelList(backend, [kernel, ...(kernelLists.get(backend) ?? []).filter(k => k.declaration.name !== name)]);
 }
 
+/** Takes the kernel `name` out of `backend`'s list (e.g. to stop using CUDA kernels). */
+export function withdrawFusedKernel(name: string, backend: string): void {
+  setKernelList(backend, (kernelLists.get(backend) ?? []).filter(k => k.declaration.name !== name));
+}
+
 /** The declarations of `backend`'s fused kernels, in order. */
 export function fusedKernelsFor(backend: string): KernelDeclaration[] {
   return (kernelLists.get(backend) ?? []).map(k => k.declaration);

@@ -4,6 +4,7 @@ export {AttentionBias, BIAS_KINDS, BlockDiagonalMask, DenseBias, LowerTriangular
 export type {BiasKind, ComposedTerm, LoweredBias} from './bias/index';
 export {
   forceComposed, fusedKernelsFor, notSupportedReasons, preferFusedKernel, registerFusedBackend, unsupportedBiasKinds,
+  withdrawFusedKernel,
 } from './dispatch';
 export type {
   AttentionCall, AttentionDispatch, FusedAttentionKernel, FusedBackendKernels, KernelDeclaration,

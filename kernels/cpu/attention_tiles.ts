@@ -82,15 +82,33 @@ export function dotTile(
   }
 }
 
+/** For each row of `len` values in `x`, 1 when it holds a non-finite value; null when none does. */
+export function nonFiniteRows(x: Float32Array, len: number): Uint8Array | null {
+  let rows: Uint8Array | null = null;
+  for (let i = 0; i < x.length; i++) {
+    if (!Number.isFinite(x[i])) {
+      rows ??= new Uint8Array(x.length / len);
+      rows[Math.floor(i / len)] = 1;
+    }
+  }
+  return rows;
+}
+
 /**
  * acc[r·len + d] += Σ_c w[r·KEY_TILE + c] · b[row j0 + c][d]: the tile's weights times
  * key rows, e.g. P V. Two keys at a time halve the accumulator loads and stores; a lone
- * last key pairs with itself at weight 0.
+ * last key pairs with itself at weight 0. Rows of b that `nonFinite` marks are read only
+ * where their weight is not 0, so that a masked key's non-finite value does not reach a
+ * row (docs/contract.md §7).
  */
 export function accumulateRows(
-    w: Float64Array, b: Float32Array, bOffset: number, j0: number, cols: number, len: number, acc: Float64Array):
-    void {
+    w: Float64Array, b: Float32Array, bOffset: number, j0: number, cols: number, len: number, acc: Float64Array,
+    nonFinite: Uint8Array | null = null): void {
   for (let c = 0; c < cols; c += 2) {
+    if (nonFinite != null && (nonFinite[bOffset / len + j0 + c] || (c + 1 < cols && nonFinite[bOffset / len + j0 + c + 1]))) {
+      accumulateNonZeroWeights(w, b, bOffset, j0 + c, c, Math.min(2, cols - c), len, acc);
+      continue;
+    }
     const paired = c + 1 < cols;
     const p0 = w[c], p1 = w[KEY_TILE + c], p2 = w[2 * KEY_TILE + c], p3 = w[3 * KEY_TILE + c];
     const r0 = paired ? w[c + 1] : 0, r1 = paired ? w[KEY_TILE + c + 1] : 0;
@@ -104,6 +122,20 @@ export function accumulateRows(
       acc[len + d] += p1 * x + r1 * y;
       acc[2 * len + d] += p2 * x + r2 * y;
       acc[3 * len + d] += p3 * x + r3 * y;
+    }
+  }
+}
+
+/** accumulateRows for keys j … j + count − 1 (tile columns c …), skipping weights of 0. */
+function accumulateNonZeroWeights(
+    w: Float64Array, b: Float32Array, bOffset: number, j: number, c: number, count: number, len: number,
+    acc: Float64Array): void {
+  for (let n = 0; n < count; n++) {
+    const row = bOffset + (j + n) * len;
+    for (let r = 0; r < ROWS; r++) {
+      const p = w[r * KEY_TILE + c + n];
+      if (p === 0) continue;
+      for (let d = 0; d < len; d++) acc[r * len + d] += p * b[row + d];
     }
   }
 }
@@ -151,8 +183,8 @@ export function headOffsets(p: AttentionProblem, b: number, h: number): HeadOffs
 }
 
 /**
- * The scores of a tile: scale · q·k + bias + window bias, and -Infinity outside each
- * row's key range. Rows are i0 + r for r < rows, keys j0 + c for c < cols.
+ * The scores of a tile: scale · q·k + bias + window bias, and -Infinity where masked:
+ * outside each row's key range or where a bias is -Infinity. Rows are i0 + r for r < rows, keys j0 + c for c < cols.
  */
 export function scoreTile(
     p: AttentionProblem, o: HeadOffsets, i0: number, rows: number, j0: number, cols: number, scores: Float64Array):
@@ -174,10 +206,11 @@ export function scoreTile(
         scores[row + c] = -Infinity;
         continue;
       }
-      let s = scores[row + c] * scale;
-      if (bias != null) s += bias[biasRow + j * bs![3]];
-      if (window != null) s += window[windowRow + j];
-      scores[row + c] = s;
+      // A -Infinity bias masks the key whatever its product (docs/contract.md §7).
+      const biasValue = bias != null ? bias[biasRow + j * bs![3]] : 0;
+      const windowValue = window != null ? window[windowRow + j] : 0;
+      scores[row + c] = biasValue === -Infinity || windowValue === -Infinity ? -Infinity :
+                                                                               scores[row + c] * scale + biasValue + windowValue;
     }
   }
 }

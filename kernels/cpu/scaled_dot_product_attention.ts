@@ -1,16 +1,20 @@
 /**
  * Forward kernel: for each tile of ROWS query rows, an online softmax over key tiles
  * (FlashAttention): running max m, running sum l and an unnormalized output row are
- * rescaled when m grows, so only a ROWS × KEY_TILE score tile is ever held.
+ * rescaled when m grows, so only a ROWS × KEY_TILE score tile is ever held. Each row's
+ * logsumexp is also kept in float64 for the backward (see logsumexp_cache.ts).
  */
 import type {KernelBackend, KernelConfig, KernelFunc} from '@tensorflow/tfjs-core';
 import {AttentionAttrs, AttentionInputs, ScaledDotProductAttention} from '../../src/kernel_names';
 import {
-  accumulateRows, AttentionProblem, DropoutTile, headOffsets, KEY_TILE, readProblem, ROWS, scoreTile, tileKeyRange,
-  writeFloats,
+  accumulateRows, AttentionProblem, DropoutTile, headOffsets, KEY_TILE, nonFiniteRows, readProblem, ROWS, scoreTile,
+  tileKeyRange, writeFloats,
 } from './attention_tiles';
+import {keepLogsumexp} from './logsumexp_cache';
 
-function attendHead(p: AttentionProblem, b: number, h: number, out: Float32Array, lse: Float32Array): void {
+function attendHead(
+    p: AttentionProblem, nonFiniteValues: Uint8Array | null, b: number, h: number, out: Float32Array,
+    lse: Float64Array): void {
   const {seqQ, valueDim} = p.layout.shape;
   const o = headOffsets(p, b, h);
   const scores = new Float64Array(ROWS * KEY_TILE);
@@ -53,7 +57,7 @@ function attendHead(p: AttentionProblem, b: number, h: number, out: Float32Array
         sum[r] += tileSum;
       }
       scores.fill(0, rows * KEY_TILE);
-      accumulateRows(scores, p.v, o.v, j0, cols, valueDim, acc);
+      accumulateRows(scores, p.v, o.v, j0, cols, valueDim, acc, nonFiniteValues);
     }
     const bh = o.batchHead;
     for (let r = 0; r < rows; r++) {
@@ -72,14 +76,14 @@ export const scaledDotProductAttention: KernelFunc = ({inputs, backend: anyBacke
   const p = readProblem(backend, inputs as AttentionInputs, attrs as unknown as AttentionAttrs);
   const {batch, headsQ, seqQ, valueDim} = p.layout.shape;
   const out = new Float32Array(batch * headsQ * seqQ * valueDim);
-  const lse = new Float32Array(batch * headsQ * seqQ);
+  const lse = new Float64Array(batch * headsQ * seqQ);
+  const nonFiniteValues = nonFiniteRows(p.v, valueDim);
   for (let b = 0; b < batch; b++) {
-    for (let h = 0; h < headsQ; h++) attendHead(p, b, h, out, lse);
+    for (let h = 0; h < headsQ; h++) attendHead(p, nonFiniteValues, b, h, out, lse);
   }
-  return [
-    writeFloats(backend, out, [batch, headsQ, seqQ, valueDim]),
-    writeFloats(backend, lse, [batch, headsQ, seqQ]),
-  ];
+  const logsumexp = writeFloats(backend, Float32Array.from(lse), [batch, headsQ, seqQ]);
+  keepLogsumexp(logsumexp, lse);
+  return [writeFloats(backend, out, [batch, headsQ, seqQ, valueDim]), logsumexp];
 };
 
 export const scaledDotProductAttentionConfig: KernelConfig = {

@@ -1,6 +1,7 @@
 /**
  * Backward kernel (FlashAttention-2): probabilities are recomputed tile by tile from the
- * saved logsumexp, P = exp(S − lse), so nothing of size Sq × Sk is stored. Per tile:
+ * saved logsumexp, P = exp(S − lse), so nothing of size Sq × Sk is stored (the forward's
+ * float64 logsumexp where it is kept, see logsumexp_cache.ts). Per tile:
  *   dV += P'ᵀ dO,  dP = dO Vᵀ ⊙ dropout,  dS = P ⊙ (dP − rowsum(dO ⊙ O)),
  *   dQ += scale · dS K,  dK += scale · dS Q,  dBias += dS (summed over broadcast dims).
  * Key/value heads shared by a query-head group (GQA) accumulate over the group.
@@ -11,6 +12,7 @@ import {
   accumulateKeys, accumulateRows, AttentionProblem, dotTile, DropoutTile, headOffsets, HeadOffsets, KEY_TILE,
   readFloats, readProblem, ROWS, scoreTile, tileKeyRange, writeFloats,
 } from './attention_tiles';
+import {logsumexpValues} from './logsumexp_cache';
 
 interface Gradients {
   dq: Float32Array;
@@ -23,7 +25,7 @@ interface Gradients {
 interface BackwardInputs {
   dy: Float32Array;
   out: Float32Array;
-  lse: Float32Array;
+  lse: Float64Array | Float32Array;
 }
 
 /** rowsum(dO ⊙ O) for every row of head (b, h). */
@@ -84,7 +86,8 @@ function backwardHead(p: AttentionProblem, x: BackwardInputs, g: Gradients, b: n
           // lse = +Inf on a fully masked row: P = 0 there, and so are its gradients.
           const prob = Math.exp(probs[t] - lse);
           const m = keep != null ? keep[t] : 1;
-          dScores[t] = prob * (dScores[t] * m - rowDot);
+          // 0 where masked, even for a non-finite value there (docs/contract.md §7).
+          dScores[t] = prob === 0 ? 0 : prob * (dScores[t] * m - rowDot);
           probs[t] = prob * m;
         }
       }
@@ -109,7 +112,7 @@ export const scaledDotProductAttentionGrad: KernelFunc = ({inputs, backend: anyB
   const x: BackwardInputs = {
     dy: readFloats(backend, named.dy),
     out: readFloats(backend, named.output),
-    lse: readFloats(backend, named.logsumexp),
+    lse: logsumexpValues(named.logsumexp, readFloats(backend, named.logsumexp)),
   };
   const {batch, headsQ} = p.layout.shape;
   const g: Gradients = {

@@ -5,11 +5,14 @@
  */
 import {expect} from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
-import {AttentionBias, attentionImplementation, BlockDiagonalMask, DenseBias, dropoutKeeps, LowerTriangularMask, scaledDotProductAttention, WindowBias} from '../../src/index';
+import {
+  AttentionBias, attentionImplementation, BlockDiagonalMask, DenseBias, dropoutKeeps, fusedKernelsFor, LowerTriangularMask,
+  preferFusedKernel, scaledDotProductAttention, WindowBias, withdrawFusedKernel,
+} from '../../src/index';
 import type {AttentionOptions, AttentionShape} from '../../src/index';
 import {composedAttention} from '../../src/composed';
 import {CaseShape, caseTensors, describeCase, makeCase, randomArray, randomSeed, relativeError, rng, testSeed} from './cases';
-import {AttentionCase, referenceBackward, referenceForward} from './reference';
+import {AttentionCase, biasAt, referenceBackward, referenceForward} from './reference';
 
 export interface SuiteOptions {
   backend: string;
@@ -187,6 +190,30 @@ export function describeAttentionSuite(o: SuiteOptions): void {
       });
     });
 
+    it('takes the first kernel of the backend\'s list that fits, and reports why each one before it declined', () => {
+      const declaration = {name: 'test-first', backend: o.backend, biasKinds: [], maxHeadDim: 4, dropout: false};
+      const before = fusedKernelsFor(o.backend).map(d => d.name);
+      preferFusedKernel({kernelConfigs: [], declaration});
+      try {
+        expect(fusedKernelsFor(o.backend).map(d => d.name)).to.deep.equal(['test-first', ...before]);
+        tf.tidy(() => {
+          const q = tf.randomNormal([1, 2, 4, 8]), kv = tf.randomNormal([1, 2, 6, 8]);
+          const options = {causal: true, dropout: {rate: 0.1, seed: 3}};
+          const d = attentionImplementation(q, kv, kv, options);
+          expect(d.implementation).to.equal(o.implementation);
+          expect(d.reasons['test-first']).to.deep.equal(["bias kind 'causal' is not supported", 'head dim 8 is above its maximum 4', 'no dropout']);
+          // The declined call runs on the next kernel, gradient included.
+          const [dq] = tf.grads((a: tf.Tensor) => scaledDotProductAttention(a as tf.Tensor4D, kv, kv, options))([q]);
+          expect(dq.dataSync().every(Number.isFinite)).to.equal(true);
+          expect(attentionImplementation(tf.zeros([1, 1, 2, 4]), tf.zeros([1, 1, 2, 4]), tf.zeros([1, 1, 2, 4])).implementation)
+              .to.equal('test-first');
+        });
+      } finally {
+        withdrawFusedKernel('test-first', o.backend);
+      }
+      expect(fusedKernelsFor(o.backend).map(d => d.name)).to.deep.equal(before);
+    });
+
     it('reports the expected implementation', () => {
       tf.tidy(() => {
         const q = tf.zeros([1, 2, 4, 8]), kv = tf.zeros([1, 2, 6, 8]);
@@ -327,6 +354,18 @@ export function describeAttentionSuite(o: SuiteOptions): void {
          /BlockDiagonalMask lengths must sum to seqQ = 5 and seqK = 5, got 4 and 4/],
         ['block batch', () => call([2, 1, 4, 2], [2, 1, 4, 2], [2, 1, 4, 2], {bias: BlockDiagonalMask.fromSeqLens([2, 2])}),
          /BlockDiagonalMask needs batch 1/],
+        ['options null', () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], null as unknown as AttentionOptions),
+         /^scaledDotProductAttention: options must be an object, got null$/],
+        ['causal not a boolean', () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], {causal: 'false' as unknown as boolean}),
+         /^scaledDotProductAttention: causal must be a boolean, got string 'false'$/],
+        ['an unknown option', () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], {isCausal: true} as AttentionOptions),
+         /^scaledDotProductAttention: unknown option 'isCausal' \(known: bias, causal, scale, dropout\)$/],
+        ['an unknown dropout option', () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], {dropout: {p: 0.1}} as unknown as AttentionOptions),
+         /unknown dropout option 'p'/],
+        ['headDim 0', () => call([1, 1, 2, 0], [1, 1, 2, 0], [1, 1, 2, 2]),
+         /^scaledDotProductAttention: query must have headDim ≥ 1 .*got shape \[1,1,2,0\]$/],
+        ['a bias that is not a tensor', () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], {bias: [1, 2] as unknown as tf.Tensor}),
+         /bias must be a tf.Tensor, an AttentionBias or an array of these, got number 1/],
       ];
       for (const [name, prepare, message] of cases) {
         it(`rejects ${name} with a clear error and leaks nothing`, () => {
@@ -336,6 +375,117 @@ export function describeAttentionSuite(o: SuiteOptions): void {
           expect(tf.memory().numTensors).to.equal(before);
         });
       }
+
+      it('rejects disposed tensors with a TypeError, in the op and in attentionImplementation', () => {
+        const live = tf.zeros([1, 1, 2, 2]);
+        const disposed = () => {
+          const t = tf.zeros([1, 1, 2, 2]);
+          t.dispose();
+          return t;
+        };
+        const q = disposed(), bias = disposed(), window = new WindowBias(tf.zeros([1, 1, 2, 2]));
+        window.tensor.dispose();
+        const before = tf.memory().numTensors;
+        for (const f of [scaledDotProductAttention, attentionImplementation]) {
+          expect(() => f(q, live, live)).to.throw(TypeError, /^scaledDotProductAttention: query must be a tf.Tensor of rank 4 .*got a disposed tf.Tensor$/);
+          expect(() => f(live, live, live, {bias})).to.throw(TypeError, /bias must be .*got a disposed tf.Tensor/);
+          expect(() => f(live, live, live, {bias: window})).to.throw(TypeError, /WindowBias tensor must be .*got a disposed tf.Tensor/);
+        }
+        expect(tf.memory().numTensors).to.equal(before);
+        live.dispose();
+      });
+
+      it('rejects bad bias constructor arguments with TypeErrors', () => {
+        const before = tf.memory().numTensors;
+        expect(() => new LowerTriangularMask({fromBottomRight: 'no' as unknown as boolean}))
+            .to.throw(TypeError, /^scaledDotProductAttention: LowerTriangularMask fromBottomRight must be a boolean, got string 'no'$/);
+        expect(() => new LowerTriangularMask({bottomRight: true} as {fromBottomRight?: boolean}))
+            .to.throw(Error, /unknown LowerTriangularMask option 'bottomRight'/);
+        expect(() => new LowerTriangularMask(null as unknown as {})).to.throw(TypeError, /LowerTriangularMask options must be an object, got null/);
+        expect(() => BlockDiagonalMask.fromSeqLens(8 as unknown as number[]))
+            .to.throw(TypeError, /^scaledDotProductAttention: BlockDiagonalMask.fromSeqLens query lengths must be an array .*got number 8$/);
+        expect(() => BlockDiagonalMask.fromSeqLens([2, 2], 4 as unknown as number[])).to.throw(TypeError, /key lengths must be an array/);
+        expect(() => new WindowBias(null as unknown as tf.Tensor))
+            .to.throw(TypeError, /^scaledDotProductAttention: WindowBias tensor must be a tf.Tensor \[nW, 1 \| heads, seqQ, seqK\], got null$/);
+        expect(tf.memory().numTensors).to.equal(before);
+      });
+    });
+
+    describe('non-finite inputs (docs/contract.md §7)', () => {
+      // Key jk of kv head 0 is NaN; value jv of kv head 1 is +Infinity in column 1, of kv head 0 NaN in column 2.
+      const jk = 4, jv = 2;
+      const masks: [string, CaseShape][] = [
+        ['causal masking', {B: 2, Hq: 2, Sq: 6, D: 4, Dv: 3, biases: [{kind: 'causal'}]}],
+        ['a -Infinity tensor bias', {B: 2, Hq: 2, Sq: 6, D: 4, Dv: 3, biases: [{kind: 'tensor', shape: [2, 1, 6, 6], maskFraction: 0.5}]}],
+        ['a -Infinity window bias', {B: 2, Hq: 2, Sq: 6, D: 4, Dv: 3, biases: [{kind: 'window', shape: [2, 2, 6, 6], maskFraction: 0.5}]}],
+        ['a block-diagonal mask', {B: 1, Hq: 2, Sq: 6, Sk: 7, D: 4, Dv: 3, biases: [{kind: 'blockDiagonal', qLens: [3, 3], kLens: [4, 3]}]}],
+      ];
+      for (const [name, shape] of masks) {
+        it(`a NaN or Infinity in a key or value masked by ${name} reaches no row it is masked for`, () => {
+          const c = makeCase(random, shape);
+          const poisoned = {...c, k: c.k.slice(), v: c.v.slice()};
+          for (let b = 0; b < c.B; b++) {
+            for (let d = 0; d < c.D; d++) poisoned.k[((b * c.Hkv) * c.Sk + jk) * c.D + d] = NaN;
+            poisoned.v[((b * c.Hkv + 1) * c.Sk + jv) * c.Dv + 1] = Infinity;
+            poisoned.v[((b * c.Hkv) * c.Sk + jv) * c.Dv + 2] = NaN;
+          }
+          const clean = {...c, k: c.k.map(x => x), v: c.v.map(x => x)};
+          poisoned.k.forEach((x, n) => { if (!Number.isFinite(x)) clean.k[n] = 0; });
+          poisoned.v.forEach((x, n) => { if (!Number.isFinite(x)) clean.v[n] = 0; });
+          const expected = referenceForward(clean).out;
+          const actual = tf.tidy(() => {
+            const {q, k, v, options} = caseTensors(poisoned);
+            return scaledDotProductAttention(q, k, v, options).dataSync();
+          });
+          const got: number[] = [], want: number[] = [];
+          let readers = 0;
+          for (let b = 0; b < c.B; b++) {
+            for (let h = 0; h < c.Hq; h++) {
+              for (let i = 0; i < c.Sq; i++) {
+                const row = ((b * c.Hq + h) * c.Sq + i) * c.Dv;
+                const reads = (j: number) => biasAt(c, b, h, i, j) !== -Infinity;
+                if (h === 0 && reads(jk)) {
+                  readers++;
+                  for (let d = 0; d < c.Dv; d++) expect(actual[row + d], `row (${b},${h},${i}) reads the NaN key`).to.be.NaN;
+                } else if (reads(jv)) {
+                  readers++;
+                  expect(Number.isFinite(actual[row + (h === 0 ? 2 : 1)]), `row (${b},${h},${i}) reads the non-finite value`).to.equal(false);
+                } else {
+                  for (let d = 0; d < c.Dv; d++) got.push(actual[row + d]), want.push(expected[row + d]);
+                }
+              }
+            }
+          }
+          expect(got.every(Number.isFinite), 'rows that mask them are finite').to.equal(true);
+          expect(want.length, 'some rows mask them').to.be.greaterThan(0);
+          expect(readers, 'some rows read them').to.be.greaterThan(0);
+          expect(relativeError(got, want), 'rows that mask them').to.be.at.most(o.forwardTolerance);
+        });
+      }
+
+      it('a NaN in a query row or in a bias entry a row reads makes that row NaN, and no other', () => {
+        const c = makeCase(random, {B: 1, Hq: 2, Sq: 5, Sk: 6, D: 4, Dv: 3, biases: [{kind: 'tensor', shape: [1, 1, 5, 6]}]});
+        const poisoned = {...c, q: c.q.slice(), biases: [{...c.biases[0], data: (c.biases[0] as {data: Float64Array}).data.slice()}]} as AttentionCase;
+        for (let d = 0; d < c.D; d++) poisoned.q[(0 * c.Sq + 1) * c.D + d] = NaN;  // head 0, row 1
+        (poisoned.biases[0] as {data: Float64Array}).data[3 * c.Sk + 2] = NaN;  // every head, row 3, key 2
+        const expected = referenceForward(c).out;
+        const actual = tf.tidy(() => {
+          const {q, k, v, options} = caseTensors(poisoned);
+          return scaledDotProductAttention(q, k, v, options).dataSync();
+        });
+        const got: number[] = [], want: number[] = [];
+        for (let h = 0; h < c.Hq; h++) {
+          for (let i = 0; i < c.Sq; i++) {
+            const row = (h * c.Sq + i) * c.Dv;
+            const nan = i === 3 || (h === 0 && i === 1);
+            for (let d = 0; d < c.Dv; d++) {
+              if (nan) expect(actual[row + d], `row (${h},${i})`).to.be.NaN;
+              else got.push(actual[row + d]), want.push(expected[row + d]);
+            }
+          }
+        }
+        expect(relativeError(got, want)).to.be.at.most(o.forwardTolerance);
+      });
     });
 
     it('leaks no tensors over forward + backward inside tf.tidy', () => {
@@ -361,7 +511,7 @@ function call(qs: number[], ks: number[], vs: number[], options: AttentionOption
     () => tf.Tensor {
   const q = tf.zeros(qs, dtype), k = tf.zeros(ks), v = tf.zeros(vs);
   held.push(q, k, v);
-  const b = options.bias;
+  const b = options?.bias;
   if (b instanceof tf.Tensor) held.push(b);
   if (b instanceof WindowBias) held.push(b.tensor);
   return () => scaledDotProductAttention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, options);
