@@ -4,17 +4,19 @@ export {PatchEmbedding} from './patch_embedding';
 export type {PatchEmbeddingArgs} from './patch_embedding';
 export {mergeNeighbourhoods, PatchMerging} from './patch_merging';
 export type {PatchMergingArgs} from './patch_merging';
-export {entryToFloat32, parseSafetensors} from './safetensors';
+export {entryToFloat32, parseSafetensors, serializeSafetensors} from './safetensors';
 export type {SafetensorsEntry} from './safetensors';
-export {SwinTransformerBlock} from './swin_block';
+export {SwinBlockBase, SwinTransformerBlock} from './swin_block';
 export type {SwinTransformerBlockArgs} from './swin_block';
-export {swinPresets, swinTransformer} from './swin_transformer';
+export {SwinTransformerV2Block} from './swin_v2_block';
+export {CosineWindowAttentionWeights} from './cosine_window_attention';
+export {swinPresets, swinTransformer, swinTransformerV2, swinV2Presets} from './swin_transformer';
 export type {SwinConfig} from './swin_transformer';
-export {loadTimmSwinWeights, timmKey} from './timm_weights';
+export {exportTimmSwinWeights, loadTimmSwinWeights, timmKey} from './timm_weights';
 export {WindowAttention} from './window_attention';
 export type {WindowAttentionArgs} from './window_attention';
 export {
-  effectiveWindow, inversePermutation, permuteTokens, relativePositionIndex, SHIFT_MASK_VALUE, shiftWindowMask,
-  windowTokenOrder,
+  effectiveWindow, inversePermutation, logSpacedRelativeCoordinates, paddedResolution, permuteTokens,
+  relativePositionIndex, SHIFT_MASK_VALUE, shiftWindowMask, windowTokenOrder,
 } from './window_ops';
 export type {WindowSize} from './window_ops';

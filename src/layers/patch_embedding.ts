@@ -13,6 +13,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type {LayerArgs} from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type {Shape} from '@tensorflow/tfjs-layers/dist/keras_format/common';
 import type {LayerVariable} from '@tensorflow/tfjs-layers/dist/variables';
+import {checkPositiveInteger, layerOwner} from './args';
 import {AttentionPackageLayer, registerLayer} from './base_layer';
 import {LayerNormWeights} from './weights';
 
@@ -34,6 +35,10 @@ export class PatchEmbedding extends AttentionPackageLayer {
     this.patchSize = args.patchSize;
     this.inChans = args.inChans;
     this.embedDim = args.embedDim;
+    const owner = layerOwner(PatchEmbedding.className, this.name);
+    checkPositiveInteger(owner, 'patchSize', this.patchSize);
+    checkPositiveInteger(owner, 'inChans', this.inChans);
+    checkPositiveInteger(owner, 'embedDim', this.embedDim);
   }
 
   override build(): void {

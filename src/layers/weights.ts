@@ -42,8 +42,9 @@ export class LayerNormWeights {
   readonly gamma: LayerVariable;
   readonly beta: LayerVariable;
 
-  constructor(add: AddWeight, name: string, dim: number) {
-    this.gamma = add(`${name}/gamma`, [dim], tfl.initializers.ones());
+  /** `gammaInitializer` defaults to ones; Swin V2's res-post-norms start at zero. */
+  constructor(add: AddWeight, name: string, dim: number, gammaInitializer: Initializer = tfl.initializers.ones()) {
+    this.gamma = add(`${name}/gamma`, [dim], gammaInitializer);
     this.beta = add(`${name}/beta`, [dim], tfl.initializers.zeros());
   }
 

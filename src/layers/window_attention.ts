@@ -9,6 +9,7 @@ import type {Kwargs} from '@tensorflow/tfjs-layers/dist/types';
 import type {LayerVariable} from '@tensorflow/tfjs-layers/dist/variables';
 import {WindowBias} from '../bias/window_bias';
 import {BiasLike, scaledDotProductAttention} from '../scaled_dot_product_attention';
+import {checkBoolean, checkPositiveInteger, checkRate, checkResolution, layerOwner} from './args';
 import {AttentionPackageLayer, ConstantOf, registerLayer} from './base_layer';
 import {relativePositionIndex, WindowSize} from './window_ops';
 import {AddWeight, DenseWeights} from './weights';
@@ -21,6 +22,17 @@ export interface WindowAttentionOptions {
   attnDropRate: number;
 }
 
+/** Checks the options of a window attention (V1 or V2) for the layer `owner`. */
+export function checkWindowAttentionOptions(owner: string, options: WindowAttentionOptions): void {
+  const {dim, numHeads, window, qkvBias, attnDropRate} = options;
+  checkPositiveInteger(owner, 'dim', dim);
+  checkPositiveInteger(owner, 'numHeads', numHeads);
+  if (dim % numHeads !== 0) throw new Error(`${owner}: dim ${dim} must be a multiple of numHeads ${numHeads}`);
+  checkResolution(owner, 'windowSize', window);
+  checkBoolean(owner, 'qkvBias', qkvBias);
+  checkRate(owner, 'attnDropRate', attnDropRate);
+}
+
 /** The weights and computation, shared by the `WindowAttention` layer and `SwinTransformerBlock`. */
 export class WindowAttentionWeights {
   readonly qkv: DenseWeights;
@@ -31,7 +43,6 @@ export class WindowAttentionWeights {
   constructor(
       add: AddWeight, private readonly constant: ConstantOf, prefix: string, readonly options: WindowAttentionOptions) {
     const {dim, numHeads, window: [wh, ww], qkvBias} = options;
-    if (dim % numHeads !== 0) throw new Error(`WindowAttention: dim ${dim} must be a multiple of numHeads ${numHeads}`);
     this.headDim = dim / numHeads;
     this.qkv = new DenseWeights(add, `${prefix}qkv`, dim, 3 * dim, qkvBias);
     this.relativePositionBiasTable = add(
@@ -96,6 +107,10 @@ export class WindowAttention extends AttentionPackageLayer {
     this.window = typeof args.windowSize === 'number' ? [args.windowSize, args.windowSize] : args.windowSize;
     this.qkvBias = args.qkvBias ?? true;
     this.attnDropRate = args.attnDropRate ?? 0;
+    checkWindowAttentionOptions(layerOwner(WindowAttention.className, this.name), {
+      dim: this.dim, numHeads: this.numHeads, window: this.window, qkvBias: this.qkvBias,
+      attnDropRate: this.attnDropRate,
+    });
   }
 
   override build(): void {
