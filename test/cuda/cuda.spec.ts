@@ -141,12 +141,12 @@ describe('CUDA kernels', () => {
       expect(mismatches).to.equal(0);
     });
 
-    it('falls back to the composed path above head dim 128, and says why', () => {
+    it('leaves calls above head dim 128 to the cpu-fused kernel, and says why', () => {
       tf.tidy(() => {
         const q = tf.randomNormal([1, 2, 8, 160]);
         const d = attentionImplementation(q, q, q);
-        expect(d.implementation).to.equal('composed');
-        expect(d.reasons.cuda.join()).to.match(/head dim 160 is above the CUDA kernels' 128/);
+        expect(d.implementation).to.equal('cpu-fused');
+        expect(d.reasons.cuda.join()).to.match(/head dim 160 is above its maximum 128/);
         expect(scaledDotProductAttention(q, q, q).shape).to.deep.equal([1, 2, 8, 160]);
       });
     });
