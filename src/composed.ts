@@ -50,7 +50,7 @@ function sumHeadGroups(t: tf.Tensor, group: number): tf.Tensor {
 }
 
 /** softmax along the last axis where a row of all -Infinity gives zeros, not NaN. */
-function maskedSoftmax(scores: tf.Tensor): tf.Tensor {
+export function maskedSoftmax(scores: tf.Tensor): tf.Tensor {
   const max = tf.max(scores, -1, true);
   const finiteMax = tf.where(tf.isFinite(max), max, tf.zerosLike(max));
   const exp = tf.exp(tf.sub(scores, finiteMax));
@@ -63,7 +63,8 @@ function maskedSoftmax(scores: tf.Tensor): tf.Tensor {
  * values are left out of the product, then a row that reads (unmasked) a key with a
  * non-finite value gets NaN. Returns the output and the values used by the gradient.
  */
-function readValues(kept: tf.Tensor, values: tf.Tensor, masked: tf.Tensor): {output: tf.Tensor, finiteValues: tf.Tensor} {
+function readValues(kept: tf.Tensor, values: tf.Tensor, masked: tf.Tensor):
+    {output: tf.Tensor, finiteValues: tf.Tensor} {
   const finite = tf.isFinite(values);
   const finiteValues = tf.where(finite, values, tf.zerosLike(values));
   const keyIsNonFinite = tf.cast(tf.logicalNot(tf.all(finite, -1, true)), 'float32');
