@@ -1,0 +1,23 @@
+/** The native kernels of tfjs-node's `tensorflow` backend: the op library's ops, run inside TensorFlow. */
+import type {FusedBackendKernels} from '../../src/dispatch';
+import {tensorflowDeclaration} from './declaration';
+import {loadTensorflowOps} from './native_library';
+import {scaledDotProductAttentionTensorflowConfig} from './scaled_dot_product_attention';
+import {scaledDotProductAttentionGradTensorflowConfig} from './scaled_dot_product_attention_grad';
+
+export {BUILD_COMMAND} from './native_library';
+
+export const tensorflowKernels: FusedBackendKernels = {
+  kernelConfigs: [scaledDotProductAttentionTensorflowConfig, scaledDotProductAttentionGradTensorflowConfig],
+  declaration: tensorflowDeclaration,
+};
+
+/**
+ * Whether the native kernels run on `tensorflow`, and whether its GPU kernels are loaded;
+ * or why not. Loads the op library when tfjs-node is in the process.
+ */
+export function tensorflowAvailability(): {available: true, gpu: {loaded: boolean, reason?: string}} |
+    {available: false, reason: string} {
+  const load = loadTensorflowOps();
+  return load.loaded ? {available: true, gpu: load.gpu} : {available: false, reason: load.reason};
+}
