@@ -47,3 +47,12 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 export function tensorOf(values: Float64Array, shape: number[]): tf.Tensor {
   return tf.tensor(Float32Array.from(values), shape);
 }
+
+/** A Swin model of `config` whose every weight is random (layer k seeded with seed + k): the export fixtures' models. */
+export function seededSwin(build: (config: object) => tf.LayersModel, config: object, seed: number): tf.LayersModel {
+  const model = build(config);
+  model.layers.forEach((layer, k) => {
+    if (layer.weights.length > 0) randomizeWeights(layer, seed + k);
+  });
+  return model;
+}

@@ -2,7 +2,9 @@
 import * as tf from '@tensorflow/tfjs';
 import {expect} from 'chai';
 import {LowerTriangularMask} from '../../src/index';
-import {MultiHeadAttention, PatchEmbedding, PatchMerging, SwinTransformerBlock, WindowAttention} from '../../src/layers/index';
+import {
+  MultiHeadAttention, PatchEmbedding, PatchMerging, SwinTransformerBlock, SwinTransformerV2Block, WindowAttention,
+} from '../../src/layers/index';
 import {expectClose, normals, randomizeWeights, tensorOf, weightsOf} from './helpers';
 import * as ref from './reference';
 import {useCpu} from './setup';
@@ -33,13 +35,17 @@ describe('layers against float64 references', () => {
     tf.dispose([input]);
   });
 
-  it('PatchMerging', () => {
-    const x = random(2 * 4 * 6 * 5);
-    const layer = new PatchMerging({dim: 5});
-    const input = tensorOf(x, [2, 4, 6, 5]);
-    expectClose(run(layer, input, 2), ref.patchMerging(x, [4, 6], 5, weightsOf(layer)), TOLERANCE);
-    tf.dispose([input]);
-  });
+  for (const [resolution, postNorm] of [[[4, 6], false], [[5, 3], false], [[5, 4], true]] as Array<[[number, number], boolean]>) {
+    it(`PatchMerging on [${resolution}]${resolution.some(r => r % 2 === 1) ? ' (odd: padded)' : ''}` +
+       `${postNorm ? ', V2 order (reduction, then norm)' : ''}`, () => {
+      const x = random(2 * resolution[0] * resolution[1] * 5);
+      const layer = new PatchMerging({dim: 5, outDim: 7, postNorm});
+      const input = tensorOf(x, [2, ...resolution, 5]);
+      expectClose(run(layer, input, 2), ref.patchMerging(x, resolution, 5, weightsOf(layer), postNorm), TOLERANCE);
+      expect(layer.computeOutputShape([null, ...resolution, 5])).to.deep.equal([null, ...resolution.map(r => Math.ceil(r / 2)), 7]);
+      tf.dispose([input]);
+    });
+  }
 
   for (const masked of [false, true]) {
     it(`WindowAttention${masked ? ' with a window mask' : ''}`, () => {
@@ -57,31 +63,57 @@ describe('layers against float64 references', () => {
     });
   }
 
-  const blocks: Array<{name: string, resolution: [number, number], window: number, shift: number}> = [
+  interface BlockCase {
+    name: string;
+    resolution: [number, number];
+    window: number;
+    shift: number;
+    windowResolution?: [number, number];
+  }
+  const blocks: BlockCase[] = [
     {name: 'W-MSA', resolution: [8, 8], window: 4, shift: 0},
     {name: 'SW-MSA (shifted windows, masked)', resolution: [8, 8], window: 4, shift: 2},
     {name: 'SW-MSA on a non-square image', resolution: [4, 8], window: 2, shift: 1},
     {name: 'one axis no larger than the window (no shift along it)', resolution: [4, 8], window: 4, shift: 2},
     {name: 'a stage whose resolution equals the window (no shift)', resolution: [4, 4], window: 4, shift: 2},
     {name: 'a stage smaller than the window (window shrinks)', resolution: [3, 3], window: 7, shift: 3},
+    {name: 'a resolution the window does not divide (padded)', resolution: [7, 10], window: 4, shift: 0},
+    {name: 'shifted windows on a padded resolution (V1 only)', resolution: [10, 7], window: 4, shift: 2},
+    {name: 'an odd merge: input larger than the nominal resolution', resolution: [5, 5], window: 4, shift: 2,
+     windowResolution: [4, 4]},
   ];
-  for (const {name, resolution, window, shift} of blocks) {
-    it(`SwinTransformerBlock: ${name}`, () => {
-      const [dim, heads, mlpRatio] = [6, 3, 2];
-      const x = random(2 * resolution[0] * resolution[1] * dim);
-      const layer = new SwinTransformerBlock({
-        dim, inputResolution: resolution, numHeads: heads, windowSize: window, shiftSize: shift, mlpRatio,
+  for (const version of [1, 2] as const) {
+    const Block = version === 1 ? SwinTransformerBlock : SwinTransformerV2Block;
+    for (const {name, resolution, window, shift, windowResolution} of blocks) {
+      // timm's V2 labels the shift mask on the unpadded resolution: it cannot pad shifted blocks.
+      if (version === 2 && name.includes('V1 only')) continue;
+      it(`${Block.className}: ${name}`, () => {
+        const [dim, heads, mlpRatio] = [6, 3, 2];
+        const x = random(2 * resolution[0] * resolution[1] * dim);
+        const layer = new Block({
+          dim, inputResolution: resolution, windowResolution, numHeads: heads, windowSize: window, shiftSize: shift, mlpRatio,
+        });
+        const input = tensorOf(x, [2, ...resolution, dim]);
+        const out = run(layer, input, 4);
+        const spec = {dim, heads, resolution, window, shift, mlpRatio, windowResolution, version};
+        expectClose(out, ref.swinBlock(x, spec, weightsOf(layer)), TOLERANCE);
+        tf.dispose([input]);
       });
-      const input = tensorOf(x, [2, ...resolution, dim]);
-      const out = run(layer, input, 4);
-      expectClose(out, ref.swinBlock(x, {dim, heads, resolution, window, shift, mlpRatio}, weightsOf(layer)), TOLERANCE);
-      tf.dispose([input]);
-    });
+    }
   }
 
-  it('SwinTransformerBlock rejects a resolution the window does not divide', () => {
-    expect(() => new SwinTransformerBlock({dim: 4, inputResolution: [10, 10], numHeads: 1, windowSize: 4}))
-        .to.throw(/inputResolution \[10, 10\] must be a multiple of the window \[4,4\]/);
+  it('SwinTransformerV2Block: logit scales above log(100) are clamped; without qkv biases padding keys are zero', () => {
+    const [dim, heads, resolution] = [4, 2, [3, 3] as [number, number]];
+    const x = random(2 * 9 * dim);
+    const layer = new SwinTransformerV2Block({dim, inputResolution: resolution, numHeads: heads, windowSize: 2, qkvBias: false});
+    const input = tensorOf(x, [2, ...resolution, dim]);
+    layer.apply(input);
+    randomizeWeights(layer, 9);
+    layer.weights.find(w => w.originalName.endsWith('logit_scale'))!.write(tf.tensor3d([[[7]], [[-1]]]));
+    const out = layer.apply(input) as tf.Tensor;
+    const spec = {dim, heads, resolution, window: 2, shift: 0, mlpRatio: 4, version: 2 as const};
+    expectClose(out.dataSync(), ref.swinBlock(x, spec, weightsOf(layer)), TOLERANCE);
+    tf.dispose([input, out]);
   });
 
   describe('MultiHeadAttention', () => {

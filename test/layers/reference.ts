@@ -158,6 +158,68 @@ export function windowAttention(
   return out;
 }
 
+/** Swin V2's log-spaced relative coordinate of offset d along an axis of window `size` (timm's relative_coords_table). */
+export function logSpacedCoordinate(d: number, size: number): number {
+  const t = (d / (size - 1)) * 8;
+  return (Math.sign(t) * Math.log2(Math.abs(t) + 1)) / Math.log2(8);
+}
+
+/**
+ * timm's Swin V2 WindowAttention on windows x [B_, N, C]: cosine scores times
+ * exp(min(logit_scale, log 100)), plus 16 · sigmoid of the continuous position bias MLP,
+ * plus the mask; q and v biases, none for k.
+ */
+export function cosineWindowAttention(
+    x: Float64Array, spec: WindowAttentionSpec, weights: Weights, prefix: string, mask: number[][][] | null): Float64Array {
+  const {dim, heads, window: [wh, ww]} = spec;
+  const n = wh * ww;
+  const d = dim / heads;
+  const w = (name: string) => weights.get(`${prefix}${name}`)!;
+  const qBias = weights.get(`${prefix}q_bias`);
+  const qkvBias = qBias == null ? undefined : Float64Array.from([...qBias, ...new Array(dim).fill(0), ...w('v_bias')]);
+  const qkv = linear(x, dim, w('qkv/kernel'), qkvBias);
+  // The bias MLP over each relative offset (dy, dx), then 16 · sigmoid; per head.
+  const [hiddenKernel, hiddenBias, outputKernel] = [w('cpb_mlp/0/kernel'), w('cpb_mlp/0/bias'), w('cpb_mlp/2/kernel')];
+  const hiddenUnits = hiddenBias.length;
+  const offsetBias = new Map<string, number[]>();
+  const positionBias = (h: number, i: number, j: number) => {
+    const [dy, dx] = [Math.floor(i / ww) - Math.floor(j / ww), (i % ww) - (j % ww)];
+    const key = `${dy},${dx}`;
+    if (!offsetBias.has(key)) {
+      const coordinates = [logSpacedCoordinate(dy, wh), logSpacedCoordinate(dx, ww)];
+      const out = new Array<number>(heads).fill(0);
+      for (let u = 0; u < hiddenUnits; u++) {
+        const hidden = Math.max(hiddenBias[u] + coordinates[0] * hiddenKernel[u] + coordinates[1] * hiddenKernel[hiddenUnits + u], 0);
+        for (let head = 0; head < heads; head++) out[head] += hidden * outputKernel[u * heads + head];
+      }
+      offsetBias.set(key, out.map(v => 16 / (1 + Math.exp(-v))));
+    }
+    return offsetBias.get(key)![h];
+  };
+  const logitScale = Array.from(w('logit_scale'), v => Math.exp(Math.min(v, Math.log(100))));
+  const out = new Float64Array(x.length);
+  for (let b = 0; b < x.length / (n * dim); b++) {
+    // Part `which` of the window's qkv, each head's slice divided by max(‖·‖, 1e-12) and multiplied by `scales[h]`.
+    const part = (which: number, normalize: boolean, scales: number[]) => {
+      const t = new Float64Array(n * dim);
+      for (let i = 0; i < n; i++) {
+        for (let h = 0; h < heads; h++) {
+          let norm = 0;
+          for (let c = 0; c < d; c++) norm += qkv[(b * n + i) * 3 * dim + which * dim + h * d + c] ** 2;
+          const factor = normalize ? scales[h] / Math.max(Math.sqrt(norm), 1e-12) : 1;
+          for (let c = 0; c < d; c++) t[i * dim + h * d + c] = factor * qkv[(b * n + i) * 3 * dim + which * dim + h * d + c];
+        }
+      }
+      return t;
+    };
+    const windowMask = mask == null ? null : mask[b % mask.length];
+    const attended = attention(part(0, true, logitScale), part(1, true, new Array(heads).fill(1)), part(2, false, []),
+                               heads, d, d, 1, (h, i, j) => positionBias(h, i, j) + (windowMask == null ? 0 : windowMask[i][j]));
+    out.set(linear(attended, dim, w('proj/kernel'), w('proj/bias')), b * n * dim);
+  }
+  return out;
+}
+
 export interface SwinBlockSpec {
   dim: number;
   heads: number;
@@ -165,68 +227,99 @@ export interface SwinBlockSpec {
   window: number;
   shift: number;
   mlpRatio: number;
+  /** timm's nominal input_resolution (window, shift, mask); default `resolution`. */
+  windowResolution?: [number, number];
+  /** 2: SwinTransformerV2Block (res-post-norm, cosine attention). Default 1. */
+  version?: 1 | 2;
 }
 
-/** timm's SwinTransformerBlock (eval mode) on x [B, H, W, C]. */
+/**
+ * timm's SwinTransformerBlock or SwinTransformerV2Block (eval mode) on x [B, H, W, C]: roll,
+ * zero padding to whole windows, partition, attention, reverse, crop, roll back.
+ */
 export function swinBlock(x: Float64Array, spec: SwinBlockSpec, weights: Weights): Float64Array {
   const {dim, heads, resolution: [h, w], mlpRatio} = spec;
-  // timm's rule for a stage no larger than the window.
-  const [wh, ww] = [Math.min(h, spec.window), Math.min(w, spec.window)];
-  const [sh, sw] = [h <= spec.window ? 0 : spec.shift, w <= spec.window ? 0 : spec.shift];
+  const v2 = spec.version === 2;
+  const [rh, rw] = spec.windowResolution ?? spec.resolution;
+  // timm's rule for a stage no larger than the window, on the nominal resolution.
+  const [wh, ww] = [Math.min(rh, spec.window), Math.min(rw, spec.window)];
+  const [sh, sw] = [rh <= spec.window ? 0 : spec.shift, rw <= spec.window ? 0 : spec.shift];
+  const [hp, wp] = [Math.ceil(h / wh) * wh, Math.ceil(w / ww) * ww];
   const batch = x.length / (h * w * dim);
-  const normed = layerNorm(x, dim, weights.get('norm1/gamma')!, weights.get('norm1/beta')!);
-  // torch.roll by −shift: the shifted image at (y, x) holds the token at (y + sh, x + sw).
-  const windowsPerRow = w / ww;
+  const norm = (name: string, values: Float64Array) =>
+    layerNorm(values, dim, weights.get(`${name}/gamma`)!, weights.get(`${name}/beta`)!);
+  const attentionInput = v2 ? x : norm('norm1', x);
+  // torch.roll by −shift, then padding: the padded image at (y, x) holds the token at
+  // (y + sh, x + sw) mod size where y < H and x < W, else zeros.
+  const windowsPerRow = wp / ww;
   const n = wh * ww;
-  const windows = new Float64Array(x.length);
+  const numWindows = (hp / wh) * windowsPerRow;
   const tokenOf = (b: number, win: number, t: number) => {
     const y = Math.floor(win / windowsPerRow) * wh + Math.floor(t / ww);
     const xx = (win % windowsPerRow) * ww + (t % ww);
-    return (b * h + ((y + sh) % h)) * w + ((xx + sw) % w);
+    return y < h && xx < w ? (b * h + ((y + sh) % h)) * w + ((xx + sw) % w) : -1;
   };
-  const numWindows = (h / wh) * windowsPerRow;
+  const windows = new Float64Array(batch * numWindows * n * dim);
   for (let b = 0; b < batch; b++) {
     for (let win = 0; win < numWindows; win++) {
       for (let t = 0; t < n; t++) {
         const source = tokenOf(b, win, t);
-        for (let c = 0; c < dim; c++) windows[((b * numWindows + win) * n + t) * dim + c] = normed[source * dim + c];
+        if (source < 0) continue;
+        for (let c = 0; c < dim; c++) windows[((b * numWindows + win) * n + t) * dim + c] = attentionInput[source * dim + c];
       }
     }
   }
-  const mask = sh > 0 || sw > 0 ? timmShiftMask(h, w, wh, ww, sh, sw) : null;
-  const attended = windowAttention(windows, {dim, heads, window: [wh, ww]}, weights, 'attn/', mask);
-  const out = Float64Array.from(x);
+  // timm labels the mask on the nominal resolution: V1 padded to whole windows, V2 as it is.
+  const [mh, mw] = v2 ? [rh, rw] : [Math.ceil(rh / wh) * wh, Math.ceil(rw / ww) * ww];
+  if ((sh > 0 || sw > 0) && (mh !== hp || mw !== wp)) throw new Error('timm\'s mask does not fit this input');
+  const mask = sh > 0 || sw > 0 ? timmShiftMask(mh, mw, wh, ww, sh, sw) : null;
+  const attended = (v2 ? cosineWindowAttention : windowAttention)(windows, {dim, heads, window: [wh, ww]}, weights, 'attn/', mask);
+  const branch = new Float64Array(x.length);
   for (let b = 0; b < batch; b++) {
     for (let win = 0; win < numWindows; win++) {
       for (let t = 0; t < n; t++) {
         const target = tokenOf(b, win, t);
-        for (let c = 0; c < dim; c++) out[target * dim + c] += attended[((b * numWindows + win) * n + t) * dim + c];
+        if (target < 0) continue;
+        for (let c = 0; c < dim; c++) branch[target * dim + c] = attended[((b * numWindows + win) * n + t) * dim + c];
       }
     }
   }
-  const hidden = linear(layerNorm(out, dim, weights.get('norm2/gamma')!, weights.get('norm2/beta')!), dim,
-                        weights.get('mlp/fc1/kernel')!, weights.get('mlp/fc1/bias'));
-  const mlp = linear(hidden.map(gelu), Math.floor(dim * mlpRatio), weights.get('mlp/fc2/kernel')!, weights.get('mlp/fc2/bias'));
-  return out.map((v, i) => v + mlp[i]);
+  const afterAttention = (v2 ? norm('norm1', branch) : branch).map((v, i) => x[i] + v);
+  const mlp = (values: Float64Array) => {
+    const hidden = linear(values, dim, weights.get('mlp/fc1/kernel')!, weights.get('mlp/fc1/bias'));
+    return linear(hidden.map(gelu), Math.floor(dim * mlpRatio), weights.get('mlp/fc2/kernel')!, weights.get('mlp/fc2/bias'));
+  };
+  const mlpBranch = v2 ? norm('norm2', mlp(afterAttention)) : mlp(norm('norm2', afterAttention));
+  return afterAttention.map((v, i) => v + mlpBranch[i]);
 }
 
-/** timm's PatchMerging on x [B, H, W, C]: x0 = x[0::2, 0::2], x1 = x[1::2, 0::2], x2 = x[0::2, 1::2], x3 = x[1::2, 1::2]. */
-export function patchMerging(x: Float64Array, [h, w]: [number, number], dim: number, weights: Weights): Float64Array {
+/**
+ * timm's PatchMerging on x [B, H, W, C]: odd sizes padded with zeros, then x0 = x[0::2, 0::2],
+ * x1 = x[1::2, 0::2], x2 = x[0::2, 1::2], x3 = x[1::2, 1::2]; LayerNorm then reduction, or
+ * (V2, `postNorm`) reduction then LayerNorm.
+ */
+export function patchMerging(
+    x: Float64Array, [h, w]: [number, number], dim: number, weights: Weights, postNorm = false): Float64Array {
   const batch = x.length / (h * w * dim);
-  const merged = new Float64Array(x.length);
+  const [ho, wo] = [Math.ceil(h / 2), Math.ceil(w / 2)];
+  const merged = new Float64Array(batch * ho * wo * 4 * dim);
   const offsets = [[0, 0], [1, 0], [0, 1], [1, 1]];
   let o = 0;
   for (let b = 0; b < batch; b++) {
-    for (let y = 0; y < h / 2; y++) {
-      for (let xx = 0; xx < w / 2; xx++) {
+    for (let y = 0; y < ho; y++) {
+      for (let xx = 0; xx < wo; xx++) {
         for (const [dy, dx] of offsets) {
-          for (let c = 0; c < dim; c++) merged[o++] = x[((b * h + 2 * y + dy) * w + 2 * xx + dx) * dim + c];
+          const [sy, sx] = [2 * y + dy, 2 * xx + dx];
+          for (let c = 0; c < dim; c++) merged[o++] = sy < h && sx < w ? x[((b * h + sy) * w + sx) * dim + c] : 0;
         }
       }
     }
   }
-  const normed = layerNorm(merged, 4 * dim, weights.get('norm/gamma')!, weights.get('norm/beta')!);
-  return linear(normed, 4 * dim, weights.get('reduction/kernel')!, undefined);
+  const norm = (values: Float64Array, size: number) =>
+    layerNorm(values, size, weights.get('norm/gamma')!, weights.get('norm/beta')!);
+  const kernel = weights.get('reduction/kernel')!;
+  if (postNorm) return norm(linear(merged, 4 * dim, kernel, undefined), kernel.length / (4 * dim));
+  return linear(norm(merged, 4 * dim), 4 * dim, kernel, undefined);
 }
 
 /** timm's PatchEmbed: conv with kernel = stride = p (kernel [p, p, in, out]), then LayerNorm. */
