@@ -2,29 +2,19 @@
  * Times our CUDA kernels on the GPU machine: kernel time (CUDA events around each launch,
  * fresh random device data each iteration, warm-up, medians) per shape and precision, and
  * the whole TF.js call on `cpu` with the CUDA kernels registered (host copies included)
- * against the copy floor measured with the same pageable copies. Writes JSON to argv[2].
+ * against the copy floor measured with the same pageable copies. Kernel times come from the
+ * bench build (bench_addon.ts). Writes JSON to argv[2].
  */
 import {writeFileSync} from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import {loadCudaAddon, NativeSpec} from '../../kernels/cuda/addon';
 import {useCudaKernels} from '../../kernels/cuda/index';
 import {LowerTriangularMask, scaledDotProductAttention, WindowBias} from '../../src/index';
 import {median} from '../stats';
-import {BenchShape, SHAPES} from './shapes';
+import {loadBenchAddon} from './bench_addon';
+import {benchSpec, BenchShape, SHAPES} from './shapes';
 
 const PRECISIONS = [['tf32', 1], ['highest', 0], ['bf16', 2]] as const;
-
-function specFor(s: BenchShape, precision: number): NativeSpec {
-  const S = s.seq;
-  return {
-    precision, shape: [s.batch, s.heads, s.heads, S, S, s.headDim, s.headDim], scale: 1 / Math.sqrt(s.headDim),
-    causal: s.causal ? 1 : 0, dropoutRate: 0, dropoutSeed: 0, qSeqStarts: [], kSeqStarts: [],
-    biasStrides: s.windows ? [0, S * S, S, 1] : null, biasElements: s.windows ? s.heads * S * S : 0,
-    windowStrides: s.windows ? [S * S, 0, S, 1] : null, numWindows: s.windows ?? 1,
-    windowElements: s.windows ? s.windows * S * S : 0,
-  };
-}
 
 /** Median wall time of the op through TF.js (inputs read from cpu, copied, kernel, copied back). */
 function timeWholeCall(s: BenchShape, iterations: number): number {
@@ -47,7 +37,7 @@ function timeWholeCall(s: BenchShape, iterations: number): number {
 }
 
 function main(): void {
-  const load = loadCudaAddon();
+  const load = loadBenchAddon();
   if (load.addon == null) throw new Error(load.reason);
   const addon = load.addon;
   const kernels: Record<string, unknown>[] = [];
@@ -56,14 +46,14 @@ function main(): void {
       // From an empty pool, the pool afterwards holds every device buffer of one forward +
       // backward (inputs, outputs, gradients and the kernels' scratch): its peak footprint.
       addon.releasePool();
-      const t = addon.timeKernels(specFor(s, code), {iterations: 30, warmup: 5, backward: true});
+      const t = addon.timeKernels(benchSpec(s, code), {iterations: 30, warmup: 5, backward: true});
       const row = {shape: s.name, precision, forwardMs: median(t.forwardMs), backwardMs: median(t.backwardMs),
                    deviceBytes: addon.memory().pooledBytes};
       console.log(JSON.stringify(row));
       kernels.push(row);
     }
   }
-  const result = {device: load.device, kernels, calls: [] as Record<string, unknown>[]};
+  const result = {device: addon.device(), kernels, calls: [] as Record<string, unknown>[]};
   const output = process.argv[2] ?? 'cuda_bench.json';
   // BENCH_KERNELS_ONLY: kernel times alone, e.g. for a kernel variant.
   if (process.env.BENCH_KERNELS_ONLY) {

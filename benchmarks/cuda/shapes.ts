@@ -1,4 +1,6 @@
-/** The benchmark's shapes (issue 4), shared by the Node timer and the report. */
+/** The benchmark's shapes (issue 4), shared by the Node timers and the report. */
+import type {NativeSpec} from '../../kernels/cuda/addon';
+
 export interface BenchShape {
   name: string;
   batch: number;
@@ -27,4 +29,16 @@ export function forwardFlops(s: BenchShape): number {
 /** Backward: five matrix products to the forward's two. */
 export function backwardFlops(s: BenchShape): number {
   return forwardFlops(s) * 2.5;
+}
+
+/** The addon's spec of a shape at a precision code (0 'highest', 1 'tf32', 2 'bf16'). */
+export function benchSpec(s: BenchShape, precision: number): NativeSpec {
+  const S = s.seq;
+  return {
+    precision, shape: [s.batch, s.heads, s.heads, S, S, s.headDim, s.headDim], scale: 1 / Math.sqrt(s.headDim),
+    causal: s.causal ? 1 : 0, dropoutRate: 0, dropoutSeed: 0, qSeqStarts: [], kSeqStarts: [],
+    biasStrides: s.windows ? [0, S * S, S, 1] : null, biasElements: s.windows ? s.heads * S * S : 0,
+    windowStrides: s.windows ? [S * S, 0, S, 1] : null, numWindows: s.windows ?? 1,
+    windowElements: s.windows ? s.windows * S * S : 0,
+  };
 }

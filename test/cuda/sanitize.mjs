@@ -1,13 +1,21 @@
 #!/usr/bin/env node
 // A few forward + backward calls straight through the addon, small enough for
 // compute-sanitizer (memcheck, racecheck):
-//   compute-sanitizer --tool memcheck node test/cuda/sanitize.mjs
-// Covers each head-dim variant and precision, biases, window bias, GQA, block-diagonal,
-// causal and dropout, and the backward's key blocks split between resident blocks.
+//   compute-sanitizer --tool memcheck node test/cuda/sanitize.mjs [addon | device]
+// 'addon' (default): the shipped addon's forward and backward (host arrays, pooled buffers);
+// 'device': the bench build's device-pointer entry as TensorFlow's GPU kernels call it (a
+// stream of its own, NaN-poisoned outputs and scratch). Covers each head-dim variant and
+// precision, biases, window bias, GQA, block-diagonal, causal and dropout, and the backward's
+// key blocks split between resident blocks.
 import {createRequire} from 'node:module';
 
-const addonPath = process.env.TFJS_ATTENTION_CUDA_ADDON ?? new URL('../../build/Release/tfjs_attention_cuda.node', import.meta.url).pathname;
-const addon = createRequire(import.meta.url)(addonPath);
+const path = process.argv[2] ?? 'addon';
+if (!['addon', 'device'].includes(path)) throw new Error(`sanitize.mjs: the path must be 'addon' or 'device', got '${path}'`);
+const file = path === 'addon' ?
+    process.env.TFJS_ATTENTION_CUDA_ADDON ?? '../../build/Release/tfjs_attention_cuda.node' :
+    process.env.TFJS_ATTENTION_CUDA_BENCH_ADDON ?? '../../build/Release/tfjs_attention_cuda_bench.node';
+const loaded = createRequire(import.meta.url)(file.startsWith('/') ? file : new URL(file, import.meta.url).pathname);
+const [forward, backward] = path === 'addon' ? [loaded.forward, loaded.backward] : [loaded.deviceForward, loaded.deviceBackward];
 
 let state = 12345;
 const random = n => Float32Array.from({length: n}, () => {
@@ -47,9 +55,9 @@ for (const c of cases) {
   };
   const q = random(B * Hq * Sq * D), k = random(B * Hkv * Sk * D), v = random(B * Hkv * Sk * Dv);
   const bias = c.bias ? random(spec.biasElements) : null, window = c.window ? random(spec.windowElements) : null;
-  const [out, lse] = addon.forward(spec, q, k, v, bias, window);
-  const grads = addon.backward(spec, random(out.length), q, k, v, out, lse, bias, window);
+  const [out, lse] = forward(spec, q, k, v, bias, window);
+  const grads = backward(spec, random(out.length), q, k, v, out, lse, bias, window);
   const finite = [out, ...grads.filter(g => g != null)].every(a => a.every(x => Number.isFinite(x)));
-  console.log(`${c.name}: ${finite ? 'finite' : 'NOT FINITE'}`);
+  console.log(`${path}: ${c.name}: ${finite ? 'finite' : 'NOT FINITE'}`);
   if (!finite) process.exitCode = 1;
 }

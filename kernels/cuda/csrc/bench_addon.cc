@@ -62,18 +62,14 @@ napi_value synchronizationTimes(napi_env env, napi_callback_info info) {
   return object;
 }
 
-// The entry as TensorFlow's GPU kernels call it (kernels/tensorflow/gpu): outputs in fresh
-// device buffers, a stream of the call's own, the device synchronized before and the stream
-// after. Outputs and scratch are filled with NaN first, so that an element the call fails to
-// write, or scratch it reads before writing, shows in the results.
+// The entry as TensorFlow's GPU kernels call it (kernels/tensorflow/gpu): inputs that another
+// stream wrote, a stream of the call's own, the device synchronized before and that stream after.
+// Outputs and scratch are filled with NaN first, so that an element the call fails to write, or
+// scratch it reads before writing, shows in the results.
 constexpr int kPoison = 0xFF;  // every float 0xFFFFFFFF: a NaN
 
-DeviceBuffer poisoned(size_t elements, const char* name, cudaStream_t stream) {
-  DeviceBuffer buffer(elements * sizeof(float), name);
-  if (elements > 0) {
-    check(cudaMemsetAsync(buffer.get(), kPoison, elements * sizeof(float), stream), std::string("cudaMemsetAsync(") + name + ")");
-  }
-  return buffer;
+void poison(const DeviceBuffer& buffer, size_t bytes, const char* name, cudaStream_t stream) {
+  if (bytes > 0) check(cudaMemsetAsync(buffer.get(), kPoison, bytes, stream), std::string("cudaMemsetAsync(") + name + ")");
 }
 
 class PoisonedScratch : public Scratch {
@@ -90,46 +86,38 @@ class PoisonedScratch : public Scratch {
   cudaStream_t stream_;
 };
 
-// A stream of its own for one call, as TensorFlow's GPU kernels use one apart from TensorFlow's.
-class CallStream {
- public:
-  CallStream() { check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags"); }
-  ~CallStream() { cudaStreamDestroy(stream_); }
-  CallStream(const CallStream&) = delete;
-  CallStream& operator=(const CallStream&) = delete;
-  cudaStream_t get() const { return stream_; }
-
- private:
-  cudaStream_t stream_;
-};
+// Runs `call(scratch, stream)` on a stream of its own between the synchronizations.
+template <class Call>
+void asTensorFlowKernelsDo(Call call) {
+  cudaStream_t stream;
+  check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+  try {
+    check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+    PoisonedScratch scratch(stream);
+    call(scratch, stream);
+    check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+  } catch (...) {
+    cudaStreamSynchronize(stream);
+    cudaStreamDestroy(stream);
+    throw;
+  }
+  cudaStreamDestroy(stream);
+}
 
 // deviceForward(spec, query, key, value, bias | null, windowBias | null) → [output, logsumexp]
 napi_value deviceForward(napi_env env, napi_callback_info info) {
   const auto args = arguments(env, info, 6);
   const CallSpec spec = readSpec(env, args[0]);
-  const HostArray query = floatArray(env, args[1], "query", spec.queryElements());
-  const HostArray key = floatArray(env, args[2], "key", spec.keyElements());
-  const HostArray value = floatArray(env, args[3], "value", spec.valueElements());
-  const HostArray bias = spec.hasBias ? floatArray(env, args[4], "bias", spec.biasElements) : HostArray{};
-  const HostArray window = spec.hasWindowBias ? floatArray(env, args[5], "windowBias", spec.windowElements) : HostArray{};
-  // The inputs as another stream (TensorFlow's) leaves them.
-  cudaStream_t producer = poolStream();
-  const DeviceBuffer q = upload(query, "query", producer), k = upload(key, "key", producer),
-                     v = upload(value, "value", producer), b = upload(bias, "bias", producer),
-                     w = upload(window, "windowBias", producer);
-  const DeviceBuffer out = poisoned(spec.outputElements(), "output", producer),
-                     lse = poisoned(spec.rowElements(), "logsumexp", producer);
-  CallStream stream;
-  check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
-  {
-    PoisonedScratch scratch(stream.get());
-    attentionForward(spec, {q.get(), k.get(), v.get(), b.get(), w.get(), out.get(), lse.get()}, scratch, stream.get());
-    check(cudaStreamSynchronize(stream.get()), "cudaStreamSynchronize(forward)");
-  }
-  napi_value outArray = download(env, out.get(), spec.outputElements(), "output", producer);
-  napi_value lseArray = download(env, lse.get(), spec.rowElements(), "logsumexp", producer);
-  check(cudaStreamSynchronize(producer), "cudaStreamSynchronize(download)");
-  return arrayOf(env, {outArray, lseArray});
+  const cudaStream_t producer = poolStream();
+  const ForwardBuffers buffers(env, args, spec, producer);
+  poison(buffers.output, spec.outputElements() * sizeof(float), "output", producer);
+  poison(buffers.logsumexp, spec.rowElements() * sizeof(float), "logsumexp", producer);
+  asTensorFlowKernelsDo([&](Scratch& scratch, cudaStream_t stream) {
+    attentionForward(spec, buffers.tensors(), scratch, stream);
+  });
+  napi_value results = buffers.results(env, spec, producer);
+  check(cudaStreamSynchronize(producer), "cudaStreamSynchronize(results)");
+  return results;
 }
 
 // deviceBackward(spec, dy, query, key, value, output, logsumexp, bias | null, windowBias | null)
@@ -137,43 +125,19 @@ napi_value deviceForward(napi_env env, napi_callback_info info) {
 napi_value deviceBackward(napi_env env, napi_callback_info info) {
   const auto args = arguments(env, info, 9);
   const CallSpec spec = readSpec(env, args[0]);
-  const HostArray dy = floatArray(env, args[1], "dy", spec.outputElements());
-  const HostArray query = floatArray(env, args[2], "query", spec.queryElements());
-  const HostArray key = floatArray(env, args[3], "key", spec.keyElements());
-  const HostArray value = floatArray(env, args[4], "value", spec.valueElements());
-  const HostArray output = floatArray(env, args[5], "output", spec.outputElements());
-  const HostArray logsumexp = floatArray(env, args[6], "logsumexp", spec.rowElements());
-  const HostArray bias = spec.hasBias ? floatArray(env, args[7], "bias", spec.biasElements) : HostArray{};
-  const HostArray window = spec.hasWindowBias ? floatArray(env, args[8], "windowBias", spec.windowElements) : HostArray{};
-  cudaStream_t producer = poolStream();
-  const DeviceBuffer dout = upload(dy, "dy", producer), q = upload(query, "query", producer),
-                     k = upload(key, "key", producer), v = upload(value, "value", producer),
-                     out = upload(output, "output", producer), lse = upload(logsumexp, "logsumexp", producer),
-                     b = upload(bias, "bias", producer), w = upload(window, "windowBias", producer);
-  const DeviceBuffer dq = poisoned(spec.queryElements(), "dQuery", producer),
-                     dk = poisoned(spec.keyElements(), "dKey", producer),
-                     dv = poisoned(spec.valueElements(), "dValue", producer),
-                     db = poisoned(spec.biasElements, "dBias", producer),
-                     dw = poisoned(spec.windowElements, "dWindowBias", producer);
-  CallStream stream;
-  check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
-  {
-    PoisonedScratch scratch(stream.get());
-    attentionBackward(spec,
-                      {dout.get(), q.get(), k.get(), v.get(), out.get(), lse.get(), b.get(), w.get(), dq.get(),
-                       dk.get(), dv.get(), db.get(), dw.get()},
-                      scratch, stream.get());
-    check(cudaStreamSynchronize(stream.get()), "cudaStreamSynchronize(backward)");
-  }
-  std::vector<napi_value> results = {
-      download(env, dq.get(), spec.queryElements(), "dQuery", producer),
-      download(env, dk.get(), spec.keyElements(), "dKey", producer),
-      download(env, dv.get(), spec.valueElements(), "dValue", producer),
-      spec.hasBias ? download(env, db.get(), spec.biasElements, "dBias", producer) : nullValue(env),
-      spec.hasWindowBias ? download(env, dw.get(), spec.windowElements, "dWindowBias", producer) : nullValue(env),
-  };
-  check(cudaStreamSynchronize(producer), "cudaStreamSynchronize(download)");
-  return arrayOf(env, results);
+  const cudaStream_t producer = poolStream();
+  const BackwardBuffers buffers(env, args, spec, producer);
+  poison(buffers.dQuery, spec.queryElements() * sizeof(float), "dQuery", producer);
+  poison(buffers.dKey, spec.keyElements() * sizeof(float), "dKey", producer);
+  poison(buffers.dValue, spec.valueElements() * sizeof(float), "dValue", producer);
+  poison(buffers.dBias, spec.biasElements * sizeof(float), "dBias", producer);
+  poison(buffers.dWindowBias, spec.windowElements * sizeof(float), "dWindowBias", producer);
+  asTensorFlowKernelsDo([&](Scratch& scratch, cudaStream_t stream) {
+    attentionBackward(spec, buffers.tensors(), scratch, stream);
+  });
+  napi_value results = buffers.results(env, spec, producer);
+  check(cudaStreamSynchronize(producer), "cudaStreamSynchronize(results)");
+  return results;
 }
 
 napi_value init(napi_env env, napi_value exports) {

@@ -144,6 +144,81 @@ napi_value download(napi_env env, const float* device, size_t length, const char
   return array;
 }
 
+namespace {
+
+DeviceBuffer floats(size_t elements, const char* name) {
+  return DeviceBuffer(elements * sizeof(float), name);
+}
+
+}  // namespace
+
+// Every array is checked before the first upload: bad arguments allocate nothing.
+ForwardBuffers::ForwardBuffers(napi_env env, const std::vector<napi_value>& args, const CallSpec& spec,
+                               cudaStream_t stream) {
+  const HostArray q = floatArray(env, args[1], "query", spec.queryElements());
+  const HostArray k = floatArray(env, args[2], "key", spec.keyElements());
+  const HostArray v = floatArray(env, args[3], "value", spec.valueElements());
+  const HostArray b = spec.hasBias ? floatArray(env, args[4], "bias", spec.biasElements) : HostArray{};
+  const HostArray w = spec.hasWindowBias ? floatArray(env, args[5], "windowBias", spec.windowElements) : HostArray{};
+  query = upload(q, "query", stream);
+  key = upload(k, "key", stream);
+  value = upload(v, "value", stream);
+  bias = upload(b, "bias", stream);
+  windowBias = upload(w, "windowBias", stream);
+  output = floats(spec.outputElements(), "output");
+  logsumexp = floats(spec.rowElements(), "logsumexp");
+}
+
+ForwardTensors ForwardBuffers::tensors() const {
+  return {query.get(), key.get(), value.get(), bias.get(), windowBias.get(), output.get(), logsumexp.get()};
+}
+
+napi_value ForwardBuffers::results(napi_env env, const CallSpec& spec, cudaStream_t stream) const {
+  return arrayOf(env, {download(env, output.get(), spec.outputElements(), "output", stream),
+                       download(env, logsumexp.get(), spec.rowElements(), "logsumexp", stream)});
+}
+
+BackwardBuffers::BackwardBuffers(napi_env env, const std::vector<napi_value>& args, const CallSpec& spec,
+                                 cudaStream_t stream) {
+  const HostArray d = floatArray(env, args[1], "dy", spec.outputElements());
+  const HostArray q = floatArray(env, args[2], "query", spec.queryElements());
+  const HostArray k = floatArray(env, args[3], "key", spec.keyElements());
+  const HostArray v = floatArray(env, args[4], "value", spec.valueElements());
+  const HostArray o = floatArray(env, args[5], "output", spec.outputElements());
+  const HostArray l = floatArray(env, args[6], "logsumexp", spec.rowElements());
+  const HostArray b = spec.hasBias ? floatArray(env, args[7], "bias", spec.biasElements) : HostArray{};
+  const HostArray w = spec.hasWindowBias ? floatArray(env, args[8], "windowBias", spec.windowElements) : HostArray{};
+  dy = upload(d, "dy", stream);
+  query = upload(q, "query", stream);
+  key = upload(k, "key", stream);
+  value = upload(v, "value", stream);
+  output = upload(o, "output", stream);
+  logsumexp = upload(l, "logsumexp", stream);
+  bias = upload(b, "bias", stream);
+  windowBias = upload(w, "windowBias", stream);
+  dQuery = floats(spec.queryElements(), "dQuery");
+  dKey = floats(spec.keyElements(), "dKey");
+  dValue = floats(spec.valueElements(), "dValue");
+  dBias = floats(spec.biasElements, "dBias");
+  dWindowBias = floats(spec.windowElements, "dWindowBias");
+}
+
+BackwardTensors BackwardBuffers::tensors() const {
+  return {dy.get(),     query.get(),     key.get(),  value.get(),  output.get(), logsumexp.get(), bias.get(),
+          windowBias.get(), dQuery.get(), dKey.get(), dValue.get(), dBias.get(), dWindowBias.get()};
+}
+
+napi_value BackwardBuffers::results(napi_env env, const CallSpec& spec, cudaStream_t stream) const {
+  return arrayOf(env, {
+      download(env, dQuery.get(), spec.queryElements(), "dQuery", stream),
+      download(env, dKey.get(), spec.keyElements(), "dKey", stream),
+      download(env, dValue.get(), spec.valueElements(), "dValue", stream),
+      spec.hasBias ? download(env, dBias.get(), spec.biasElements, "dBias", stream) : nullValue(env),
+      spec.hasWindowBias ? download(env, dWindowBias.get(), spec.windowElements, "dWindowBias", stream)
+                         : nullValue(env),
+  });
+}
+
 napi_value arrayOf(napi_env env, const std::vector<napi_value>& items) {
   napi_value array;
   napi_create_array_with_length(env, items.size(), &array);

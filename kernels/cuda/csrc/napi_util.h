@@ -40,6 +40,29 @@ DeviceBuffer upload(const HostArray& host, const char* name, cudaStream_t stream
 // after synchronizing the stream).
 napi_value download(napi_env env, const float* device, size_t length, const char* name, cudaStream_t stream);
 
+// A forward call's arrays, forward(spec, query, key, value, bias | null, windowBias | null):
+// checked against the spec, then uploaded to pooled device buffers on `stream`, with pooled
+// buffers for the outputs. tensors() is the entry's view of them.
+struct ForwardBuffers {
+  ForwardBuffers(napi_env env, const std::vector<napi_value>& args, const CallSpec& spec, cudaStream_t stream);
+  ForwardTensors tensors() const;
+  // [output, logsumexp], copied on `stream`.
+  napi_value results(napi_env env, const CallSpec& spec, cudaStream_t stream) const;
+
+  DeviceBuffer query, key, value, bias, windowBias, output, logsumexp;
+};
+
+// A backward call's arrays, backward(spec, dy, query, key, value, output, logsumexp, bias | null,
+// windowBias | null), as ForwardBuffers.
+struct BackwardBuffers {
+  BackwardBuffers(napi_env env, const std::vector<napi_value>& args, const CallSpec& spec, cudaStream_t stream);
+  BackwardTensors tensors() const;
+  // [dQuery, dKey, dValue, dBias | null, dWindowBias | null], copied on `stream`.
+  napi_value results(napi_env env, const CallSpec& spec, cudaStream_t stream) const;
+
+  DeviceBuffer dy, query, key, value, output, logsumexp, bias, windowBias, dQuery, dKey, dValue, dBias, dWindowBias;
+};
+
 napi_value arrayOf(napi_env env, const std::vector<napi_value>& items);
 napi_value makeNumber(napi_env env, double v);
 napi_value numberArray(napi_env env, const std::vector<float>& values);
