@@ -65,8 +65,8 @@ export interface SwinBlockParts {
 
 /**
  * What V1 and V2 blocks share: the arguments, the window geometry (window, shift, padding,
- * mask) and the windowed attention. `maskGrid` is the grid timm labels the shifted-window
- * mask on, from the nominal resolution: V1 pads it to whole windows, V2 does not.
+ * mask) and the windowed attention. timm labels the shifted-window mask on the nominal
+ * resolution, which V1 pads to whole windows (`maskOnPaddedGrid`) and V2 does not.
  */
 export abstract class SwinBlockBase extends AttentionPackageLayer {
   readonly dim: number;
@@ -86,8 +86,7 @@ export abstract class SwinBlockBase extends AttentionPackageLayer {
   readonly paddedResolution: WindowSize;
   protected parts: SwinBlockParts | null = null;
 
-  protected constructor(
-      args: SwinTransformerBlockArgs, className: string, maskGrid: (windowResolution: WindowSize, window: WindowSize) => WindowSize) {
+  protected constructor(args: SwinTransformerBlockArgs, className: string, maskOnPaddedGrid: boolean) {
     super(args);
     const owner = layerOwner(className, this.name);
     checkResolution(owner, 'inputResolution', args.inputResolution);
@@ -119,11 +118,12 @@ export abstract class SwinBlockBase extends AttentionPackageLayer {
     }
     this.paddedResolution = paddedResolution(this.inputResolution, window);
     if (this.hasShift) {
-      const grid = maskGrid(this.windowResolution, window);
+      const grid = maskOnPaddedGrid ? paddedResolution(this.windowResolution, window) : this.windowResolution;
       if (grid[0] !== this.paddedResolution[0] || grid[1] !== this.paddedResolution[1]) {
         throw new Error(
-            `${owner}: timm's shifted-window mask for windowResolution [${this.windowResolution}] covers ` +
-            `[${grid}], but the input [${this.inputResolution}] pads to [${this.paddedResolution}] with window [${window}]`);
+            `${owner}: timm's shifted-window mask covers [${grid}] (windowResolution [${this.windowResolution}]` +
+            `${maskOnPaddedGrid ? ' padded to whole windows' : ', unpadded in Swin V2'}), but the input ` +
+            `[${this.inputResolution}] pads to [${this.paddedResolution}] with window [${window}]: timm cannot run this block`);
       }
     }
   }
@@ -207,7 +207,7 @@ export class SwinTransformerBlock extends SwinBlockBase {
   static readonly className = 'SwinTransformerBlock';
 
   constructor(args: SwinTransformerBlockArgs) {
-    super(args, SwinTransformerBlock.className, paddedResolution);
+    super(args, SwinTransformerBlock.className, true);
   }
 
   override build(): void {

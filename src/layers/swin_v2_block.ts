@@ -13,14 +13,13 @@ import {layerOwner} from './args';
 import {registerLayer} from './base_layer';
 import {CosineWindowAttentionWeights} from './cosine_window_attention';
 import {SwinBlockBase, SwinTransformerBlockArgs} from './swin_block';
-import type {WindowSize} from './window_ops';
 import {DenseWeights, dropPath, LayerNormWeights} from './weights';
 
 export class SwinTransformerV2Block extends SwinBlockBase {
   static readonly className = 'SwinTransformerV2Block';
 
   constructor(args: SwinTransformerBlockArgs) {
-    super(args, SwinTransformerV2Block.className, (windowResolution: WindowSize) => windowResolution);
+    super(args, SwinTransformerV2Block.className, false);
     const owner = layerOwner(SwinTransformerV2Block.className, this.name);
     if (this.window[0] < 2 || this.window[1] < 2) {
       throw new Error(

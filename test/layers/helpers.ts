@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import {expect} from 'chai';
+import {entryToFloat32, SafetensorsEntry} from '../../src/layers/index';
 import type {Weights} from './reference';
 
 /** A seeded stream of standard normals (Box–Muller over a 32-bit LCG), for reproducible data. */
@@ -55,4 +56,17 @@ export function seededSwin(build: (config: object) => tf.LayersModel, config: ob
     if (layer.weights.length > 0) randomizeWeights(layer, seed + k);
   });
   return model;
+}
+
+/** max |logits − expected| / max |expected| of `model` on an io fixture's input (timm's NHWC input and float64 logits). */
+export async function logitsError(
+    model: tf.LayersModel, io: Map<string, SafetensorsEntry>, inputKey = 'input', logitsKey = 'logits'): Promise<number> {
+  const input = io.get(inputKey)!;
+  const expected = entryToFloat32(io.get(logitsKey)!);
+  const logits = tf.tidy(() => model.predict(tf.tensor(entryToFloat32(input), input.shape)) as tf.Tensor);
+  expect(logits.shape).to.deep.equal(io.get(logitsKey)!.shape);
+  const actual = await logits.data();
+  logits.dispose();
+  const scale = Math.max(...expected.map(Math.abs));
+  return Math.max(...actual.map((v, i) => Math.abs(v - expected[i]))) / scale;
 }

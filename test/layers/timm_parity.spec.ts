@@ -1,16 +1,28 @@
 /**
- * Parity with timm: the fixture (made by test/fixtures/make_timm_fixture.py with timm 1.0.29)
- * holds a small random-weight SwinTransformer's state_dict, an input and its float64 logits.
+ * Parity with timm: the fixtures (made by test/fixtures/make_timm_fixture.py with timm 1.0.29)
+ * hold small random-weight models' state_dicts, an input and its float64 logits:
+ * - swin_fixture: SwinTransformer with shifted windows, merges and a one-window stage;
+ * - swin_padded: SwinTransformer whose stages the window does not divide (padded, shifted)
+ *   and whose merges see odd sizes;
+ * - swinv2: SwinTransformerV2 (cosine attention, continuous position bias, res-post-norm),
+ *   with an odd merge.
  */
 import * as tf from '@tensorflow/tfjs';
 import {expect} from 'chai';
 import {readFileSync} from 'node:fs';
 import {forceComposedAttention} from '../../examples/force_composed';
 import {attentionImplementation, WindowBias} from '../../src/index';
-import {entryToFloat32, loadTimmSwinWeights, parseSafetensors, SwinConfig, swinTransformer} from '../../src/layers/index';
+import {loadTimmSwinWeights, parseSafetensors, SwinConfig, swinTransformer, swinTransformerV2} from '../../src/layers/index';
+import {logitsError} from './helpers';
 import {useCpu} from './setup';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url));
+
+const FIXTURES = [
+  {name: 'swin_fixture', config: 'swin_fixture_config.json', build: swinTransformer},
+  {name: 'swin_padded', config: 'swin_padded_config.json', build: swinTransformer},
+  {name: 'swinv2', config: 'swinv2_config.json', build: swinTransformerV2},
+] as const;
 
 describe('timm parity', () => {
   before(useCpu);
@@ -23,36 +35,21 @@ describe('timm parity', () => {
     tf.dispose([q, bias, mask.tensor]);
   });
 
-  async function relativeError(): Promise<number> {
-    const config = JSON.parse(fixture('swin_fixture_config.json').toString()) as SwinConfig;
-    const io = parseSafetensors(fixture('swin_fixture_io.safetensors'));
-    const model = swinTransformer(config);
-    loadTimmSwinWeights(model, fixture('swin_fixture_weights.safetensors'));
-    const inputEntry = io.get('input')!;
-    const expected = entryToFloat32(io.get('logits')!);
-    const logits = tf.tidy(() => model.predict(tf.tensor(entryToFloat32(inputEntry), inputEntry.shape)) as tf.Tensor);
-    expect(logits.shape).to.deep.equal(io.get('logits')!.shape);
-    const actual = await logits.data();
-    logits.dispose();
-    model.dispose();
-    const scale = Math.max(...expected.map(Math.abs));
-    return Math.max(...actual.map((v, i) => Math.abs(v - expected[i]))) / scale;
-  }
-
-  it('matches timm logits to rel error < 1e-4 (fused cpu kernel)', async () => {
-    const error = await relativeError();
-    console.log(`      max |Δ| / max |logit| = ${error.toExponential(2)}`);
-    expect(error).to.be.lessThan(1e-4);
-  });
-
-  it('matches timm logits to rel error < 1e-4 (composed path)', async () => {
-    const restore = forceComposedAttention('cpu');
-    try {
-      const error = await relativeError();
-      console.log(`      max |Δ| / max |logit| = ${error.toExponential(2)}`);
-      expect(error).to.be.lessThan(1e-4);
-    } finally {
-      restore();
+  for (const {name, config, build} of FIXTURES) {
+    for (const composed of [false, true]) {
+      it(`${name}: matches timm logits to rel error < 1e-4 (${composed ? 'composed path' : 'fused cpu kernel'})`, async () => {
+        const restore = composed ? forceComposedAttention('cpu') : () => {};
+        try {
+          const model = build(JSON.parse(fixture(config).toString()) as SwinConfig);
+          loadTimmSwinWeights(model, fixture(`${name}_weights.safetensors`));
+          const error = await logitsError(model, parseSafetensors(fixture(`${name}_io.safetensors`)));
+          model.dispose();
+          console.log(`      max |Δ| / max |logit| = ${error.toExponential(2)}`);
+          expect(error).to.be.lessThan(1e-4);
+        } finally {
+          restore();
+        }
+      });
     }
-  });
+  }
 });
