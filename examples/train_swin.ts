@@ -4,13 +4,15 @@
  *
  *   npm run example            (or: npx tsx examples/train_swin.ts)
  *
- * Attention runs on this package's fused kernels: the CUDA ones when the addon is built and
- * finds a GPU, else the cpu backend's.
+ * It runs on tfjs-node's `tensorflow` backend when @tensorflow/tfjs-node is installed, with
+ * attention in this package's TensorFlow op library (`npx tfjs-attention build`); else on
+ * the cpu backend, with the CUDA kernels when the addon is built and finds a GPU.
  */
 import * as tf from '@tensorflow/tfjs';
 import {rmSync} from 'node:fs';
+import {createRequire} from 'node:module';
 import {fileURLToPath} from 'node:url';
-import '../src/index';
+import {tensorflowAvailability} from '../src/node';
 import {SwinTransformerBlock, swinTransformer} from '../src/layers/index';
 import {fileSystemHandler} from './file_io';
 import {CLASS_NAMES, makeTextures} from './synthetic_textures';
@@ -73,10 +75,22 @@ function accuracy(model: tf.LayersModel, images: tf.Tensor4D, labels: tf.Tensor1
   });
 }
 
+/** tfjs-node's `tensorflow` backend when it loads, else `cpu` (with CUDA kernels where they run); says which. */
+async function chooseBackend(): Promise<string> {
+  try {
+    createRequire(import.meta.url)('@tensorflow/tfjs-node');
+  } catch (e) {
+    await tf.setBackend('cpu');
+    return `cpu backend (@tensorflow/tfjs-node not loaded: ${(e as Error).message.split('\n')[0]}); ${await tryCudaKernels()}`;
+  }
+  await tf.setBackend('tensorflow');
+  const native = tensorflowAvailability();
+  return `tensorflow backend (tfjs-node); ${native.available ? 'native attention kernels loaded' : native.reason}`;
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
-  await tf.setBackend('cpu');
-  console.log(await tryCudaKernels());
+  console.log(await chooseBackend());
 
   const toTensors = (count: number, seed: number) => {
     const {images, labels} = makeTextures(count, IMAGE_SIZE, seed);
