@@ -11,6 +11,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "attention_plan.h"
@@ -60,17 +61,84 @@ int resolveThreads(int numThreads) {
 
 int64_t roundUp(int64_t n, int64_t to) { return (n + to - 1) / to * to; }
 
-// Uninitialized floats, 64-byte aligned.
+// Scratch memory kept between calls: each fresh page costs a page fault on first touch,
+// which measured as a large share of a backward call, so released buffers are reused.
+// At most kKeptBuffers buffers and kKeptBytes stay allocated while no call uses them.
+class ScratchPool {
+ public:
+  enum : size_t { kKeptBuffers = 16, kKeptBytes = size_t{256} << 20 };
+
+  std::unique_ptr<float[]> acquire(size_t n, size_t* capacity) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      size_t best = free_.size();
+      for (size_t e = 0; e < free_.size(); ++e) {
+        if (free_[e].capacity >= n && (best == free_.size() || free_[e].capacity < free_[best].capacity)) best = e;
+      }
+      if (best < free_.size()) {
+        Buffer buffer = std::move(free_[best]);
+        free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(best));
+        kept_ -= buffer.capacity;
+        *capacity = buffer.capacity;
+        return std::move(buffer.data);
+      }
+    }
+    *capacity = n;
+    return std::unique_ptr<float[]>(new float[n]);
+  }
+
+  void release(std::unique_ptr<float[]> data, size_t capacity) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_.push_back(Buffer{std::move(data), capacity});
+    kept_ += capacity;
+    while (free_.size() > kKeptBuffers || kept_ * sizeof(float) > kKeptBytes) {
+      kept_ -= free_.front().capacity;  // the least recently released
+      free_.erase(free_.begin());
+    }
+  }
+
+ private:
+  struct Buffer {
+    std::unique_ptr<float[]> data;
+    size_t capacity;
+  };
+  std::mutex mutex_;
+  std::vector<Buffer> free_;
+  size_t kept_ = 0;
+};
+
+ScratchPool& scratchPool() {
+  static ScratchPool pool;
+  return pool;
+}
+
+// Uninitialized floats, 64-byte aligned, from the scratch pool.
 class Floats {
  public:
   Floats() = default;
-  explicit Floats(int64_t n) : storage_(new float[n + 16]) {
+  explicit Floats(int64_t n) {
+    storage_ = scratchPool().acquire(static_cast<size_t>(n) + 16, &capacity_);
     data_ = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(storage_.get()) + 63) & ~uintptr_t{63});
   }
+  Floats(Floats&& other) noexcept { *this = std::move(other); }
+  Floats& operator=(Floats&& other) noexcept {
+    giveBack();
+    storage_ = std::move(other.storage_);
+    capacity_ = other.capacity_;
+    data_ = other.data_;
+    other.data_ = nullptr;
+    return *this;
+  }
+  ~Floats() { giveBack(); }
   float* data() const { return data_; }
 
  private:
+  void giveBack() {
+    if (storage_) scratchPool().release(std::move(storage_), capacity_);
+    data_ = nullptr;
+  }
   std::unique_ptr<float[]> storage_;
+  size_t capacity_ = 0;
   float* data_ = nullptr;
 };
 

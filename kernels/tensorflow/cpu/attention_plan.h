@@ -83,6 +83,8 @@ struct IsaKernels {
   // Task (b, h, query block): dQ of those rows.
   void (*backwardQueryTask)(const Plan&, float* scratch, int64_t task);
   ScratchSizes (*scratchSizes)(const Plan&, int mode);
+  // y = e^x by the tiles' vectorized exponential (for its accuracy test).
+  void (*exponential)(const float* x, float* y, int64_t n);
 };
 
 const IsaKernels* portableKernels();
