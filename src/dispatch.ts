@@ -61,8 +61,8 @@ export interface FusedAttentionKernel {
 
 /** For declarations of the earlier form: the bias kinds of `call` not in `supported`, as reasons. */
 export function unsupportedBiasKinds(call: AttentionCall, supported: ReadonlySet<string>): string[] {
-  return call.bias == null ? [] :
-                             [...call.bias.kinds].filter(kind => !supported.has(kind)).map(kind => `bias kind '${kind}' is not supported`);
+  if (call.bias == null) return [];
+  return [...call.bias.kinds].filter(kind => !supported.has(kind)).map(kind => `bias kind '${kind}' is not supported`);
 }
 
 /** A fused kernel of one backend: its TF.js kernel configs (forward and gradient) and its declaration. */
@@ -97,7 +97,8 @@ function dispatchingKernelFunc(kernelName: string, backend: string): tf.KernelFu
     const kernel = name == null ? list[0] : list.find(k => k.declaration.name === name);
     const func = kernel?.kernelFuncs.get(kernelName);
     if (func == null) {
-      throw new Error(`${OP}: no fused kernel '${name ?? ''}' with ${kernelName} is registered for backend '${backend}'`);
+      throw new Error(
+          `${OP}: no fused kernel '${name ?? ''}' with ${kernelName} is registered for backend '${backend}'`);
     }
     return func(args);
   };
@@ -166,11 +167,12 @@ export interface AttentionDispatch {
   reasons: Record<string, string[]>;
 }
 
-/** Decides for a call: the first kernel of the backend's list that fits. The op and `attentionImplementation` use it. */
+/** Decides for a call: the first kernel of the backend's list that fits. The op and attentionImplementation use it. */
 export function chooseImplementation(backend: string, call: AttentionCall): AttentionDispatch {
   const list = kernelLists.get(backend) ?? [];
   if (list.length === 0) {
-    return {backend, implementation: 'composed', reasons: {fused: [`no fused kernel is registered for backend '${backend}'`]}};
+    const reason = `no fused kernel is registered for backend '${backend}'`;
+    return {backend, implementation: 'composed', reasons: {fused: [reason]}};
   }
   const reasons: Record<string, string[]> = {};
   for (const {declaration} of list) {

@@ -4,7 +4,9 @@
  * path. Stage names of a call's description: see kernel_layout.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {AttentionBias, checkKnownKeys, checkLiveTensor, describeValue, emptyLoweredBias, LoweredBias} from './bias/attention_bias';
+import {
+  AttentionBias, checkKnownKeys, checkLiveTensor, describeValue, emptyLoweredBias, LoweredBias,
+} from './bias/attention_bias';
 import {DenseBias} from './bias/dense_bias';
 import {LowerTriangularMask} from './bias/lower_triangular_mask';
 import {sumBroadcast} from './bias_terms';
@@ -55,7 +57,8 @@ function checkShapes(query: unknown, key: unknown, value: unknown): AttentionSha
   const [keyBatch, headsKV, seqK, keyDim] = key.shape;
   const [valueBatch, valueHeads, valueSeq, valueDim] = value.shape;
   if (headDim === 0) {
-    throw new Error(`${OP}: query must have headDim ≥ 1 (scores are dot products over it), got shape ${fmtShape(query.shape)}`);
+    throw new Error(
+        `${OP}: query must have headDim ≥ 1 (scores are dot products over it), got shape ${fmtShape(query.shape)}`);
   }
   if (keyBatch !== batch) {
     throw new Error(`${OP}: key must have batch ${batch} as query has, got shape ${fmtShape(key.shape)}`);
@@ -89,7 +92,8 @@ function checkOptions(options: unknown): asserts options is AttentionOptions {
 function toBias(b: unknown): AttentionBias {
   if (b instanceof AttentionBias) return b;
   if (b instanceof tf.Tensor) return new DenseBias(b);
-  throw new TypeError(`${OP}: bias must be a tf.Tensor, an AttentionBias or an array of these, got ${describeValue(b)}`);
+  throw new TypeError(
+      `${OP}: bias must be a tf.Tensor, an AttentionBias or an array of these, got ${describeValue(b)}`);
 }
 
 function checkScale(scale: unknown, headDim: number): number {

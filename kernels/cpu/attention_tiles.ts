@@ -104,8 +104,9 @@ export function nonFiniteRows(x: Float32Array, len: number): Uint8Array | null {
 export function accumulateRows(
     w: Float64Array, b: Float32Array, bOffset: number, j0: number, cols: number, len: number, acc: Float64Array,
     nonFinite: Uint8Array | null = null): void {
+  const firstRow = bOffset / len + j0;
   for (let c = 0; c < cols; c += 2) {
-    if (nonFinite != null && (nonFinite[bOffset / len + j0 + c] || (c + 1 < cols && nonFinite[bOffset / len + j0 + c + 1]))) {
+    if (nonFinite != null && (nonFinite[firstRow + c] || (c + 1 < cols && nonFinite[firstRow + c + 1]))) {
       accumulateNonZeroWeights(w, b, bOffset, j0 + c, c, Math.min(2, cols - c), len, acc);
       continue;
     }
@@ -209,8 +210,8 @@ export function scoreTile(
       // A -Infinity bias masks the key whatever its product (docs/contract.md §7).
       const biasValue = bias != null ? bias[biasRow + j * bs![3]] : 0;
       const windowValue = window != null ? window[windowRow + j] : 0;
-      scores[row + c] = biasValue === -Infinity || windowValue === -Infinity ? -Infinity :
-                                                                               scores[row + c] * scale + biasValue + windowValue;
+      const masked = biasValue === -Infinity || windowValue === -Infinity;
+      scores[row + c] = masked ? -Infinity : scores[row + c] * scale + biasValue + windowValue;
     }
   }
 }

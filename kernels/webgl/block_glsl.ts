@@ -139,10 +139,14 @@ export function rowDotRowGlsl(acc: string, a: Cursor, b: Cursor, dim: number): s
 /**
  * acc(r, c) += Σ_j tile(r, j) · m(j, c) over `pairs` pairs of j: `tile` steps along its
  * columns, `m` along its rows. The last pair's second row of m is padding when `padded`
- * (null: never).
+ * (null: never). With `skipZeroWeights`, a row of m is not read where the tile is 0 (a
+ * masked key's value, docs/contract.md §7: 0 · NaN would be NaN).
  */
-export function tileTimesMatrixGlsl(acc: string, tile: Cursor, m: Cursor, pairs: string, padded: string | null): string {
-  const product = `${acc} += a.xxzz * b.xyxy + a.yyww * b.zwzw;`;
+export function tileTimesMatrixGlsl(
+    acc: string, tile: Cursor, m: Cursor, pairs: string, padded: string | null, skipZeroWeights = false): string {
+  const zero = 'vec4(0.0)';
+  const term = (w: string, m: string) => skipZeroWeights ? `mix(${zero}, ${w} * ${m}, notEqual(${w}, ${zero}))` : `${w} * ${m}`;
+  const product = `${acc} += ${term('a.xxzz', 'b.xyxy')} + ${term('a.yyww', 'b.zwzw')};`;
   return walkGlsl(cursors(tile, m), pairs, product, padded != null ? `if (${padded}) b.zw = vec2(0.0); ${product}` : undefined);
 }
 

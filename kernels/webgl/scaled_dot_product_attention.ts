@@ -50,7 +50,7 @@ export function scaledDotProductAttentionWebGL(
       const probs = runner.run(new ProbabilitiesProgram(g, tileShape, true, g.dropout), [scores, logsumexp], [at, ...dropout]);
       runner.free(scores);
       const part = runner.run(
-          new TileTimesMatrixProgram(g, valueDim, tileShape, vRows.info.shape), [probs, vRows.info, ...keyRange],
+          new TileTimesMatrixProgram(g, valueDim, tileShape, vRows.info.shape, true), [probs, vRows.info, ...keyRange],
           [at, originUniform(null, vRows), [1]]);
       runner.free(probs);
       output.put(part, at);

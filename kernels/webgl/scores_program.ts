@@ -73,8 +73,13 @@ export class ScoresProgram implements GPGPUProgram {
     }
     if (g.ranged) this.variableNames.push('keyRange');
     if (probabilities) this.variableNames.push('logsumexp');
+    // A -Infinity bias masks its entry whatever the product there (docs/contract.md §7).
     const addBias = biasTerms.map(fn => `
-          acc += ${fn}(b, h, i, j);`).join('');
+          {
+            vec4 term = ${fn}(b, h, i, j);
+            acc += term;
+            visible = bvec4(vec4(visible) * vec4(notEqual(term, vec4(NEG_INF))));
+          }`).join('');
     // Probabilities: masked entries (score -Infinity) are exactly 0, even on a fully masked
     // row, whose logsumexp is +Infinity.
     const finish = probabilities ? `

@@ -16,8 +16,11 @@ export class TileTimesMatrixProgram implements GPGPUProgram {
   packedOutput = true;
   customUniforms = [TILE_UNIFORM, ORIGIN_UNIFORM, {name: 'factor', type: 'float' as const}];
 
-  /** Inputs: tile, matrix ([kv heads, Sk, cols], `matrixShape`), then keyRange where present. */
-  constructor(g: AttentionGeometry, cols: number, tileShape: number[], matrixShape: number[]) {
+  /**
+   * Inputs: tile, matrix ([kv heads, Sk, cols], `matrixShape`), then keyRange where present.
+   * `skipZeroWeights`: rows of the matrix are not read where the tile is 0 (P·V, see tileTimesMatrixGlsl).
+   */
+  constructor(g: AttentionGeometry, cols: number, tileShape: number[], matrixShape: number[], skipZeroWeights = false) {
     this.outputShape = [tileShape[0], tileShape[1], cols];
     if (g.ranged) this.variableNames.push('keyRange');
     this.userCode = `
@@ -39,7 +42,7 @@ export class TileTimesMatrixProgram implements GPGPUProgram {
           int hi = max(range.y, range.w);
           int start = lo - (lo & 1);
           int pairs = (hi - start + 1) / 2;
-          ${tileTimesMatrixGlsl('result', {input: 'tileIn', shape: tileShape, start: ['n', 't', 'start'], along: 'col'}, {input: 'matrix', shape: matrixShape, start: ['kv - origin.z', 'start', 'col'], along: 'row'}, 'pairs', g.shape.seqK % 2 === 1 ? 'start + 2 * pairs > SEQ_K' : null)}
+          ${tileTimesMatrixGlsl('result', {input: 'tileIn', shape: tileShape, start: ['n', 't', 'start'], along: 'col'}, {input: 'matrix', shape: matrixShape, start: ['kv - origin.z', 'start', 'col'], along: 'row'}, 'pairs', g.shape.seqK % 2 === 1 ? 'start + 2 * pairs > SEQ_K' : null, skipZeroWeights)}
           result *= factor;
         }
         ${zeroPaddingGlsl('result', 'i', 'SEQ_Q', 'col', `${cols}`)}

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {reduceToShape} from '../bias_terms';
 import {CausalMode} from '../kernel_names';
-import {AttentionShape, OP, scoreShape} from '../shapes';
+import {AttentionShape, fmtShape, OP, scoreShape} from '../shapes';
 
 /** The kinds that have a kernel form (docs/contract.md §3); each kernel declares which it supports. */
 export const BIAS_KINDS = ['tensor', 'window', 'causal', 'blockDiagonal'] as const;
@@ -99,7 +99,7 @@ export function describeValue(x: unknown): string {
   if (typeof x === 'string') return `string '${x}'`;
   if (typeof x === 'number' || typeof x === 'boolean') return `${typeof x} ${String(x)}`;
   if (Array.isArray(x)) return 'an array';
-  if (x instanceof tf.Tensor) return x.isDisposed ? 'a disposed tf.Tensor' : `a tf.Tensor of shape [${x.shape.join(',')}]`;
+  if (x instanceof tf.Tensor) return x.isDisposed ? 'a disposed tf.Tensor' : `a tf.Tensor of shape ${fmtShape(x.shape)}`;
   return typeof x;
 }
 
