@@ -28,6 +28,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -420,6 +421,7 @@ std::vector<Spec> cases() {
   add({"GQA, Dv != D, padded dims", 2, 4, 2, 65, 130, 24, 40});
   add({"MQA, one key/value head", 1, 4, 1, 129, 64, 64, 16});
   add({"one row, one key, D = 1", 1, 1, 1, 1, 1, 1, 3});
+  add({"no keys (Sk = 0): every row masked", 2, 2, 1, 5, 0, 8, 8});
   Spec causal{"causal top-left", 1, 2, 2, 150, 150, 32, 32};
   causal.causal = 1;
   add(causal);
@@ -492,6 +494,33 @@ std::vector<Spec> cases() {
   return list;
 }
 
+// Calls from several threads at once (TensorFlow runs independent ops concurrently): each
+// gives the bits it gives alone, whichever of them holds the thread pool.
+void testConcurrentCalls(uint64_t seed, const std::vector<std::string>& variants) {
+  Spec a{"concurrent calls A", 2, 4, 2, 100, 90, 32, 32};
+  a.bias = "1hij";
+  a.dropout = 0.2;
+  Spec b{"concurrent calls B", 1, 3, 1, 70, 130, 16, 24};
+  b.causal = 1;
+  const Draw drawA = draw(a, seed), drawB = draw(b, seed + 1);
+  for (const std::string& variant : variants) {
+    cpu::selectSimd(variant);
+    const Outputs aloneA = runCore(drawA, 2), aloneB = runCore(drawB, 2);
+    bool same = true;
+    for (int round = 0; round < 4; ++round) {
+      Outputs togetherA, togetherB;
+      std::thread other([&] { togetherB = runCore(drawB, 2); });
+      togetherA = runCore(drawA, 2);
+      other.join();
+      same = same && sameBits(aloneA.out, togetherA.out) && sameBits(aloneA.dq, togetherA.dq) &&
+             sameBits(aloneA.dk, togetherA.dk) && sameBits(aloneA.dbias, togetherA.dbias) &&
+             sameBits(aloneB.out, togetherB.out) && sameBits(aloneB.dq, togetherB.dq) &&
+             sameBits(aloneB.dv, togetherB.dv);
+    }
+    check(same, "concurrent calls [" + variant + "] give the bits of lone calls");
+  }
+}
+
 // Small shapes for finite differences (every bias kind, masks and dropout).
 std::vector<Spec> smallCases() {
   Spec plain{"small: GQA, Dv != D", 2, 2, 1, 5, 7, 3, 4};
@@ -541,6 +570,7 @@ int main(int argc, char** argv) {
   for (const std::string& variant : variants) testExponential(variant, seed + ++index);
   for (double rate : {0.1, 0.5}) testDropoutDecisions(seed + ++index, rate, variants);
   for (const Spec& s : smallCases()) testReferenceGradients(s, seed + ++index);
+  testConcurrentCalls(seed + ++index, variants);
   for (const Spec& s : cases()) {
     const int before = failed;
     testCase(s, seed + ++index, variants);
