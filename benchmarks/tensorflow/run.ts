@@ -1,0 +1,184 @@
+/**
+ * The native kernels against TensorFlow's own composed ops on tfjs-node's `tensorflow`
+ * backend, side by side in one run, with PyTorch's CPU scaled_dot_product_attention as the
+ * anchor, the extra peak memory of a long sequence, and the Swin-T training step.
+ * Run: npm run bench:tensorflow   (writes the 'tensorflow' section of benchmarks/RESULTS.md)
+ *
+ * PyTorch runs from TORCH_PYTHON, else .tmp/torch-cpu/bin/python (a venv with
+ * torch==2.13.0+cpu); without it the anchor column says so.
+ */
+import {spawnSync} from 'node:child_process';
+import {existsSync, readFileSync, writeFileSync} from 'node:fs';
+import {createRequire} from 'node:module';
+import {cpus, freemem, loadavg} from 'node:os';
+import {fileURLToPath} from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import {tensorflowAvailability} from '../../src/node';
+import {Attention, composedBaseline, fusedAttention, Inputs, medianMsInTurns, randomInputs} from '../harness';
+import {markdownTable, writeResultsSection} from '../results';
+import {benchmarkSwinT, SwinRow} from '../swin/swin_t';
+import {median} from '../stats';
+
+const CASES: {label: string, shape: number[], bias?: number[]}[] = [
+  {label: '[1,8,512,64]', shape: [1, 8, 512, 64]},
+  {label: '[1,8,1024,64]', shape: [1, 8, 1024, 64]},
+  {label: '[256,3,49,32] + bias [1,3,49,49]', shape: [256, 3, 49, 32], bias: [1, 3, 49, 49]},
+];
+const MEMORY_SHAPE = [1, 8, 8192, 64];
+/** Composed attention at MEMORY_SHAPE holds several 2.1 GB score tensors: measured only with this much free. */
+const COMPOSED_MEMORY_FREE_BYTES = 16 * 2 ** 30;
+const WARMUP = 2;
+const REPS = Number(process.env.BENCH_REPS ?? 9);
+const SWIN_REPS = Number(process.env.BENCH_SWIN_REPS ?? 3);
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const script = fileURLToPath(import.meta.url);
+
+/**
+ * The passes end in a reduction read back, not in reading the outputs: tfjs-node's dataSync()
+ * of large tensors is far slower than the attention itself (NOTES: 9 s for 32 MB).
+ */
+function forwardSum(attention: Attention, x: Inputs): void {
+  const sum = tf.tidy(() => tf.sum(attention(x.q, x.k, x.v, x.bias)));
+  sum.dataSync();
+  sum.dispose();
+}
+
+function forwardBackwardSum(attention: Attention, x: Inputs): void {
+  const sum = tf.tidy(() => {
+    const inputs = x.bias != null ? [x.q, x.k, x.v, x.bias] : [x.q, x.k, x.v];
+    const grads = tf.grads((...xs: tf.Tensor[]) => attention(xs[0], xs[1], xs[2], xs[3]))(inputs, x.dy);
+    return tf.addN(grads.map(g => tf.sum(g)));
+  });
+  sum.dataSync();
+  sum.dispose();
+}
+
+function loadTfjsNode(): void {
+  createRequire(import.meta.url)('@tensorflow/tfjs-node');
+  const native = tensorflowAvailability();
+  if (!native.available) throw new Error(`bench:tensorflow: the native kernels cannot run: ${native.reason}`);
+}
+
+/** Peak resident bytes since the last reset (Linux: VmHWM, reset through clear_refs), and the current ones. */
+function residentBytes(): {peak: number, current: number} {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kB = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) * 1024;
+  return {peak: kB('VmHWM'), current: kB('VmRSS')};
+}
+
+/**
+ * In a child process (--memory=fused|composed): the resident bytes one forward+backward at
+ * MEMORY_SHAPE adds at its peak above those held before it (inputs made, kernels loaded).
+ */
+async function memoryChild(mode: string): Promise<void> {
+  loadTfjsNode();
+  await tf.setBackend('tensorflow');
+  const attention = mode === 'fused' ? fusedAttention : composedBaseline;
+  const small = randomInputs([1, 8, 64, 64]);
+  forwardBackwardSum(attention, small);  // loads the kernels
+  const x = randomInputs(MEMORY_SHAPE);
+  tf.tidy(() => tf.addN([x.q, x.k, x.v, x.dy].map(t => tf.sum(t)))).dataSync();
+  writeFileSync('/proc/self/clear_refs', '5');
+  const before = residentBytes().current;
+  const start = performance.now();
+  forwardBackwardSum(attention, x);
+  const ms = performance.now() - start;
+  console.log(JSON.stringify({extraPeakBytes: residentBytes().peak - before, ms}));
+}
+
+function measureMemory(mode: string): {extraPeakBytes: number, ms: number} | string {
+  if (mode === 'composed' && freemem() < COMPOSED_MEMORY_FREE_BYTES) {
+    return `not measured: ${(freemem() / 2 ** 30).toFixed(1)} GiB free, under the ${COMPOSED_MEMORY_FREE_BYTES / 2 ** 30} GiB it needs`;
+  }
+  const child = spawnSync(process.execPath, ['--import', 'tsx', script, `--memory=${mode}`], {cwd: root, encoding: 'utf8'});
+  const line = child.stdout.trim().split('\n').pop() ?? '';
+  if (child.status !== 0 || !line.startsWith('{')) return `failed (exit ${child.status}): ${child.stderr.trim().split('\n').pop()}`;
+  return JSON.parse(line);
+}
+
+function torchAnchor(): {version: string, threads: number, ms: Map<string, number>} | string {
+  const python = process.env.TORCH_PYTHON ?? `${root}.tmp/torch-cpu/bin/python`;
+  if (!existsSync(python)) return `no PyTorch (${python}; set TORCH_PYTHON)`;
+  const out = `${root}build/torch_sdpa_cpu.json`;
+  const child = spawnSync(python, [fileURLToPath(new URL('./torch_sdpa_cpu.py', import.meta.url)), out, String(REPS)],
+                          {stdio: ['ignore', 'inherit', 'inherit']});
+  if (child.status !== 0) return `PyTorch's run failed (exit ${child.status})`;
+  const result = JSON.parse(readFileSync(out, 'utf8')) as {torch: string, threads: number, rows: {label: string, pass: string, ms: number}[]};
+  return {version: result.torch, threads: result.threads, ms: new Map(result.rows.map(r => [`${r.label} ${r.pass}`, r.ms]))};
+}
+
+async function main(): Promise<void> {
+  loadTfjsNode();
+  await tf.setBackend('tensorflow');
+  const rows: (string | number)[][] = [];
+  const ratios: {label: string, pass: string, ratio: number}[] = [];
+  const timed: {label: string, pass: string, fused: number, composed: number}[] = [];
+  for (const c of CASES) {
+    const x = randomInputs(c.shape, c.bias);
+    for (const pass of ['forward', 'forward+backward'] as const) {
+      const run = pass === 'forward' ? forwardSum : forwardBackwardSum;
+      const [fused, composed] = await medianMsInTurns(
+          [async () => run(fusedAttention, x), async () => run(composedBaseline, x)], WARMUP, REPS);
+      timed.push({label: c.label, pass, fused, composed});
+      ratios.push({label: c.label, pass, ratio: composed / fused});
+      console.log(`${c.label} ${pass}: fused ${fused.toFixed(1)} ms, composed ${composed.toFixed(1)} ms (${(composed / fused).toFixed(2)}×)`);
+    }
+    tf.dispose(Object.values(x).filter((t): t is tf.Tensor => t != null));
+  }
+  const torch = torchAnchor();
+  for (const t of timed) {
+    const torchMs = typeof torch === 'string' ? undefined : torch.ms.get(`${t.label} ${t.pass}`);
+    rows.push([
+      t.label, t.pass, t.fused.toFixed(1), t.composed.toFixed(1), `${(t.composed / t.fused).toFixed(2)}×`,
+      torchMs != null ? torchMs.toFixed(1) : '–', torchMs != null ? `${(torchMs / t.fused).toFixed(2)}×` : '–',
+    ]);
+  }
+
+  const memory = ['fused', 'composed'].map(mode => {
+    const m = measureMemory(mode);
+    console.log(`[1,8,8192,64] forward+backward ${mode}: ${typeof m === 'string' ? m : `${(m.extraPeakBytes / 1e6).toFixed(0)} MB, ${m.ms.toFixed(0)} ms`}`);
+    return m;
+  });
+  const memoryCell = (m: (typeof memory)[number]) =>
+      typeof m === 'string' ? m : `${(m.extraPeakBytes / 1e6).toFixed(0)} MB (${(m.ms / 1000).toFixed(1)} s)`;
+
+  const swin: SwinRow[] = await benchmarkSwinT('tensorflow', [8], SWIN_REPS, line => console.log(line));
+  const swinRows = swin.map(r => {
+    const [fused, composed] = [median(r.fused.times), median(r.composed.times)];
+    return [`Swin-T batch ${r.batch}`, r.pass, fused.toFixed(0), composed.toFixed(0), `${(composed / fused).toFixed(2)}×`];
+  });
+
+  const header = ['shape', 'pass', 'native fused ms', 'TF composed ms', 'speed-up', 'PyTorch SDPA ms', 'PyTorch / fused'];
+  const table = markdownTable(header, rows);
+  const torchNote = typeof torch === 'string' ? `PyTorch: ${torch}.` :
+      `PyTorch ${torch.version} (${torch.threads} threads) ran right after, in its own process, with the same reduction.`;
+  const targets = ratios.map(r => `${r.label} ${r.pass} ${r.ratio.toFixed(2)}× (target ${r.pass === 'forward' ? 2 : 1.5}×)`);
+  console.log(`\n${table}\n\ntargets: ${targets.join('; ')}`);
+  writeResultsSection('tensorflow', [
+    '## tensorflow backend (tfjs-node, CPU): native fused vs TensorFlow composed',
+    '',
+    `\`npm run bench:tensorflow\`; ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, tfjs-node ` +
+        `${tf.version.tfjs} on TensorFlow 2.21's CPU wheel (npm run setup:tfjs-node), ${cpus()[0].model}, 1-minute ` +
+        `load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores at the end (shared with other work). ` +
+        `${WARMUP} warm-up rounds, then the median of ${REPS} rounds, fused and composed taken in turns; each pass ` +
+        'ends in a sum read back (tfjs-node reads large tensors back slowly). Composed: matMul → mul(scale) → ' +
+        'add(bias) → softmax → matMul as TensorFlow ops, gradients from @tensorflow/tfjs. ' + torchNote,
+    '',
+    table,
+    '',
+    `Extra peak resident memory of one forward+backward at [1,8,8192,64] (RSS high-water mark above the ` +
+        `resident bytes before it, in a fresh process): native fused ${memoryCell(memory[0])}; TensorFlow composed ` +
+        `${memoryCell(memory[1])}.`,
+    '',
+    `Swin-T (timm's swin_tiny_patch4_window7_224) on tensorflow, median of ${SWIN_REPS} runs after a warm-up, ` +
+        'fused then composed:',
+    '',
+    markdownTable(['model', 'pass', 'fused ms', 'composed ms', 'composed / fused'], swinRows),
+  ].join('\n'));
+}
+
+const memoryMode = process.argv.find(a => a.startsWith('--memory='))?.slice('--memory='.length);
+(memoryMode != null ? memoryChild(memoryMode) : main()).catch(e => {
+  console.error(e);
+  process.exit(1);
+});
