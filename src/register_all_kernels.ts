@@ -6,9 +6,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {cpuKernels} from '../kernels/cpu/index';
 import {webglKernels} from '../kernels/webgl/index';
+import {webgpuKernels} from '../kernels/webgpu/index';
 import {registerFusedBackend} from './dispatch';
 import {attentionGradConfig} from './gradient';
 
 registerFusedBackend(cpuKernels);
 registerFusedBackend(webglKernels);
+registerFusedBackend(webgpuKernels);
 tf.registerGradient(attentionGradConfig);

@@ -31,13 +31,13 @@ export class AttentionForwardProgram implements WebGPUProgram {
     this.outputShape = [batch * headsQ * seqQ, valueDim + 1];
     this.workgroupSize = [this.rows, 1, 1];
     this.dispatch = [batch * headsQ * Math.ceil(seqQ / this.rows), 1, 1];
-    this.shaderKey = `attentionForward_${variantKey(g)}_${this.rows}_${this.keys}`;
+    this.shaderKey = `attentionForward_${variantKey(g)}_${this.keys}`;
   }
 
   getUserCode(): string {
     const {rows, keys} = this;
     return `
-  ${scoreWgsl(this.g, 'ranges[x]', rows, rows)}
+  ${scoreWgsl(this.g, 'ranges[x]')}
   ${vecLoaderWgsl('query', 'uniforms.dims.z')}
   ${vecLoaderWgsl('key', 'uniforms.dims.z')}
   ${vecLoaderWgsl('value', 'uniforms.dims.w')}
@@ -85,6 +85,7 @@ export class AttentionForwardProgram implements WebGPUProgram {
     var runningMax = 0.0;
     var runningSum = 0.0;
     var seen = false;
+    var poisoned = false;
     for (var j0 = blk.z; j0 < blk.w; j0 += KEYS) {
       workgroupBarrier();
       for (var t = lane; t < KEYS * HEAD_VECS; t += ROWS) {
@@ -101,12 +102,18 @@ export class AttentionForwardProgram implements WebGPUProgram {
       for (var c = 0; c < KEYS; c++) {
         let j = j0 + c;
         var s = -uniforms.INFINITY;
-        if (j >= keys.x && j < keys.y) {
+        let biasValue = biasAt(biasRow, min(j, dims.y - 1));
+        if (j >= keys.x && j < keys.y && !isNegInf(biasValue)) {
           var d = 0.0;
           for (var v = 0; v < HEAD_VECS; v++) {
             d += dot(q[v], keyTile[c * HEAD_VECS + v]);
           }
-          s = biased(d, biasRow, j);
+          s = d * uniforms.scale + biasValue;
+          // A non-finite score of a key the row reads makes the row NaN (docs/contract.md §7).
+          if (!isFiniteValue(s)) {
+            poisoned = true;
+            s = -uniforms.INFINITY;
+          }
         }
         scores[c] = s;
         if (!isNegInf(s)) {
@@ -139,9 +146,10 @@ export class AttentionForwardProgram implements WebGPUProgram {
       let inverse = select(0.0, 1.0 / runningSum, seen);
       let out = row * (dims.w + 1);
       for (var e = 0; e < dims.w; e++) {
-        result[out + e] = acc[e / 4][e % 4] * inverse;
+        result[out + e] = select(acc[e / 4][e % 4] * inverse, uniforms.NAN, poisoned);
       }
-      result[out + dims.w] = select(uniforms.INFINITY, runningMax + log(runningSum), seen);
+      let lse = select(uniforms.INFINITY, runningMax + log(runningSum), seen);
+      result[out + dims.w] = select(lse, uniforms.NAN, poisoned);
     }
   }`;
   }

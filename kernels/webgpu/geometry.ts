@@ -65,9 +65,11 @@ export function tileRows(vecs: number): number {
   return Math.max(1, Math.min(MAX_TILE_ROWS, Math.floor(TILE_BYTES / (16 * vecs))));
 }
 
-/** A key that names the shader variant: everything baked into the WGSL. */
+/** A key that names the shader variant: everything score_wgsl.ts bakes into the WGSL. */
 export function variantKey(g: AttentionGeometry): string {
-  return [g.headVecs, g.valueVecs, g.hasBias, g.hasWindow, g.ranged, g.dropout].map(Number).join('_');
+  const {seqQ, seqK} = g.layout.shape;
+  return [g.headVecs, g.valueVecs, g.hasBias, g.hasWindow, g.ranged, g.dropout, rowsPerWorkgroup(seqQ), rowsPerWorkgroup(seqK)]
+      .map(Number).join('_');
 }
 
 /** The storage buffers a score program reads besides its own, in binding order. */
@@ -106,13 +108,14 @@ export function attentionUniforms(g: AttentionGeometry): Uniform[] {
 
 /**
  * The ranges buffer of a ranged call, as float32 (exact: the declaration keeps sequences
- * below 2^24): per query row its key range [keyStart, keyEnd), then per block of
- * `rowBlock` query rows the keys any of them sees, then per block of `keyBlock` keys the
- * query rows that see any of them. Offsets: see `rangeOffsets` in WGSL.
+ * below 2^24): per query row its key range [keyStart, keyEnd), then per workgroup of query
+ * rows the keys any of them sees, then per workgroup of keys the query rows that see any of
+ * them (workgroups of rowsPerWorkgroup(seqQ) rows and rowsPerWorkgroup(seqK) keys). The
+ * WGSL that reads it: score_wgsl.ts.
  */
-export function rangesTensor(backend: WebGPUBackend, g: AttentionGeometry, rowBlock: number, keyBlock: number):
-    TensorInfo {
+export function rangesTensor(backend: WebGPUBackend, g: AttentionGeometry): TensorInfo {
   const {keyStart, keyEnd, shape: {seqQ, seqK}} = g.layout;
+  const rowBlock = rowsPerWorkgroup(seqQ), keyBlock = rowsPerWorkgroup(seqK);
   const rowBlocks = Math.ceil(seqQ / rowBlock), keyBlocks = Math.ceil(seqK / keyBlock);
   const values = new Float32Array(2 * seqQ + 2 * rowBlocks + 2 * keyBlocks);
   values.set(keyStart, 0);
@@ -134,4 +137,15 @@ export function rangesTensor(backend: WebGPUBackend, g: AttentionGeometry, rowBl
   for (let r = 0; r < rowBlocks; r++) if (values[rowHi + r] === 0) values[rowLo + r] = 0;
   for (let kb = 0; kb < keyBlocks; kb++) if (values[keyHi + kb] === 0) values[keyLo + kb] = 0;
   return backend.makeTensorInfo([values.length], 'float32', values);
+}
+
+/**
+ * The most workgroup memory any program of a call declares: its staged tile of
+ * tileRows(vecs) rows of `vecs` vec4s, plus, in KeyValueGradProgram, 28 bytes of row
+ * statistics per row and the 16-byte block vector.
+ */
+export function largestWorkgroupBytes(headDim: number, valueDim: number): number {
+  const vecs = Math.ceil(headDim / 4) + Math.ceil(valueDim / 4);
+  const rows = tileRows(vecs);
+  return rows * vecs * 16 + rows * 28 + 16;
 }

@@ -2,8 +2,9 @@
 import type {FusedBackendKernels} from '../../src/dispatch';
 import {webgpuDeclaration} from './declaration';
 import {scaledDotProductAttentionWebGPUConfig} from './scaled_dot_product_attention';
+import {scaledDotProductAttentionGradWebGPUConfig} from './scaled_dot_product_attention_grad';
 
 export const webgpuKernels: FusedBackendKernels = {
-  kernelConfigs: [scaledDotProductAttentionWebGPUConfig],
+  kernelConfigs: [scaledDotProductAttentionWebGPUConfig, scaledDotProductAttentionGradWebGPUConfig],
   declaration: webgpuDeclaration,
 };

@@ -19,7 +19,7 @@ export function scaledDotProductAttentionWebGPU(
   const runner = new ProgramRunner(backend);
   try {
     const program = new AttentionForwardProgram(g);
-    const ranges = g.ranged ? [runner.temporary(rangesTensor(backend, g, program.rows, program.rows))] : [];
+    const ranges = g.ranged ? [runner.temporary(rangesTensor(backend, g))] : [];
     const both = runner.temporary(runner.run(
         program, [inputs.query, inputs.key, inputs.value, ...biasInputs(g, inputs), ...ranges], attentionUniforms(g)));
     return [

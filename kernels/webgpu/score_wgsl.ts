@@ -4,7 +4,7 @@
  * block-diagonal masks, and the flat workgroup index (tfjs spreads a long dispatch over y
  * and z). Programs declare ATTENTION_UNIFORMS (geometry.ts) and the inputs named here.
  */
-import {AttentionGeometry} from './geometry';
+import {AttentionGeometry, rowsPerWorkgroup} from './geometry';
 
 /** The rows of the ranges buffer (geometry.ts rangesTensor) for row blocks of `rowBlock` and key blocks of `keyBlock`. */
 function rangeOffsetsWgsl(rangesAt: string, rowBlock: number, keyBlock: number): string {
@@ -26,10 +26,11 @@ function rangeOffsetsWgsl(rangesAt: string, rowBlock: number, keyBlock: number):
 }
 
 /**
- * Helpers every score program has. `rangesAt`: element x of the ranges buffer, as WGSL;
- * `rowBlock` / `keyBlock`: the block sizes it was made for (both read only when ranged).
+ * Helpers every score program has. `rangesAt`: element x of the ranges buffer, as WGSL (read
+ * only when the call is ranged).
  */
-export function scoreWgsl(g: AttentionGeometry, rangesAt: string, rowBlock: number, keyBlock: number): string {
+export function scoreWgsl(g: AttentionGeometry, rangesAt: string): string {
+  const {seqQ, seqK} = g.layout.shape;
   return `
   const HEAD_VECS = ${g.headVecs};
   const VALUE_VECS = ${g.valueVecs};
@@ -67,13 +68,18 @@ export function scoreWgsl(g: AttentionGeometry, rangesAt: string, rowBlock: numb
     return vec2<i32>(b * bs.x + h * bs.y + i * bs.z, (b % uniforms.heads.w) * ws.x + h * ws.y + i * ws.z);
   }
 
-  /** scale · q·k plus the biases of key j. */
-  fn biased(dotQK : f32, rows : vec2<i32>, j : i32) -> f32 {
-    var s = dotQK * uniforms.scale;
+  /**
+   * The summed biases of key j for the row whose biasRows are \`rows\`. Where it is
+   * -Infinity the key is masked and not read (docs/contract.md §7): callers test it first.
+   */
+  fn biasAt(rows : vec2<i32>, j : i32) -> f32 {
+    var s = 0.0;
     ${g.hasBias ? 's = s + bias[rows.x + j * uniforms.biasStrides.w];' : ''}
     ${g.hasWindow ? 's = s + windowBias[rows.y + j];' : ''}
     return s;
   }
+
+  fn isFiniteValue(x : f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
 
   /** Keys [start, end) row i may see. */
   fn keyRange(i : i32) -> vec2<i32> {
@@ -87,7 +93,7 @@ export function scoreWgsl(g: AttentionGeometry, rangesAt: string, rowBlock: numb
   fn blockRows(block : i32) -> vec2<i32> {
     ${g.ranged ? 'return keyBlockRows(block);' : 'return vec2<i32>(0, uniforms.dims.x);'}
   }
-  ${g.ranged ? rangeOffsetsWgsl(rangesAt, rowBlock, keyBlock) : ''}
+  ${g.ranged ? rangeOffsetsWgsl(rangesAt, rowsPerWorkgroup(seqQ), rowsPerWorkgroup(seqK)) : ''}
 
   `;
 }
@@ -111,3 +117,15 @@ export function vecLoaderWgsl(name: string, dim: string): string {
     return x;
   }`;
 }
+
+/** The inputs every backward program reads first, in binding order (then the biases). */
+export const BACKWARD_INPUTS = ['query', 'key', 'value', 'dy', 'stats'];
+
+/** Readers of the row stats buffer (row_stats_program.ts). */
+export const statsWgsl = {
+  rangesAt: 'stats[2 * statsRows() + x]',
+  functions: `
+  fn statsRows() -> i32 { return uniforms.heads.x * uniforms.heads.y * uniforms.dims.x; }
+  fn rowLogsumexp(row : i32) -> f32 { return stats[row]; }
+  fn rowOutputDot(row : i32) -> f32 { return stats[statsRows() + row]; }`,
+};

@@ -1,0 +1,151 @@
+/**
+ * dK and dV (FlashAttention-2's key-side pass): an invocation owns a key of a key/value
+ * head, keeps k, v and their accumulators in registers and walks the staged tiles of query
+ * rows and dO of every query head of its group (GQA sums over the group here):
+ * dV += P'ᵀ dO, dK += scale · dSᵀ Q. Writes [B·Hkv·Sk, D + Dv]: dK, then dV, per key.
+ */
+import type {WebGPUProgram} from '@tensorflow/tfjs-backend-webgpu';
+import {
+  ATTENTION_UNIFORMS, AttentionGeometry, biasVariableNames, rowsPerWorkgroup, tileRows, variantKey,
+} from './geometry';
+import {BACKWARD_INPUTS, scoreWgsl, statsWgsl, vecLoaderWgsl} from './score_wgsl';
+
+export class KeyValueGradProgram implements WebGPUProgram {
+  variableNames: string[];
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout = {x: [0]};
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number];
+  uniforms = ATTENTION_UNIFORMS;
+  /** Keys per workgroup, and query rows per staged tile. */
+  readonly keys: number;
+  readonly rows: number;
+
+  constructor(private readonly g: AttentionGeometry) {
+    const {batch, headsKV, seqK, headDim, valueDim} = g.layout.shape;
+    this.keys = rowsPerWorkgroup(seqK);
+    this.rows = tileRows(g.headVecs + g.valueVecs);
+    this.variableNames = [...BACKWARD_INPUTS, ...biasVariableNames(g)];
+    this.outputShape = [batch * headsKV * seqK, headDim + valueDim];
+    this.workgroupSize = [this.keys, 1, 1];
+    this.dispatch = [batch * headsKV * Math.ceil(seqK / this.keys), 1, 1];
+    this.shaderKey = `attentionKeyValueGrad_${variantKey(g)}_${this.rows}`;
+  }
+
+  getUserCode(): string {
+    const {rows, keys} = this;
+    return `
+  ${scoreWgsl(this.g, statsWgsl.rangesAt)}
+  ${statsWgsl.functions}
+  ${vecLoaderWgsl('query', 'uniforms.dims.z')}
+  ${vecLoaderWgsl('key', 'uniforms.dims.z')}
+  ${vecLoaderWgsl('value', 'uniforms.dims.w')}
+  ${vecLoaderWgsl('dy', 'uniforms.dims.w')}
+  const KEYS = ${keys};
+  const ROWS = ${rows};
+  var<workgroup> queryTile : array<vec4<f32>, ${rows * this.g.headVecs}>;
+  var<workgroup> dyTile : array<vec4<f32>, ${rows * this.g.valueVecs}>;
+  // Per staged row: (logsumexp, rowsum(dO ⊙ O), first key, end of keys); +Infinity marks a row without keys.
+  var<workgroup> rowStats : array<vec4<f32>, ROWS>;
+  var<workgroup> rowBiases : array<vec2<i32>, ROWS>;
+  var<workgroup> rowStates : array<u32, ROWS>;
+  // (b·Hkv + kv head, key block, first query row, end of query rows) of this workgroup.
+  var<workgroup> workgroupBlock : vec4<i32>;
+
+  fn main(index : i32) {
+    let lane = i32(localIndex);
+    let dims = uniforms.dims;
+    let heads = uniforms.heads;
+    if (lane == 0) {
+      let keyBlocks = (dims.y + KEYS - 1) / KEYS;
+      let w = flatWorkgroup();
+      let queries = blockRows(w % keyBlocks);
+      workgroupBlock = vec4<i32>(w / keyBlocks, w % keyBlocks, queries.x, queries.y);
+    }
+    let blk = workgroupUniformLoad(&workgroupBlock);
+    if (blk.x >= heads.x * heads.z) {
+      return;
+    }
+    let kvHead = blk.x;
+    let b = kvHead / heads.z;
+    let group = heads.y / heads.z;
+    let j = blk.y * KEYS + lane;
+    let live = j < dims.y;
+    let keyRow = kvHead * dims.y + min(j, dims.y - 1);
+    var k : array<vec4<f32>, HEAD_VECS>;
+    for (var v = 0; v < HEAD_VECS; v++) {
+      k[v] = keyVec(keyRow, v);
+    }
+    var val : array<vec4<f32>, VALUE_VECS>;
+    for (var v = 0; v < VALUE_VECS; v++) {
+      val[v] = valueVec(keyRow, v);
+    }
+    var dk : array<vec4<f32>, HEAD_VECS>;
+    var dv : array<vec4<f32>, VALUE_VECS>;
+    for (var member = 0; member < group; member++) {
+      let h = (kvHead % heads.z) * group + member;
+      let batchHead = b * heads.y + h;
+      for (var i0 = blk.z; i0 < blk.w; i0 += ROWS) {
+        workgroupBarrier();
+        for (var t = lane; t < ROWS * HEAD_VECS; t += KEYS) {
+          let i = min(i0 + t / HEAD_VECS, dims.x - 1);
+          queryTile[t] = queryVec(batchHead * dims.x + i, t % HEAD_VECS);
+        }
+        for (var t = lane; t < ROWS * VALUE_VECS; t += KEYS) {
+          let i = min(i0 + t / VALUE_VECS, dims.x - 1);
+          dyTile[t] = dyVec(batchHead * dims.x + i, t % VALUE_VECS);
+        }
+        for (var r = lane; r < ROWS; r += KEYS) {
+          let i = i0 + r;
+          let ic = min(i, dims.x - 1);
+          let row = batchHead * dims.x + ic;
+          let keys = keyRange(ic);
+          let lse = select(uniforms.INFINITY, rowLogsumexp(row), i < blk.w);
+          rowStats[r] = vec4<f32>(lse, rowOutputDot(row), f32(keys.x), f32(keys.y));
+          rowBiases[r] = biasRows(b, h, ic);
+          rowStates[r] = dropoutRowState(batchHead, i);
+        }
+        workgroupBarrier();
+        for (var r = 0; r < ROWS; r++) {
+          let stats = rowStats[r];
+          if (!live || stats.x == uniforms.INFINITY || f32(j) < stats.z || f32(j) >= stats.w) {
+            continue;
+          }
+          let biasValue = biasAt(rowBiases[r], j);
+          if (isNegInf(biasValue)) {
+            continue;
+          }
+          var d = 0.0;
+          for (var v = 0; v < HEAD_VECS; v++) {
+            d += dot(queryTile[r * HEAD_VECS + v], k[v]);
+          }
+          let s = d * uniforms.scale + biasValue;
+          let p = exp(s - stats.x);
+          let keep = dropoutFactor(rowStates[r], j);
+          var dp = 0.0;
+          for (var v = 0; v < VALUE_VECS; v++) {
+            let g = dyTile[r * VALUE_VECS + v];
+            dv[v] += (p * keep) * g;
+            dp += dot(g, val[v]);
+          }
+          let ds = p * (dp * keep - stats.y);
+          for (var v = 0; v < HEAD_VECS; v++) {
+            dk[v] += ds * queryTile[r * HEAD_VECS + v];
+          }
+        }
+      }
+    }
+    if (live) {
+      let width = dims.z + dims.w;
+      let out = keyRow * width;
+      for (var e = 0; e < dims.z; e++) {
+        result[out + e] = dk[e / 4][e % 4] * uniforms.scale;
+      }
+      for (var e = 0; e < dims.w; e++) {
+        result[out + dims.z + e] = dv[e / 4][e % 4];
+      }
+    }
+  }`;
+  }
+}

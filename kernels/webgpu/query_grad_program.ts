@@ -1,0 +1,128 @@
+/**
+ * dQ (FlashAttention-2's query-side pass): an invocation owns a query row, keeps q, dO, its
+ * logsumexp and rowsum(dO ⊙ O) in registers and walks the staged key and value tiles:
+ * P = exp(S − logsumexp), dS = P ⊙ (dP ⊙ dropout − rowsum(dO ⊙ O)), dQ = scale · dS K.
+ */
+import type {WebGPUProgram} from '@tensorflow/tfjs-backend-webgpu';
+import {
+  ATTENTION_UNIFORMS, AttentionGeometry, biasVariableNames, rowsPerWorkgroup, tileRows, variantKey,
+} from './geometry';
+import {BACKWARD_INPUTS, scoreWgsl, statsWgsl, vecLoaderWgsl} from './score_wgsl';
+
+export class QueryGradProgram implements WebGPUProgram {
+  variableNames: string[];
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout = {x: [0]};
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number];
+  uniforms = ATTENTION_UNIFORMS;
+  /** Query rows per workgroup, and keys per staged tile. */
+  readonly rows: number;
+  readonly keys: number;
+
+  constructor(private readonly g: AttentionGeometry) {
+    const {batch, headsQ, seqQ, headDim} = g.layout.shape;
+    this.rows = rowsPerWorkgroup(seqQ);
+    this.keys = tileRows(g.headVecs + g.valueVecs);
+    this.variableNames = [...BACKWARD_INPUTS, ...biasVariableNames(g)];
+    this.outputShape = [batch, headsQ, seqQ, headDim];
+    this.workgroupSize = [this.rows, 1, 1];
+    this.dispatch = [batch * headsQ * Math.ceil(seqQ / this.rows), 1, 1];
+    this.shaderKey = `attentionQueryGrad_${variantKey(g)}_${this.keys}`;
+  }
+
+  getUserCode(): string {
+    const {rows, keys} = this;
+    return `
+  ${scoreWgsl(this.g, statsWgsl.rangesAt)}
+  ${statsWgsl.functions}
+  ${vecLoaderWgsl('query', 'uniforms.dims.z')}
+  ${vecLoaderWgsl('key', 'uniforms.dims.z')}
+  ${vecLoaderWgsl('value', 'uniforms.dims.w')}
+  ${vecLoaderWgsl('dy', 'uniforms.dims.w')}
+  const ROWS = ${rows};
+  const KEYS = ${keys};
+  var<workgroup> keyTile : array<vec4<f32>, ${keys * this.g.headVecs}>;
+  var<workgroup> valueTile : array<vec4<f32>, ${keys * this.g.valueVecs}>;
+  var<workgroup> workgroupBlock : vec4<i32>;
+
+  fn main(index : i32) {
+    let lane = i32(localIndex);
+    let dims = uniforms.dims;
+    let heads = uniforms.heads;
+    if (lane == 0) {
+      let rowBlocks = (dims.x + ROWS - 1) / ROWS;
+      let w = flatWorkgroup();
+      let keys = blockKeys(w % rowBlocks);
+      workgroupBlock = vec4<i32>(w / rowBlocks, w % rowBlocks, keys.x, keys.y);
+    }
+    let blk = workgroupUniformLoad(&workgroupBlock);
+    if (blk.x >= heads.x * heads.y) {
+      return;
+    }
+    let batchHead = blk.x;
+    let b = batchHead / heads.y;
+    let h = batchHead % heads.y;
+    let kvHead = b * heads.z + h / (heads.y / heads.z);
+    let i = blk.y * ROWS + lane;
+    let ic = min(i, dims.x - 1);
+    let row = batchHead * dims.x + ic;
+    var q : array<vec4<f32>, HEAD_VECS>;
+    for (var v = 0; v < HEAD_VECS; v++) {
+      q[v] = queryVec(row, v);
+    }
+    var gradOut : array<vec4<f32>, VALUE_VECS>;
+    for (var v = 0; v < VALUE_VECS; v++) {
+      gradOut[v] = dyVec(row, v);
+    }
+    let lse = rowLogsumexp(row);
+    let rowDot = rowOutputDot(row);
+    var keys = keyRange(ic);
+    // A fully masked row (logsumexp +Infinity) has P = 0 and passes no gradient.
+    if (i >= dims.x || lse == uniforms.INFINITY) {
+      keys = vec2<i32>(0, 0);
+    }
+    let biasRow = biasRows(b, h, ic);
+    let rowState = dropoutRowState(batchHead, i);
+    var dq : array<vec4<f32>, HEAD_VECS>;
+    for (var j0 = blk.z; j0 < blk.w; j0 += KEYS) {
+      workgroupBarrier();
+      for (var t = lane; t < KEYS * HEAD_VECS; t += ROWS) {
+        let j = min(j0 + t / HEAD_VECS, dims.y - 1);
+        keyTile[t] = keyVec(kvHead * dims.y + j, t % HEAD_VECS);
+      }
+      for (var t = lane; t < KEYS * VALUE_VECS; t += ROWS) {
+        let j = min(j0 + t / VALUE_VECS, dims.y - 1);
+        valueTile[t] = valueVec(kvHead * dims.y + j, t % VALUE_VECS);
+      }
+      workgroupBarrier();
+      for (var c = 0; c < KEYS; c++) {
+        let j = j0 + c;
+        let biasValue = biasAt(biasRow, min(j, dims.y - 1));
+        if (j >= keys.x && j < keys.y && !isNegInf(biasValue)) {
+          var d = 0.0;
+          for (var v = 0; v < HEAD_VECS; v++) {
+            d += dot(q[v], keyTile[c * HEAD_VECS + v]);
+          }
+          let p = exp(d * uniforms.scale + biasValue - lse);
+          var dp = 0.0;
+          for (var v = 0; v < VALUE_VECS; v++) {
+            dp += dot(gradOut[v], valueTile[c * VALUE_VECS + v]);
+          }
+          let ds = p * (dp * dropoutFactor(rowState, j) - rowDot);
+          for (var v = 0; v < HEAD_VECS; v++) {
+            dq[v] += ds * keyTile[c * HEAD_VECS + v];
+          }
+        }
+      }
+    }
+    if (i < dims.x) {
+      let out = row * dims.z;
+      for (var e = 0; e < dims.z; e++) {
+        result[out + e] = dq[e / 4][e % 4] * uniforms.scale;
+      }
+    }
+  }`;
+  }
+}
