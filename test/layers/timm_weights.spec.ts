@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import {expect} from 'chai';
 import {readFileSync} from 'node:fs';
 import {
-  entryToFloat32, loadTimmSwinWeights, parseSafetensors, relativePositionIndex, SwinConfig, swinTransformer, timmKey,
+  entryToFloat32, loadTimmSwinWeights, logSpacedRelativeCoordinates, parseSafetensors, relativePositionIndex,
+  serializeSafetensors, SwinConfig, swinTransformer, swinTransformerV2, timmKey,
 } from '../../src/layers/index';
 import {timmShiftMask} from './reference';
 import {useCpu} from './setup';
@@ -19,26 +20,10 @@ interface Entry {
 
 /** A safetensors file from entries (F32 or I64). */
 function safetensors(entries: Map<string, Entry>): Uint8Array {
-  const header: Record<string, unknown> = {};
-  const chunks: Uint8Array[] = [];
-  let offset = 0;
-  for (const [name, {dtype, shape, values}] of entries) {
-    const bytes = dtype === 'F32' ? new Uint8Array(Float32Array.from(values).buffer) :
-                                    new Uint8Array(BigInt64Array.from(Array.from(values, v => BigInt(v))).buffer);
-    header[name] = {dtype, shape, data_offsets: [offset, offset + bytes.byteLength]};
-    chunks.push(bytes);
-    offset += bytes.byteLength;
-  }
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const out = new Uint8Array(8 + json.byteLength + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.byteLength), true);
-  out.set(json, 8);
-  let position = 8 + json.byteLength;
-  for (const chunk of chunks) {
-    out.set(chunk, position);
-    position += chunk.byteLength;
-  }
-  return out;
+  return serializeSafetensors(new Map([...entries].map(([name, {dtype, shape, values}]) => [name, {
+    dtype, shape, bytes: new Uint8Array(dtype === 'F32' ? Float32Array.from(values).buffer :
+                                                          BigInt64Array.from(Array.from(values, v => BigInt(v))).buffer),
+  }])));
 }
 
 function fixtureEntries(): Map<string, Entry> {
@@ -94,6 +79,25 @@ describe('loadTimmSwinWeights', () => {
     entries.set('layers.2.blocks.0.attn_mask', {dtype: 'F32', shape: [1, 16, 16], values: new Float32Array(256)});
     expect(() => loadTimmSwinWeights(model, safetensors(entries)))
         .to.throw(/'layers\.0\.blocks\.1\.attn\.relative_position_index' differs[^]*'layers\.2\.blocks\.0\.attn_mask': a mask for block layers_2_blocks_0, which has no shifted windows/);
+  });
+
+  it('checks Swin V2’s derived buffers (relative_coords_table in float32, as timm computes it)', () => {
+    const v2Config = JSON.parse(fixture('swinv2_config.json').toString()) as SwinConfig;
+    const v2 = swinTransformerV2(v2Config);
+    const parsed = parseSafetensors(fixture('swinv2_weights.safetensors'));
+    const entries = new Map<string, Entry>([...parsed].map(([name, e]) => [name, {dtype: 'F32', shape: e.shape, values: entryToFloat32(e)}]));
+    const table = logSpacedRelativeCoordinates([5, 5]).map(v => Math.fround(v * (1 + 1e-7)));
+    entries.set('layers.0.blocks.0.attn.relative_coords_table', {dtype: 'F32', shape: [1, 9, 9, 2], values: table});
+    entries.set('layers.0.blocks.1.attn.relative_position_index', {dtype: 'I64', shape: [25, 25], values: relativePositionIndex([5, 5])});
+    loadTimmSwinWeights(v2, safetensors(entries));
+    entries.set('layers.3.blocks.0.attn.relative_coords_table', {dtype: 'F32', shape: [1, 9, 9, 2], values: table});
+    expect(() => loadTimmSwinWeights(v2, safetensors(entries)))
+        .to.throw(/'layers\.3\.blocks\.0\.attn\.relative_coords_table' differs from the relative coordinates of a \[2,2\] window/);
+    v2.dispose();
+    entries.clear();
+    entries.set('layers.0.blocks.0.attn.relative_coords_table', {dtype: 'F32', shape: [1, 7, 7, 2], values: new Float32Array(98)});
+    expect(() => loadTimmSwinWeights(model, safetensors(entries)))
+        .to.throw(/unexpected key 'layers\.0\.blocks\.0\.attn\.relative_coords_table': block layers_0_blocks_0 is not Swin V2/);
   });
 
   it('rejects a file that is not safetensors', () => {
