@@ -5,7 +5,10 @@ import {mkdtempSync, readdirSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {fileSystemHandler} from '../../examples/file_io';
-import {MultiHeadAttention, PatchEmbedding, PatchMerging, SwinTransformerBlock, swinTransformer, WindowAttention} from '../../src/layers/index';
+import {
+  MultiHeadAttention, PatchEmbedding, PatchMerging, SwinTransformerBlock, SwinTransformerV2Block, swinTransformer,
+  swinTransformerV2, WindowAttention,
+} from '../../src/layers/index';
 import {randomizeWeights} from './helpers';
 import {useCpu} from './setup';
 
@@ -68,6 +71,23 @@ describe('serialization', () => {
       expect(loaded.layers.some(l => l instanceof PatchMerging)).to.equal(true);
       expect(loaded.layers.filter(l => l instanceof SwinTransformerBlock)).to.have.length(3);
       const input = tf.randomNormal([2, 16, 16, 3]);
+      expectSameModel(loaded, model, input);
+      tf.dispose(input);
+      model.dispose();
+      loaded.dispose();
+    });
+
+    it(`a padded Swin V2 model, through the ${io} handler`, async () => {
+      // Grid 9, windows of 4: stage 0 padded to 12; an odd merge to 5 (nominal 4: no shift), padded to 8.
+      const model = swinTransformerV2({
+        imgSize: 18, patchSize: 2, inChans: 3, numClasses: 4, embedDim: 8, depths: [1, 2], numHeads: [2, 4], windowSize: 4,
+        mlpRatio: 2, dropRate: 0.1, attnDropRate: 0.1, dropPathRate: 0.1,
+      });
+      model.layers.forEach((layer, i) => randomizeWeights(layer, 20 + i));
+      const loaded = await roundTrip(model);
+      expect(loaded.layers.filter(l => l instanceof SwinTransformerV2Block)).to.have.length(3);
+      expect(loaded.layers.filter(l => l instanceof PatchMerging).map(l => (l as PatchMerging).postNorm)).to.deep.equal([true]);
+      const input = tf.randomNormal([2, 18, 18, 3]);
       expectSameModel(loaded, model, input);
       tf.dispose(input);
       model.dispose();
