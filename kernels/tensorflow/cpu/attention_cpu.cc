@@ -283,41 +283,17 @@ int slotsFor(int threads, int64_t tasks) {
   return static_cast<int>(tasks < threads ? (tasks > 0 ? tasks : 1) : threads);
 }
 
-// Query and dO transposed per query block, and rowsum(dO ∘ O) (in float64), for the
-// backward's tiles; one task per (b, h).
-void prepareBackwardRows(const BackwardTensors& t, int threads, Prepared* prepared) {
+// Plan::queryT, doutT and rowDelta for the split backward, one task per (b, h).
+void prepareBackwardRows(const IsaKernels* kernels, int threads, Prepared* prepared) {
   Plan& p = prepared->plan;
   const int64_t heads = p.batch * p.headsQ, paddedRows = p.queryBlocks * kQueryBlock;
   prepared->queryT = Floats(heads * paddedRows * p.headDim);
   prepared->doutT = Floats(heads * paddedRows * p.valueDim);
   prepared->rowDelta = Floats(heads * paddedRows);
-  float* queryT = prepared->queryT.data();
-  float* doutT = prepared->doutT.data();
-  float* rowDelta = prepared->rowDelta.data();
-  runTasks(slotsFor(threads, heads), heads, false, [&](int, int64_t bh) {
-    for (int64_t qb = 0; qb < p.queryBlocks; ++qb) {
-      float* qT = queryT + (bh * p.queryBlocks + qb) * p.headDim * kQueryBlock;
-      float* dT = doutT + (bh * p.queryBlocks + qb) * p.valueDim * kQueryBlock;
-      for (int64_t r = 0; r < kQueryBlock; ++r) {
-        const int64_t i = qb * kQueryBlock + r;
-        const bool row = i < p.seqQ;
-        const float* query = t.q + (bh * p.seqQ + i) * p.headDim;
-        const float* dout = t.dout + (bh * p.seqQ + i) * p.valueDim;
-        const float* out = t.out + (bh * p.seqQ + i) * p.valueDim;
-        for (int64_t d = 0; d < p.headDim; ++d) qT[d * kQueryBlock + r] = row ? query[d] : 0.f;
-        double delta = 0;
-        for (int64_t d = 0; d < p.valueDim; ++d) {
-          dT[d * kQueryBlock + r] = row ? dout[d] : 0.f;
-          if (row) delta += static_cast<double>(dout[d]) * out[d];
-        }
-        rowDelta[bh * paddedRows + i] = static_cast<float>(delta);
-      }
-    }
-  });
-  p.queryT = queryT;
-  p.doutT = doutT;
-  p.rowDelta = rowDelta;
-  p.logsumexp = t.logsumexp;
+  p.queryT = prepared->queryT.data();
+  p.doutT = prepared->doutT.data();
+  p.rowDelta = prepared->rowDelta.data();
+  runTasks(slotsFor(threads, heads), heads, false, [&](int, int64_t bh) { kernels->backwardRowsTask(p, bh); });
 }
 
 // Whether two tasks of the backward's key pass can add into the same bias element.
@@ -422,8 +398,9 @@ void backward(const Problem& problem, const BackwardTensors& t, int numThreads) 
     if (t.dwindowBias != nullptr) std::memset(t.dwindowBias, 0, sizeof(float) * t.windowElements);
     return;
   }
+  p.forwardOut = t.out;
+  p.logsumexp = t.logsumexp;
   const int threads = resolveThreads(numThreads);
-  prepareBackwardRows(t, threads, &prepared);
 
   // One task per (b, kv head) does all five products with no recomputation; where those
   // tasks are too few to keep the threads busy, key blocks and query blocks are split into
@@ -436,6 +413,7 @@ void backward(const Problem& problem, const BackwardTensors& t, int numThreads) 
   const int keySlots = slotsFor(threads, keyTasks);
   const int64_t queryTasks = mode == kKeysAndValues ? p.batch * p.headsQ * p.queryBlocks : 0;
   const int querySlots = slotsFor(threads, queryTasks);
+  if (mode == kKeysAndValues) prepareBackwardRows(kernels, threads, &prepared);
   const bool perKeyBlock = mode == kKeysAndValues;
   const bool shared =
       tasksShareBias(p, p.bias, perKeyBlock) || tasksShareBias(p, p.windowBias, perKeyBlock);

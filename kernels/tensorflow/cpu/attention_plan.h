@@ -47,10 +47,12 @@ struct Plan {
 
   // Inputs as rows (padded copies where a dimension is not a multiple of kPadTo).
   Rows query, key, value, dout;            // [B·Hq·Sq], [B·Hkv·Sk], [B·Hkv·Sk], [B·Hq·Sq]
-  // Backward: query and dout transposed per query block, [B·Hq][queryBlocks][dim][kQueryBlock]
-  // (zero past seqQ), and rowsum(dO ∘ O), [B·Hq][queryBlocks·kQueryBlock] (zero past seqQ).
-  const float *queryT, *doutT, *rowDelta;
-  const float* logsumexp;                  // backward input, [B, Hq, Sq]
+  // Backward inputs: the forward's output and logsumexp.
+  const float *forwardOut, *logsumexp;
+  // Backward, where the key pass is split from the query pass (kKeysAndValues): query and
+  // dout transposed per query block, [B·Hq][queryBlocks][dim][kQueryBlock] (zero past seqQ),
+  // and rowsum(dO ∘ O), [B·Hq][queryBlocks·kQueryBlock], written by backwardRowsTask.
+  float *queryT, *doutT, *rowDelta;
 
   // Outputs, unpadded in the contract's layout.
   float *out, *logsumexpOut;               // forward
@@ -76,6 +78,9 @@ struct IsaKernels {
   const char* name;
   // Task (b, h, query block): output rows and their logsumexp.
   void (*forwardTask)(const Plan&, float* scratch, int64_t task);
+  // Task (b, h): Plan::queryT, doutT and rowDelta of those rows (mode kKeysAndValues; in
+  // mode kKeysValuesAndQueries each key task prepares its own in scratch).
+  void (*backwardRowsTask)(const Plan&, int64_t task);
   // Mode kKeysAndValues, task (b, kv head, key block): dK, dV of that key block, and the
   // bias gradients of its scores. Mode kKeysValuesAndQueries, task (b, kv head): each key
   // block in turn, and dQ of the group's query heads (kept in scratch until the end).
