@@ -8,7 +8,7 @@
  * `implementation` attr, which the gradient receives too.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {BIAS_KINDS, BiasKind, LoweredBias} from './bias/attention_bias';
+import type {BiasKind, LoweredBias} from './bias/attention_bias';
 import {AttentionAttrs, ScaledDotProductAttention, ScaledDotProductAttentionGrad} from './kernel_names';
 import {AttentionShape, OP} from './shapes';
 
@@ -49,40 +49,16 @@ export function notSupportedReasons(declaration: KernelDeclaration, call: Attent
   return reasons.concat(declaration.limits?.(call) ?? []);
 }
 
-/**
- * The earlier form of a declaration: a function instead of data. It is read as a kernel
- * that lists every bias kind, any head dim and dropout, and whose limits are that function.
- */
-export interface FusedAttentionKernel {
-  name: string;
-  backendName: string;
-  notSupportedReasons(call: AttentionCall): string[];
-}
-
-/** For declarations of the earlier form: the bias kinds of `call` not in `supported`, as reasons. */
-export function unsupportedBiasKinds(call: AttentionCall, supported: ReadonlySet<string>): string[] {
-  if (call.bias == null) return [];
-  return [...call.bias.kinds].filter(kind => !supported.has(kind)).map(kind => `bias kind '${kind}' is not supported`);
-}
-
 /** A fused kernel of one backend: its TF.js kernel configs (forward and gradient) and its declaration. */
 export interface FusedBackendKernels {
   kernelConfigs: tf.KernelConfig[];
-  declaration: KernelDeclaration | FusedAttentionKernel;
+  declaration: KernelDeclaration;
 }
 
 interface FusedKernel {
   declaration: KernelDeclaration;
   /** Kernel functions by kernel name. */
   kernelFuncs: Map<string, tf.KernelFunc>;
-}
-
-function asDeclaration(d: KernelDeclaration | FusedAttentionKernel): KernelDeclaration {
-  if ('backend' in d) return d;
-  return {
-    name: d.name, backend: d.backendName, biasKinds: BIAS_KINDS, maxHeadDim: Infinity, dropout: true,
-    limits: call => d.notSupportedReasons(call),
-  };
 }
 
 const kernelLists = new Map<string, FusedKernel[]>();
@@ -105,8 +81,7 @@ function dispatchingKernelFunc(kernelName: string, backend: string): tf.KernelFu
 }
 
 function toFusedKernel({kernelConfigs, declaration}: FusedBackendKernels): FusedKernel {
-  const d = asDeclaration(declaration);
-  return {declaration: d, kernelFuncs: new Map(kernelConfigs.map(c => [c.kernelName, c.kernelFunc]))};
+  return {declaration, kernelFuncs: new Map(kernelConfigs.map(c => [c.kernelName, c.kernelFunc]))};
 }
 
 /** Sets `backend`'s kernels, in order of preference ([] leaves every call to the composed path). */

@@ -3,12 +3,9 @@ import './register_all_kernels';
 export {AttentionBias, BIAS_KINDS, BlockDiagonalMask, DenseBias, LowerTriangularMask, WindowBias} from './bias/index';
 export type {BiasKind, ComposedTerm, LoweredBias} from './bias/index';
 export {
-  forceComposed, fusedKernelsFor, notSupportedReasons, preferFusedKernel, registerFusedBackend, unsupportedBiasKinds,
-  withdrawFusedKernel,
+  forceComposed, fusedKernelsFor, notSupportedReasons, preferFusedKernel, registerFusedBackend, withdrawFusedKernel,
 } from './dispatch';
-export type {
-  AttentionCall, AttentionDispatch, FusedAttentionKernel, FusedBackendKernels, KernelDeclaration,
-} from './dispatch';
+export type {AttentionCall, AttentionDispatch, FusedBackendKernels, KernelDeclaration} from './dispatch';
 export {dropoutKeeps} from './dropout';
 export {attentionLayout} from './kernel_layout';
 export type {AttentionLayout, LayoutInputs} from './kernel_layout';
