@@ -18,6 +18,8 @@ export interface ScoredAttentionArgs {
   scale: number;
   /** Dropout on the probabilities that multiply the values; the returned scores are before it. */
   dropoutRate: number;
+  /** The dropout's seed (docs/contract.md §5); default a random one. */
+  seed?: number;
 }
 
 /** query [B, H, T, D], key [B, H, S, D], value [B, H, S, Dv] → output [B, H, T, Dv] and scores [B, H, T, S]. */
@@ -35,6 +37,6 @@ export function attentionWithScores(
   }
   const scores = maskedSoftmax(logits);
   const kept = args.dropoutRate > 0 ?
-      tf.mul(scores, dropoutMultipliers(shape, args.dropoutRate, (Math.random() * 2 ** 32) >>> 0)) : scores;
+      tf.mul(scores, dropoutMultipliers(shape, args.dropoutRate, args.seed ?? (Math.random() * 2 ** 32) >>> 0)) : scores;
   return {output: tf.matMul(kept, value), scores};
 }

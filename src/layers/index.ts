@@ -1,5 +1,7 @@
+export type {InputLayout, InputRole} from './attention_inputs';
+export {convertKerasMultiHeadAttention, withKerasMultiHeadAttention} from './keras_models';
 export {MultiHeadAttention} from './multi_head_attention';
-export type {MultiHeadAttentionArgs} from './multi_head_attention';
+export type {MultiHeadAttentionArgs, MultiHeadAttentionCallArgs} from './multi_head_attention';
 export {PatchEmbedding} from './patch_embedding';
 export type {PatchEmbeddingArgs} from './patch_embedding';
 export {mergeNeighbourhoods, PatchMerging} from './patch_merging';

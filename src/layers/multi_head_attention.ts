@@ -1,6 +1,8 @@
 /**
- * Keras's `MultiHeadAttention` on the fused op: projections of query, key and value into
- * `numHeads` heads, scaled dot-product attention, output projection.
+ * Keras 3's `MultiHeadAttention` on the fused op: projections of query, key and value into
+ * `numHeads` heads, scaled dot-product attention, output projection. Keras's constructor
+ * arguments (camelCased, Keras's defaults) and weights (layout and get_weights() order, see
+ * head_projections.ts), so getWeights()/setWeights() interchange with Keras's get_weights().
  *
  * Inputs: x (self-attention), [query, value] or [query, value, key] ([batch, seq, features]
  * each; key defaults to value). Call kwargs (`MultiHeadAttentionCallArgs`): `attentionMask`
@@ -9,14 +11,18 @@
  * layer its input tensors only, so: a mask or bias given as a SymbolicTensor becomes an input
  * of the layer (attention_inputs.ts), causal attention is the constructor's `useCausalMask`,
  * and any other kwarg given on symbolic inputs throws rather than being dropped.
- * Weights are 2-D: `query/kernel` [queryDim, numHeads · keyDim] (Keras keeps
- * [queryDim, numHeads, keyDim]), and so on for key, value and `attention_output`.
+ * A query row with every key masked gets zero scores and outputs the output bias, as Keras
+ * 3.15 with `return_attention_scores` (its path without scores averages the values instead).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {SymbolicTensor} from '@tensorflow/tfjs-layers';
 import type {LayerArgs} from '@tensorflow/tfjs-layers/dist/engine/topology';
+import type {Constraint} from '@tensorflow/tfjs-layers/dist/constraints';
+import type {Initializer} from '@tensorflow/tfjs-layers/dist/initializers';
 import type {Shape} from '@tensorflow/tfjs-layers/dist/keras_format/common';
+import type {Regularizer} from '@tensorflow/tfjs-layers/dist/regularizers';
 import type {Kwargs} from '@tensorflow/tfjs-layers/dist/types';
+import {mix32} from '../dropout';
 import {BiasLike, scaledDotProductAttention} from '../scaled_dot_product_attention';
 import {
   checkLayout, describeLayout, InputLayout, packRoles, positionalLayout, readRoles, RoleValues, sameLayout,
@@ -24,7 +30,8 @@ import {
 import {checkAttentionMask, maskBias} from './attention_mask';
 import {attentionWithScores} from './attention_scores';
 import {AttentionPackageLayer, registerLayer} from './base_layer';
-import {DenseWeights} from './weights';
+import {AddProjectionWeight, HeadProjection, OutputProjection} from './head_projections';
+import {KerasObject, resolveConstraint, resolveInitializer, resolveRegularizer, serializeObject} from './keras_objects';
 
 const LAYER = 'MultiHeadAttention';
 
@@ -33,12 +40,24 @@ export interface MultiHeadAttentionArgs extends LayerArgs {
   /** Size of each query and key head. */
   keyDim: number;
   /** Size of each value head; default keyDim. */
-  valueDim?: number;
+  valueDim?: number | null;
   /** Dropout on the attention probabilities, in training. */
   dropout?: number;
   useBias?: boolean;
-  /** Last dimension of the output; default the query's. */
-  outputShape?: number;
+  /** Last dimension of the output (Keras also takes [dim]); default the query's. */
+  outputShape?: number | [number] | null;
+  /** Keras's attention_axes: only the sequence axis (1, the default) of [batch, seq, features] inputs. */
+  attentionAxes?: number | number[] | null;
+  /** Default glorotUniform, as Keras. */
+  kernelInitializer?: KerasObject<Initializer>;
+  /** Default zeros, as Keras. */
+  biasInitializer?: KerasObject<Initializer>;
+  kernelRegularizer?: KerasObject<Regularizer>;
+  biasRegularizer?: KerasObject<Regularizer>;
+  kernelConstraint?: KerasObject<Constraint>;
+  biasConstraint?: KerasObject<Constraint>;
+  /** Seeds the dropout: call n uses a seed drawn from (seed, n); default a random seed per call. */
+  seed?: number | null;
   /** Causal (top-left, as Keras's `use_causal_mask`) in every call, graphs included. */
   useCausalMask?: boolean;
   /** Which role each input fills; set by the first apply() on symbolic inputs, and saved. */
@@ -70,17 +89,49 @@ function lastDim(shape: Shape, role: string): number {
   return dim;
 }
 
-/** [B, S, H · d] → [B, H, S, d]. */
-function splitHeads(x: tf.Tensor, heads: number): tf.Tensor {
-  const [b, s, width] = x.shape;
-  return tf.transpose(tf.reshape(x, [b, s, heads, width / heads]), [0, 2, 1, 3]);
+const isPositiveInteger = (x: unknown): x is number => Number.isInteger(x) && (x as number) > 0;
+
+function checkPositiveInteger(value: unknown, name: string): number {
+  if (!isPositiveInteger(value)) {
+    throw new Error(`${LAYER}: ${name} must be a positive integer, got ${value === undefined ? 'none' : JSON.stringify(value)}`);
+  }
+  return value;
 }
 
-type Projections = {query: DenseWeights, key: DenseWeights, value: DenseWeights, output: DenseWeights};
+function outputDimOf(outputShape: MultiHeadAttentionArgs['outputShape']): number | null {
+  if (outputShape == null) return null;
+  const dims = Array.isArray(outputShape) ? outputShape : [outputShape];
+  if (dims.length !== 1 || !isPositiveInteger(dims[0])) {
+    throw new Error(`${LAYER}: outputShape must be a positive integer (or [integer]), got ${JSON.stringify(outputShape)}`);
+  }
+  return dims[0];
+}
+
+/** Keras's attention_axes for [batch, seq, features] inputs: the sequence axis, 1 (or -2), is all there is. */
+function checkAttentionAxes(axes: MultiHeadAttentionArgs['attentionAxes']): void {
+  const list = axes == null ? [] : Array.isArray(axes) ? axes : [axes];
+  if (list.some(axis => axis !== 1 && axis !== -2) || list.length > 1) {
+    throw new Error(
+        `${LAYER}: attentionAxes ${JSON.stringify(axes)} is not supported: inputs are [batch, seq, features] and ` +
+        'attention runs over seq (attentionAxes null, 1 or [1])');
+  }
+}
+
+/** Keras arguments with no counterpart here: an error where set to anything but Keras's default. */
+function checkUnsupported(args: Record<string, unknown>): void {
+  const defaults: Record<string, unknown> = {useGate: false, slidingWindow: null, activityRegularizer: null};
+  for (const [name, value] of Object.entries(defaults)) {
+    if (args[name] != null && args[name] !== value) {
+      throw new Error(`${LAYER}: ${name} is not supported (got ${JSON.stringify(args[name])}; Keras's default is ${value})`);
+    }
+  }
+}
+
+type Projections = {query: HeadProjection, key: HeadProjection, value: HeadProjection, output: OutputProjection};
 type AnyTensor = tf.Tensor | SymbolicTensor;
 
 export class MultiHeadAttention extends AttentionPackageLayer {
-  /** Not 'MultiHeadAttention', which tfjs-layers registers for its own layer. */
+  /** Registered for tf.loadLayersModel under this name; Keras models load through keras_models.ts. */
   static readonly className = 'FusedMultiHeadAttention';
   readonly numHeads: number;
   readonly keyDim: number;
@@ -89,25 +140,50 @@ export class MultiHeadAttention extends AttentionPackageLayer {
   readonly useBias: boolean;
   readonly outputDim: number | null;
   readonly useCausalMask: boolean;
+  readonly seed: number | null;
+  private readonly kernelInitializer: Initializer;
+  private readonly biasInitializer: Initializer;
+  private readonly kernelRegularizer: Regularizer | null;
+  private readonly biasRegularizer: Regularizer | null;
+  private readonly kernelConstraint: Constraint | null;
+  private readonly biasConstraint: Constraint | null;
   private projections: Projections | null = null;
   /** The layout of the graph inputs, fixed by the first apply() on symbolic inputs. */
   private graphLayout: InputLayout | null;
   /** The layout of the apply() in progress (build and call read it). */
   private callLayout: InputLayout | null = null;
+  private dropoutCalls = 0;
+  /** Whether the apply() in progress returns [output, scores]. */
+  private returningScores = false;
 
   constructor(args: MultiHeadAttentionArgs) {
+    if (typeof args !== 'object' || args == null) throw new Error(`${LAYER}: arguments must be an object with numHeads and keyDim`);
+    checkUnsupported(args as unknown as Record<string, unknown>);
     super(args);
-    this.numHeads = args.numHeads;
-    this.keyDim = args.keyDim;
-    this.valueDim = args.valueDim ?? args.keyDim;
+    this.numHeads = checkPositiveInteger(args.numHeads, 'numHeads');
+    this.keyDim = checkPositiveInteger(args.keyDim, 'keyDim');
+    this.valueDim = args.valueDim == null ? this.keyDim : checkPositiveInteger(args.valueDim, 'valueDim');
     this.dropout = args.dropout ?? 0;
-    this.useBias = args.useBias ?? true;
-    this.outputDim = args.outputShape ?? null;
-    this.useCausalMask = args.useCausalMask ?? false;
     if (!(this.dropout >= 0 && this.dropout < 1)) throw new Error(`${LAYER}: dropout must be in [0, 1), got ${this.dropout}`);
-    if (typeof this.useCausalMask !== 'boolean') {
-      throw new Error(`${LAYER}: useCausalMask must be a boolean, got ${String(this.useCausalMask)}`);
+    this.useBias = args.useBias ?? true;
+    this.useCausalMask = args.useCausalMask ?? false;
+    for (const [name, value] of [['useBias', this.useBias], ['useCausalMask', this.useCausalMask]] as const) {
+      if (typeof value !== 'boolean') throw new Error(`${LAYER}: ${name} must be a boolean, got ${JSON.stringify(value)}`);
     }
+    this.outputDim = outputDimOf(args.outputShape);
+    checkAttentionAxes(args.attentionAxes);
+    this.seed = args.seed ?? null;
+    if (this.seed != null && !(Number.isInteger(this.seed) && this.seed >= 0)) {
+      throw new Error(`${LAYER}: seed must be a non-negative integer, got ${JSON.stringify(this.seed)}`);
+    }
+    this.kernelInitializer = resolveInitializer(args.kernelInitializer, `${LAYER}: kernelInitializer`) ??
+        resolveInitializer('glorotUniform', LAYER)!;
+    this.biasInitializer = resolveInitializer(args.biasInitializer, `${LAYER}: biasInitializer`) ??
+        resolveInitializer('zeros', LAYER)!;
+    this.kernelRegularizer = resolveRegularizer(args.kernelRegularizer, `${LAYER}: kernelRegularizer`);
+    this.biasRegularizer = resolveRegularizer(args.biasRegularizer, `${LAYER}: biasRegularizer`);
+    this.kernelConstraint = resolveConstraint(args.kernelConstraint, `${LAYER}: kernelConstraint`);
+    this.biasConstraint = resolveConstraint(args.biasConstraint, `${LAYER}: biasConstraint`);
     if (args.inputLayout != null) checkLayout(args.inputLayout, LAYER);
     this.graphLayout = args.inputLayout ?? null;
     this.supportsMasking = true;
@@ -149,10 +225,12 @@ export class MultiHeadAttention extends AttentionPackageLayer {
     const rest = {...kwargs};
     if (symbolic) GRAPH_INPUT_KWARGS.forEach(k => delete rest[k]);
     this.callLayout = layout;
+    this.returningScores = kwargs.returnAttentionScores === true;
     try {
       return super.apply(values as tf.Tensor[], rest);
     } finally {
       this.callLayout = null;
+      this.returningScores = false;
     }
   }
 
@@ -169,16 +247,27 @@ export class MultiHeadAttention extends AttentionPackageLayer {
     return readRoles(list, this.layoutOf(list.length), LAYER);
   }
 
+  private readonly addProjectionWeight: AddProjectionWeight = (name, shape, kind) => kind === 'kernel' ?
+      this.addWeight(name, shape, 'float32', this.kernelInitializer, this.kernelRegularizer ?? undefined, true,
+                     this.kernelConstraint ?? undefined) :
+      this.addWeight(name, shape, 'float32', this.biasInitializer, this.biasRegularizer ?? undefined, true,
+                     this.biasConstraint ?? undefined);
+
+  /** Builds Keras's weights, in its get_weights() order: query, key, value, output, each kernel then bias. */
   override build(inputShape: Shape | Shape[]): void {
     const shapes = (Array.isArray(inputShape[0]) ? inputShape : [inputShape]) as Shape[];
     const {query, value, key} = this.rolesOf(shapes);
+    if (key[1] != null && value[1] != null && key[1] !== value[1]) {
+      throw new Error(`${LAYER}: key and value must have the same sequence length, got key [${key}] and value [${value}]`);
+    }
     const {numHeads, keyDim, valueDim, useBias} = this;
     const queryDim = lastDim(query, 'query');
+    const add = this.addProjectionWeight;
     this.projections = {
-      query: new DenseWeights(this.addWeightTo, 'query', queryDim, numHeads * keyDim, useBias),
-      key: new DenseWeights(this.addWeightTo, 'key', lastDim(key, 'key'), numHeads * keyDim, useBias),
-      value: new DenseWeights(this.addWeightTo, 'value', lastDim(value, 'value'), numHeads * valueDim, useBias),
-      output: new DenseWeights(this.addWeightTo, 'attention_output', numHeads * valueDim, this.outputDim ?? queryDim, useBias),
+      query: new HeadProjection(add, 'query', queryDim, numHeads, keyDim, useBias),
+      key: new HeadProjection(add, 'key', lastDim(key, 'key'), numHeads, keyDim, useBias),
+      value: new HeadProjection(add, 'value', lastDim(value, 'value'), numHeads, valueDim, useBias),
+      output: new OutputProjection(add, 'attention_output', numHeads, valueDim, this.outputDim ?? queryDim, useBias),
     };
     this.built = true;
   }
@@ -189,9 +278,10 @@ export class MultiHeadAttention extends AttentionPackageLayer {
     return [...query.slice(0, -1), this.outputDim ?? query[query.length - 1]];
   }
 
-  /** The output's mask is the query's, as in Keras. */
+  /** The output's mask is the query's, as in Keras; the attention scores have none. */
   override computeMask(_inputs: tf.Tensor | tf.Tensor[], mask?: tf.Tensor | tf.Tensor[]): tf.Tensor | tf.Tensor[] {
-    return ((Array.isArray(mask) ? mask[0] : mask) ?? null) as tf.Tensor;
+    const queryMask = ((Array.isArray(mask) ? mask[0] : mask) ?? null) as tf.Tensor;
+    return this.returningScores ? [queryMask, null as unknown as tf.Tensor] : queryMask;
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
@@ -200,7 +290,7 @@ export class MultiHeadAttention extends AttentionPackageLayer {
       const layout = this.layoutOf(list.length);
       const roles = readRoles(list, layout, LAYER);
       const {query, value, key} = roles;
-      const {query: wq, key: wk, value: wv, output: wo} = this.projections!;
+      const projections = this.projections!;
       const heads = this.numHeads;
       const [batch, seqQ] = query.shape as [number, number, number];
       const seqK = value.shape[1]!;
@@ -212,17 +302,18 @@ export class MultiHeadAttention extends AttentionPackageLayer {
       const biases = [...(given == null ? [] : Array.isArray(given) ? given : [given]), ...(fromMasks ? [fromMasks] : [])];
       const causal = this.useCausalMask || kwargs.useCausalMask === true;
       const dropoutRate = kwargs.training === true ? this.dropout : 0;
-      const [q, k, v] = [splitHeads(wq.apply(query), heads), splitHeads(wk.apply(key), heads), splitHeads(wv.apply(value), heads)];
+      const seed = dropoutRate > 0 && this.seed != null ? mix32(this.seed + this.dropoutCalls++) : undefined;
+      const [q, k, v] = [projections.query.apply(query), projections.key.apply(key), projections.value.apply(value)];
       let scores: tf.Tensor | null = null;
       let attended: tf.Tensor;
       if (kwargs.returnAttentionScores === true) {
-        ({output: attended, scores} = attentionWithScores(q, k, v, {biases, causal, scale: this.keyDim ** -0.5, dropoutRate}));
+        ({output: attended, scores} = attentionWithScores(q, k, v, {biases, causal, scale: this.keyDim ** -0.5, dropoutRate, seed}));
       } else {
         attended = scaledDotProductAttention(q, k, v, {
-          bias: biases, causal, dropout: dropoutRate > 0 ? {rate: dropoutRate} : undefined,
+          bias: biases, causal, dropout: dropoutRate > 0 ? {rate: dropoutRate, seed} : undefined,
         });
       }
-      const output = wo.apply(tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [batch, seqQ, heads * this.valueDim]));
+      const output = projections.output.apply(attended);
       return scores == null ? output : [output, scores];
     });
   }
@@ -230,9 +321,12 @@ export class MultiHeadAttention extends AttentionPackageLayer {
   override getConfig(): tf.serialization.ConfigDict {
     const config: tf.serialization.ConfigDict = {
       ...super.getConfig(), numHeads: this.numHeads, keyDim: this.keyDim, valueDim: this.valueDim,
-      dropout: this.dropout, useBias: this.useBias, useCausalMask: this.useCausalMask,
+      dropout: this.dropout, useBias: this.useBias, outputShape: this.outputDim, useCausalMask: this.useCausalMask,
+      kernelInitializer: serializeObject(this.kernelInitializer), biasInitializer: serializeObject(this.biasInitializer),
+      kernelRegularizer: serializeObject(this.kernelRegularizer), biasRegularizer: serializeObject(this.biasRegularizer),
+      kernelConstraint: serializeObject(this.kernelConstraint), biasConstraint: serializeObject(this.biasConstraint),
+      seed: this.seed,
     };
-    if (this.outputDim != null) config.outputShape = this.outputDim;
     if (this.graphLayout != null && !isPositional(this.graphLayout)) config.inputLayout = this.graphLayout;
     return config;
   }
