@@ -4,7 +4,8 @@
  */
 
 function describe(value: unknown): string {
-  return typeof value === 'number' || typeof value === 'boolean' || value == null ? String(value) : JSON.stringify(value);
+  const plain = typeof value === 'number' || typeof value === 'boolean' || value == null;
+  return plain ? String(value) : JSON.stringify(value);
 }
 
 export function checkPositiveInteger(owner: string, name: string, value: unknown): void {

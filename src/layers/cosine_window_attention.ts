@@ -24,7 +24,10 @@ const MAX_LOGIT_SCALE = Math.log(100);
 /** F.normalize's eps, squared: x / max(‖x‖, 1e−12). */
 const NORM_EPSILON_SQUARED = 1e-24;
 
-/** x / max(‖x‖, 1e−12) over the last axis, as torch's F.normalize; a zero row (padding) stays zero, with finite gradients. */
+/**
+ * x / max(‖x‖, 1e−12) over the last axis, as torch's F.normalize; a zero row (padding) stays
+ * zero, with finite gradients.
+ */
 function l2Normalize(x: tf.Tensor): tf.Tensor {
   return tf.mul(x, tf.rsqrt(tf.maximum(tf.sum(tf.square(x), -1, true), NORM_EPSILON_SQUARED)));
 }

@@ -63,7 +63,8 @@ export class PatchEmbedding extends AttentionPackageLayer {
       const {kernel, bias, norm} = this.parts!;
       const p = this.patchSize;
       if (x.shape[1] % p !== 0 || x.shape[2] % p !== 0) {
-        throw new Error(`PatchEmbedding: image size [${x.shape[1]}, ${x.shape[2]}] must be a multiple of patchSize ${p}`);
+        throw new Error(
+            `PatchEmbedding: image size [${x.shape[1]}, ${x.shape[2]}] must be a multiple of patchSize ${p}`);
       }
       const [b, h, w, c] = x.shape;
       const grid = tf.reshape(x, [b, h / p, p, w / p, p, c]);

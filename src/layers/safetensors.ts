@@ -39,7 +39,9 @@ export function parseSafetensors(data: Uint8Array): Map<string, SafetensorsEntry
   if (data.byteLength < 8) fail(`file too short for a header (${data.byteLength} bytes)`);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
-  if (8 + headerLength > data.byteLength) fail(`header length ${headerLength} exceeds the file (${data.byteLength} bytes)`);
+  if (8 + headerLength > data.byteLength) {
+    fail(`header length ${headerLength} exceeds the file (${data.byteLength} bytes)`);
+  }
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder().decode(data.subarray(8, 8 + headerLength)));

@@ -20,7 +20,9 @@ import type {Kwargs} from '@tensorflow/tfjs-layers/dist/types';
 import {WindowBias} from '../bias/window_bias';
 import type {AttentionDispatch} from '../dispatch';
 import {attentionImplementation, BiasLike} from '../scaled_dot_product_attention';
-import {checkNonNegativeInteger, checkPositiveInteger, checkPositiveNumber, checkRate, checkResolution, layerOwner} from './args';
+import {
+  checkNonNegativeInteger, checkPositiveInteger, checkPositiveNumber, checkRate, checkResolution, layerOwner,
+} from './args';
 import {AttentionPackageLayer, registerLayer} from './base_layer';
 import {checkWindowAttentionOptions, WindowAttentionOptions, WindowAttentionWeights} from './window_attention';
 import {
@@ -123,7 +125,8 @@ export abstract class SwinBlockBase extends AttentionPackageLayer {
         throw new Error(
             `${owner}: timm's shifted-window mask covers [${grid}] (windowResolution [${this.windowResolution}]` +
             `${maskOnPaddedGrid ? ' padded to whole windows' : ', unpadded in Swin V2'}), but the input ` +
-            `[${this.inputResolution}] pads to [${this.paddedResolution}] with window [${window}]: timm cannot run this block`);
+            `[${this.inputResolution}] pads to [${this.paddedResolution}] with window [${window}]: ` +
+            'timm cannot run this block');
       }
     }
   }
@@ -134,7 +137,8 @@ export abstract class SwinBlockBase extends AttentionPackageLayer {
 
   protected attentionOptions(): WindowAttentionOptions {
     return {
-      dim: this.dim, numHeads: this.numHeads, window: this.window, qkvBias: this.qkvBias, attnDropRate: this.attnDropRate,
+      dim: this.dim, numHeads: this.numHeads, window: this.window, qkvBias: this.qkvBias,
+      attnDropRate: this.attnDropRate,
     };
   }
 
@@ -227,7 +231,8 @@ export class SwinTransformerBlock extends SwinBlockBase {
       const x = Array.isArray(inputs) ? inputs[0] : inputs;
       const training = kwargs.training === true;
       const {norm1, norm2} = this.parts!;
-      const afterAttention = tf.add(x, dropPath(this.windowedAttention(norm1.apply(x), training), this.dropPath, training));
+      const attended = this.windowedAttention(norm1.apply(x), training);
+      const afterAttention = tf.add(x, dropPath(attended, this.dropPath, training));
       return tf.add(afterAttention, dropPath(this.mlp(norm2.apply(afterAttention)), this.dropPath, training));
     });
   }

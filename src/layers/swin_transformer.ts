@@ -86,7 +86,9 @@ function resolveConfig(builder: string, config: Partial<SwinConfig>): SwinConfig
   for (const key of ['dropRate', 'attnDropRate', 'dropPathRate'] as const) checkRate(builder, key, c[key]);
   for (const key of ['depths', 'numHeads'] as const) {
     const values = c[key];
-    if (!Array.isArray(values) || values.length === 0) fail(`${key} must be a non-empty array, got ${JSON.stringify(values)}`);
+    if (!Array.isArray(values) || values.length === 0) {
+      fail(`${key} must be a non-empty array, got ${JSON.stringify(values)}`);
+    }
     values.forEach((v, i) => checkPositiveInteger(builder, `${key}[${i}]`, v));
   }
   if (c.depths.length !== c.numHeads.length) {
@@ -116,8 +118,9 @@ function buildSwin(builder: string, config: Partial<SwinConfig>, Block: BlockCla
   };
   try {
     const input = tfl.input({shape: [c.imgSize, c.imgSize, c.inChans], name: 'image'});
-    let x = add(new PatchEmbedding({patchSize: c.patchSize, inChans: c.inChans, embedDim: c.embedDim, name: 'patch_embed'}))
-                .apply(input) as tfl.SymbolicTensor;
+    const embedding =
+        new PatchEmbedding({patchSize: c.patchSize, inChans: c.inChans, embedDim: c.embedDim, name: 'patch_embed'});
+    let x = add(embedding).apply(input) as tfl.SymbolicTensor;
     const rates = dropPathRates(c.dropPathRate, c.depths.reduce((a, b) => a + b, 0));
     const grid = c.imgSize / c.patchSize;
     let resolution = grid;
@@ -141,10 +144,13 @@ function buildSwin(builder: string, config: Partial<SwinConfig>, Block: BlockCla
     });
     x = add(tfl.layers.layerNormalization({epsilon: LAYER_NORM_EPSILON, name: 'norm'})).apply(x) as tfl.SymbolicTensor;
     x = add(tfl.layers.globalAveragePooling2d({name: 'head_pool'})).apply(x) as tfl.SymbolicTensor;
-    if (c.dropRate > 0) x = add(tfl.layers.dropout({rate: c.dropRate, name: 'head_drop'})).apply(x) as tfl.SymbolicTensor;
-    const logits = add(tfl.layers.dense({
-                     units: c.numClasses, name: 'head_fc', kernelInitializer: tfl.initializers.truncatedNormal({stddev: 0.02}),
-                   })).apply(x) as tfl.SymbolicTensor;
+    if (c.dropRate > 0) {
+      x = add(tfl.layers.dropout({rate: c.dropRate, name: 'head_drop'})).apply(x) as tfl.SymbolicTensor;
+    }
+    const head = tfl.layers.dense({
+      units: c.numClasses, name: 'head_fc', kernelInitializer: tfl.initializers.truncatedNormal({stddev: 0.02}),
+    });
+    const logits = add(head).apply(x) as tfl.SymbolicTensor;
     return tfl.model({inputs: input, outputs: logits, name: v2 ? 'swin_transformer_v2' : 'swin_transformer'});
   } catch (e) {
     layers.filter(layer => layer.built).forEach(layer => layer.dispose());

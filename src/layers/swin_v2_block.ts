@@ -47,7 +47,8 @@ export class SwinTransformerV2Block extends SwinBlockBase {
       const x = Array.isArray(inputs) ? inputs[0] : inputs;
       const training = kwargs.training === true;
       const {norm1, norm2} = this.parts!;
-      const afterAttention = tf.add(x, dropPath(norm1.apply(this.windowedAttention(x, training)), this.dropPath, training));
+      const attended = norm1.apply(this.windowedAttention(x, training));
+      const afterAttention = tf.add(x, dropPath(attended, this.dropPath, training));
       return tf.add(afterAttention, dropPath(norm2.apply(this.mlp(afterAttention)), this.dropPath, training));
     });
   }

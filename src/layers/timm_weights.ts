@@ -58,7 +58,8 @@ function sameValues(a: ArrayLike<number>, b: ArrayLike<number>, tolerance = 0): 
 }
 
 /** Each weight of the model with its timm key: the bridge's one mapping, shared by load and export. */
-function timmWeights(model: tfl.LayersModel): Array<{key: string, variable: LayerVariable, permutation: number[] | null}> {
+function timmWeights(model: tfl.LayersModel):
+    Array<{key: string, variable: LayerVariable, permutation: number[] | null}> {
   return model.layers.flatMap(layer => layer.weights.map(variable => {
     const name = variable.originalName;
     const path = name.slice(name.lastIndexOf(`${layer.name}/`) + layer.name.length + 1);
@@ -90,7 +91,9 @@ function checkBuffer(key: string, entry: SafetensorsEntry, model: tfl.LayersMode
           `'${key}' differs from the shifted-window mask of block ${layerName} (window [${block.window}])`;
     }
     case 'attn.relative_coords_table':
-      if (!(block instanceof SwinTransformerV2Block)) return `unexpected key '${key}': block ${layerName} is not Swin V2`;
+      if (!(block instanceof SwinTransformerV2Block)) {
+        return `unexpected key '${key}': block ${layerName} is not Swin V2`;
+      }
       // timm computes the table in float32; this port in float64, rounded once.
       return sameValues(values, logSpacedRelativeCoordinates(block.window), 1e-6) ? null :
           `'${key}' differs from the relative coordinates of a [${block.window}] window`;
@@ -121,8 +124,9 @@ export function loadTimmSwinWeights(model: tfl.LayersModel, bytes: Uint8Array | 
     used.add(key);
     const expected = permutation == null ? entry.shape : permutation.map(axis => entry.shape[axis]);
     if (!sameValues(expected, shape) || entry.shape.length !== shape.length) {
+      const pytorchShape = permutation == null ? null : shape.map((_, a) => shape[permutation.indexOf(a)]);
       problems.push(`shape mismatch for '${key}': file has [${entry.shape}], weight ${name} is [${shape}]` +
-                    (permutation == null ? '' : ` (in PyTorch's layout [${shape.map((_, a) => shape[permutation.indexOf(a)])}])`));
+                    (pytorchShape == null ? '' : ` (in PyTorch's layout [${pytorchShape}])`));
       continue;
     }
     writes.push({variable, entry, permutation});
@@ -163,7 +167,8 @@ export function exportTimmSwinWeights(model: tfl.LayersModel): Uint8Array {
     const values = tf.tidy(() => {
       const value = variable.read();
       // The inverse of the load's permutation: this weight's layout back to PyTorch's.
-      return permutation == null ? tf.clone(value) : tf.transpose(value, permutation.map((_, a) => permutation.indexOf(a)));
+      if (permutation == null) return tf.clone(value);
+      return tf.transpose(value, permutation.map((_, a) => permutation.indexOf(a)));
     });
     const data = Float32Array.from(values.dataSync());
     entries.set(key, {dtype: 'F32', shape: values.shape, bytes: new Uint8Array(data.buffer)});

@@ -115,7 +115,9 @@ export const SHIFT_MASK_VALUE = -100;
  * grid timm labels (for a padded stage, the padded grid): whole windows.
  */
 export function shiftWindowMask([h, w]: WindowSize, [wh, ww]: WindowSize, [sh, sw]: WindowSize): Float32Array {
-  if (h % wh !== 0 || w % ww !== 0) throw new Error(`shiftWindowMask: grid [${h}, ${w}] is not whole windows [${wh}, ${ww}]`);
+  if (h % wh !== 0 || w % ww !== 0) {
+    throw new Error(`shiftWindowMask: grid [${h}, ${w}] is not whole windows [${wh}, ${ww}]`);
+  }
   // Along an axis without shift, timm's last slice (−0, None) covers the whole axis: one band.
   const band = (p: number, size: number, window: number, shift: number) =>
       shift === 0 ? 0 : p < size - window ? 0 : p < size - shift ? 1 : 2;
@@ -143,7 +145,9 @@ export function shiftWindowMask([h, w]: WindowSize, [wh, ww]: WindowSize, [sh, s
  * [(2wh − 1) · (2ww − 1), 2]. A window of 1 along an axis has no such coordinate (timm divides by 0).
  */
 export function logSpacedRelativeCoordinates([wh, ww]: WindowSize): Float32Array {
-  if (wh < 2 || ww < 2) throw new Error(`logSpacedRelativeCoordinates: window [${wh}, ${ww}] must be at least 2 along each axis`);
+  if (wh < 2 || ww < 2) {
+    throw new Error(`logSpacedRelativeCoordinates: window [${wh}, ${ww}] must be at least 2 along each axis`);
+  }
   const scaled = (d: number, size: number) => {
     const t = (8 * d) / (size - 1);
     return (Math.sign(t) * Math.log2(Math.abs(t) + 1)) / 3;

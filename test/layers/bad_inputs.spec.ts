@@ -12,7 +12,8 @@ import {useCpu} from './setup';
 
 /** A small model's config, valid for both versions. */
 const SMALL: Partial<SwinConfig> = {
-  imgSize: 16, patchSize: 2, inChans: 3, numClasses: 3, embedDim: 4, depths: [2, 2, 1], numHeads: [1, 2, 2], windowSize: 2,
+  imgSize: 16, patchSize: 2, inChans: 3, numClasses: 3, embedDim: 4, depths: [2, 2, 1], numHeads: [1, 2, 2],
+  windowSize: 2,
 };
 
 describe('bad inputs', () => {
@@ -36,7 +37,8 @@ describe('bad inputs', () => {
       ['more stages than the patch grid halves', {imgSize: 4, depths: [1, 1, 1], numHeads: [1, 1, 1]},
        /3 stages need a patch grid of at least 4, got 2/],
     ];
-    for (const [builder, build] of [['swinTransformer', swinTransformer], ['swinTransformerV2', swinTransformerV2]] as const) {
+    const builders = [['swinTransformer', swinTransformer], ['swinTransformerV2', swinTransformerV2]] as const;
+    for (const [builder, build] of builders) {
       for (const [what, change, message] of cases) {
         it(`${builder}: ${what}`, () => {
           const before = tf.memory().numTensors;
@@ -107,7 +109,8 @@ describe('bad inputs', () => {
       out.set(json, 8);
       return out;
     }
-    const f32 = (begin: number, count: number) => ({dtype: 'F32', shape: [count], data_offsets: [begin, begin + 4 * count]});
+    const f32 = (begin: number, count: number) =>
+      ({dtype: 'F32', shape: [count], data_offsets: [begin, begin + 4 * count]});
 
     it('reads a file whose tensors tile the data exactly (in any header order, with metadata)', () => {
       const entries = parseSafetensors(file({b: f32(8, 1), a: f32(0, 2), __metadata__: {format: 'pt'}}, 12));

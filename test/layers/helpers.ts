@@ -29,7 +29,8 @@ export function randomizeWeights(layer: tf.layers.Layer, seed: number): void {
 export function weightsOf(layer: tf.layers.Layer): Weights {
   return new Map(layer.weights.map(w => {
     const name = w.originalName;
-    return [name.slice(name.lastIndexOf(`${layer.name}/`) + layer.name.length + 1), Float64Array.from(w.read().dataSync())];
+    const path = name.slice(name.lastIndexOf(`${layer.name}/`) + layer.name.length + 1);
+    return [path, Float64Array.from(w.read().dataSync())];
   }));
 }
 
@@ -49,7 +50,7 @@ export function tensorOf(values: Float64Array, shape: number[]): tf.Tensor {
   return tf.tensor(Float32Array.from(values), shape);
 }
 
-/** A Swin model of `config` whose every weight is random (layer k seeded with seed + k): the export fixtures' models. */
+/** A Swin model of `config` whose every weight is random (layer k seeded with seed + k): the export fixtures. */
 export function seededSwin(build: (config: object) => tf.LayersModel, config: object, seed: number): tf.LayersModel {
   const model = build(config);
   model.layers.forEach((layer, k) => {
@@ -58,9 +59,10 @@ export function seededSwin(build: (config: object) => tf.LayersModel, config: ob
   return model;
 }
 
-/** max |logits − expected| / max |expected| of `model` on an io fixture's input (timm's NHWC input and float64 logits). */
+/** max |logits − expected| / max |expected| of `model` on an io fixture (timm's NHWC input and float64 logits). */
 export async function logitsError(
-    model: tf.LayersModel, io: Map<string, SafetensorsEntry>, inputKey = 'input', logitsKey = 'logits'): Promise<number> {
+    model: tf.LayersModel, io: Map<string, SafetensorsEntry>, inputKey = 'input',
+    logitsKey = 'logits'): Promise<number> {
   const input = io.get(inputKey)!;
   const expected = entryToFloat32(io.get(logitsKey)!);
   const logits = tf.tidy(() => model.predict(tf.tensor(entryToFloat32(input), input.shape)) as tf.Tensor);

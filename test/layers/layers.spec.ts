@@ -35,14 +35,16 @@ describe('layers against float64 references', () => {
     tf.dispose([input]);
   });
 
-  for (const [resolution, postNorm] of [[[4, 6], false], [[5, 3], false], [[5, 4], true]] as Array<[[number, number], boolean]>) {
+  const merges: Array<[[number, number], boolean]> = [[[4, 6], false], [[5, 3], false], [[5, 4], true]];
+  for (const [resolution, postNorm] of merges) {
     it(`PatchMerging on [${resolution}]${resolution.some(r => r % 2 === 1) ? ' (odd: padded)' : ''}` +
        `${postNorm ? ', V2 order (reduction, then norm)' : ''}`, () => {
       const x = random(2 * resolution[0] * resolution[1] * 5);
       const layer = new PatchMerging({dim: 5, outDim: 7, postNorm});
       const input = tensorOf(x, [2, ...resolution, 5]);
       expectClose(run(layer, input, 2), ref.patchMerging(x, resolution, 5, weightsOf(layer), postNorm), TOLERANCE);
-      expect(layer.computeOutputShape([null, ...resolution, 5])).to.deep.equal([null, ...resolution.map(r => Math.ceil(r / 2)), 7]);
+      expect(layer.computeOutputShape([null, ...resolution, 5]))
+          .to.deep.equal([null, ...resolution.map(r => Math.ceil(r / 2)), 7]);
       tf.dispose([input]);
     });
   }
@@ -52,12 +54,13 @@ describe('layers against float64 references', () => {
       const [numWindows, n, dim] = [4, 6, 8];
       const x = random(2 * numWindows * n * dim);
       const layer = new WindowAttention({dim, numHeads: 2, windowSize: [2, 3]});
-      const maskValues = Array.from({length: numWindows}, (_, w) =>
-          Array.from({length: n}, (_, i) => Array.from({length: n}, (_, j) => ((i + j + w) % 3 === 0 && i !== j ? -100 : 0))));
+      const maskValues = Array.from({length: numWindows}, (_, w) => Array.from({length: n}, (_, i) =>
+        Array.from({length: n}, (_, j) => ((i + j + w) % 3 === 0 && i !== j ? -100 : 0))));
       const mask = tf.tensor3d(maskValues);
       const input = tensorOf(x, [2 * numWindows, n, dim]);
       const out = run(layer, input, 3, masked ? {windowMask: mask} : {});
-      const expected = ref.windowAttention(x, {dim, heads: 2, window: [2, 3]}, weightsOf(layer), '', masked ? maskValues : null);
+      const expected =
+          ref.windowAttention(x, {dim, heads: 2, window: [2, 3]}, weightsOf(layer), '', masked ? maskValues : null);
       expectClose(out, expected, TOLERANCE);
       tf.dispose([input, mask]);
     });
@@ -91,7 +94,8 @@ describe('layers against float64 references', () => {
         const [dim, heads, mlpRatio] = [6, 3, 2];
         const x = random(2 * resolution[0] * resolution[1] * dim);
         const layer = new Block({
-          dim, inputResolution: resolution, windowResolution, numHeads: heads, windowSize: window, shiftSize: shift, mlpRatio,
+          dim, inputResolution: resolution, windowResolution, numHeads: heads, windowSize: window, shiftSize: shift,
+          mlpRatio,
         });
         const input = tensorOf(x, [2, ...resolution, dim]);
         const out = run(layer, input, 4);
@@ -102,10 +106,11 @@ describe('layers against float64 references', () => {
     }
   }
 
-  it('SwinTransformerV2Block: logit scales above log(100) are clamped; without qkv biases padding keys are zero', () => {
+  it('SwinTransformerV2Block: logit scales above log(100) clamped; without qkv biases, padding keys are zero', () => {
     const [dim, heads, resolution] = [4, 2, [3, 3] as [number, number]];
     const x = random(2 * 9 * dim);
-    const layer = new SwinTransformerV2Block({dim, inputResolution: resolution, numHeads: heads, windowSize: 2, qkvBias: false});
+    const layer =
+        new SwinTransformerV2Block({dim, inputResolution: resolution, numHeads: heads, windowSize: 2, qkvBias: false});
     const input = tensorOf(x, [2, ...resolution, dim]);
     layer.apply(input);
     randomizeWeights(layer, 9);

@@ -30,7 +30,8 @@ export function gelu(v: number): number {
 }
 
 /** rows × inDim times kernel [inDim, outDim] plus bias. */
-export function linear(x: Float64Array, inDim: number, kernel: Float64Array, bias: Float64Array | undefined): Float64Array {
+export function linear(
+    x: Float64Array, inDim: number, kernel: Float64Array, bias: Float64Array | undefined): Float64Array {
   const outDim = kernel.length / inDim;
   const rows = x.length / inDim;
   const out = new Float64Array(rows * outDim);
@@ -80,7 +81,9 @@ export function attention(
       let total = 0;
       for (let j = 0; j < sk; j++) total += (scores[j] = Math.exp(scores[j] - max));
       for (let j = 0; j < sk; j++) {
-        for (let c = 0; c < dv; c++) out[i * heads * dv + h * dv + c] += (scores[j] / total) * v[j * heads * dv + h * dv + c];
+        for (let c = 0; c < dv; c++) {
+          out[i * heads * dv + h * dv + c] += (scores[j] / total) * v[j * heads * dv + h * dv + c];
+        }
       }
     }
   }
@@ -136,7 +139,8 @@ export interface WindowAttentionSpec {
  * (`qkv/kernel`, `relative_position_bias_table`, …, under `prefix`); mask [nW][N][N] or null.
  */
 export function windowAttention(
-    x: Float64Array, spec: WindowAttentionSpec, weights: Weights, prefix: string, mask: number[][][] | null): Float64Array {
+    x: Float64Array, spec: WindowAttentionSpec, weights: Weights, prefix: string,
+    mask: number[][][] | null): Float64Array {
   const {dim, heads, window: [wh, ww]} = spec;
   const n = wh * ww;
   const d = dim / heads;
@@ -147,18 +151,22 @@ export function windowAttention(
   for (let b = 0; b < x.length / (n * dim); b++) {
     const part = (which: number) => {
       const t = new Float64Array(n * dim);
-      for (let i = 0; i < n; i++) for (let c = 0; c < dim; c++) t[i * dim + c] = qkv[(b * n + i) * 3 * dim + which * dim + c];
+      for (let i = 0; i < n; i++) {
+        for (let c = 0; c < dim; c++) t[i * dim + c] = qkv[(b * n + i) * 3 * dim + which * dim + c];
+      }
       return t;
     };
     const windowMask = mask == null ? null : mask[b % mask.length];
-    const attended = attention(part(0), part(1), part(2), heads, d, d, d ** -0.5,
-                               (h, i, j) => table[index[i][j] * heads + h] + (windowMask == null ? 0 : windowMask[i][j]));
-    out.set(linear(attended, dim, weights.get(`${prefix}proj/kernel`)!, weights.get(`${prefix}proj/bias`)), b * n * dim);
+    const bias = (h: number, i: number, j: number) =>
+      table[index[i][j] * heads + h] + (windowMask == null ? 0 : windowMask[i][j]);
+    const attended = attention(part(0), part(1), part(2), heads, d, d, d ** -0.5, bias);
+    const projected = linear(attended, dim, weights.get(`${prefix}proj/kernel`)!, weights.get(`${prefix}proj/bias`));
+    out.set(projected, b * n * dim);
   }
   return out;
 }
 
-/** Swin V2's log-spaced relative coordinate of offset d along an axis of window `size` (timm's relative_coords_table). */
+/** Swin V2's log-spaced coordinate of offset d along an axis of window `size` (timm's relative_coords_table). */
 export function logSpacedCoordinate(d: number, size: number): number {
   const t = (d / (size - 1)) * 8;
   return (Math.sign(t) * Math.log2(Math.abs(t) + 1)) / Math.log2(8);
@@ -170,7 +178,8 @@ export function logSpacedCoordinate(d: number, size: number): number {
  * plus the mask; q and v biases, none for k.
  */
 export function cosineWindowAttention(
-    x: Float64Array, spec: WindowAttentionSpec, weights: Weights, prefix: string, mask: number[][][] | null): Float64Array {
+    x: Float64Array, spec: WindowAttentionSpec, weights: Weights, prefix: string,
+    mask: number[][][] | null): Float64Array {
   const {dim, heads, window: [wh, ww]} = spec;
   const n = wh * ww;
   const d = dim / heads;
@@ -189,7 +198,8 @@ export function cosineWindowAttention(
       const coordinates = [logSpacedCoordinate(dy, wh), logSpacedCoordinate(dx, ww)];
       const out = new Array<number>(heads).fill(0);
       for (let u = 0; u < hiddenUnits; u++) {
-        const hidden = Math.max(hiddenBias[u] + coordinates[0] * hiddenKernel[u] + coordinates[1] * hiddenKernel[hiddenUnits + u], 0);
+        const pre = hiddenBias[u] + coordinates[0] * hiddenKernel[u] + coordinates[1] * hiddenKernel[hiddenUnits + u];
+        const hidden = Math.max(pre, 0);
         for (let head = 0; head < heads; head++) out[head] += hidden * outputKernel[u * heads + head];
       }
       offsetBias.set(key, out.map(v => 16 / (1 + Math.exp(-v))));
@@ -207,14 +217,18 @@ export function cosineWindowAttention(
           let norm = 0;
           for (let c = 0; c < d; c++) norm += qkv[(b * n + i) * 3 * dim + which * dim + h * d + c] ** 2;
           const factor = normalize ? scales[h] / Math.max(Math.sqrt(norm), 1e-12) : 1;
-          for (let c = 0; c < d; c++) t[i * dim + h * d + c] = factor * qkv[(b * n + i) * 3 * dim + which * dim + h * d + c];
+          for (let c = 0; c < d; c++) {
+            t[i * dim + h * d + c] = factor * qkv[(b * n + i) * 3 * dim + which * dim + h * d + c];
+          }
         }
       }
       return t;
     };
     const windowMask = mask == null ? null : mask[b % mask.length];
-    const attended = attention(part(0, true, logitScale), part(1, true, new Array(heads).fill(1)), part(2, false, []),
-                               heads, d, d, 1, (h, i, j) => positionBias(h, i, j) + (windowMask == null ? 0 : windowMask[i][j]));
+    const bias = (h: number, i: number, j: number) =>
+      positionBias(h, i, j) + (windowMask == null ? 0 : windowMask[i][j]);
+    const attended = attention(
+        part(0, true, logitScale), part(1, true, new Array(heads).fill(1)), part(2, false, []), heads, d, d, 1, bias);
     out.set(linear(attended, dim, w('proj/kernel'), w('proj/bias')), b * n * dim);
   }
   return out;
@@ -265,7 +279,9 @@ export function swinBlock(x: Float64Array, spec: SwinBlockSpec, weights: Weights
       for (let t = 0; t < n; t++) {
         const source = tokenOf(b, win, t);
         if (source < 0) continue;
-        for (let c = 0; c < dim; c++) windows[((b * numWindows + win) * n + t) * dim + c] = attentionInput[source * dim + c];
+        for (let c = 0; c < dim; c++) {
+          windows[((b * numWindows + win) * n + t) * dim + c] = attentionInput[source * dim + c];
+        }
       }
     }
   }
@@ -273,7 +289,8 @@ export function swinBlock(x: Float64Array, spec: SwinBlockSpec, weights: Weights
   const [mh, mw] = v2 ? [rh, rw] : [Math.ceil(rh / wh) * wh, Math.ceil(rw / ww) * ww];
   if ((sh > 0 || sw > 0) && (mh !== hp || mw !== wp)) throw new Error('timm\'s mask does not fit this input');
   const mask = sh > 0 || sw > 0 ? timmShiftMask(mh, mw, wh, ww, sh, sw) : null;
-  const attended = (v2 ? cosineWindowAttention : windowAttention)(windows, {dim, heads, window: [wh, ww]}, weights, 'attn/', mask);
+  const attend = v2 ? cosineWindowAttention : windowAttention;
+  const attended = attend(windows, {dim, heads, window: [wh, ww]}, weights, 'attn/', mask);
   const branch = new Float64Array(x.length);
   for (let b = 0; b < batch; b++) {
     for (let win = 0; win < numWindows; win++) {
@@ -287,7 +304,8 @@ export function swinBlock(x: Float64Array, spec: SwinBlockSpec, weights: Weights
   const afterAttention = (v2 ? norm('norm1', branch) : branch).map((v, i) => x[i] + v);
   const mlp = (values: Float64Array) => {
     const hidden = linear(values, dim, weights.get('mlp/fc1/kernel')!, weights.get('mlp/fc1/bias'));
-    return linear(hidden.map(gelu), Math.floor(dim * mlpRatio), weights.get('mlp/fc2/kernel')!, weights.get('mlp/fc2/bias'));
+    const hiddenUnits = Math.floor(dim * mlpRatio);
+    return linear(hidden.map(gelu), hiddenUnits, weights.get('mlp/fc2/kernel')!, weights.get('mlp/fc2/bias'));
   };
   const mlpBranch = v2 ? norm('norm2', mlp(afterAttention)) : mlp(norm('norm2', afterAttention));
   return afterAttention.map((v, i) => v + mlpBranch[i]);
@@ -338,7 +356,8 @@ export function patchEmbedding(
           for (let ky = 0; ky < p; ky++) {
             for (let kx = 0; kx < p; kx++) {
               for (let c = 0; c < inChans; c++) {
-                s += x[((b * h + y * p + ky) * w + xx * p + kx) * inChans + c] * kernel[((ky * p + kx) * inChans + c) * embed + e];
+                s += x[((b * h + y * p + ky) * w + xx * p + kx) * inChans + c] *
+                    kernel[((ky * p + kx) * inChans + c) * embed + e];
               }
             }
           }

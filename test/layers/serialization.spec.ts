@@ -58,7 +58,8 @@ describe('serialization', () => {
     const context = tf.input({shape: [9, 5]});
     const attended = new MultiHeadAttention({numHeads: 2, keyDim: 3, valueDim: 4, outputShape: 8, dropout: 0.1})
                          .apply([query, context, context]) as tf.SymbolicTensor;
-    const windowed = new WindowAttention({dim: 8, numHeads: 2, windowSize: [2, 3]}).apply(attended) as tf.SymbolicTensor;
+    const windowAttention = new WindowAttention({dim: 8, numHeads: 2, windowSize: [2, 3]});
+    const windowed = windowAttention.apply(attended) as tf.SymbolicTensor;
     return tf.model({inputs: [query, context], outputs: windowed});
   }
 
@@ -80,13 +81,14 @@ describe('serialization', () => {
     it(`a padded Swin V2 model, through the ${io} handler`, async () => {
       // Grid 9, windows of 4: stage 0 padded to 12; an odd merge to 5 (nominal 4: no shift), padded to 8.
       const model = swinTransformerV2({
-        imgSize: 18, patchSize: 2, inChans: 3, numClasses: 4, embedDim: 8, depths: [1, 2], numHeads: [2, 4], windowSize: 4,
-        mlpRatio: 2, dropRate: 0.1, attnDropRate: 0.1, dropPathRate: 0.1,
+        imgSize: 18, patchSize: 2, inChans: 3, numClasses: 4, embedDim: 8, depths: [1, 2], numHeads: [2, 4],
+        windowSize: 4, mlpRatio: 2, dropRate: 0.1, attnDropRate: 0.1, dropPathRate: 0.1,
       });
       model.layers.forEach((layer, i) => randomizeWeights(layer, 20 + i));
       const loaded = await roundTrip(model);
       expect(loaded.layers.filter(l => l instanceof SwinTransformerV2Block)).to.have.length(3);
-      expect(loaded.layers.filter(l => l instanceof PatchMerging).map(l => (l as PatchMerging).postNorm)).to.deep.equal([true]);
+      const merges = loaded.layers.filter((l): l is PatchMerging => l instanceof PatchMerging);
+      expect(merges.map(l => l.postNorm)).to.deep.equal([true]);
       const input = tf.randomNormal([2, 18, 18, 3]);
       expectSameModel(loaded, model, input);
       tf.dispose(input);

@@ -26,7 +26,8 @@ describe('exportTimmSwinWeights', () => {
     it(`${prefix}: exports the bytes timm loaded with strict=True, and timm's logits match (rel < 1e-4)`, async () => {
       const model = seededSwin(build, configOf(), seed);
       const exported = exportTimmSwinWeights(model);
-      expect(Buffer.compare(Buffer.from(exported), fixture(file)), 'the export equals the file timm loaded').to.equal(0);
+      expect(Buffer.compare(Buffer.from(exported), fixture(file)), 'the export equals the file timm loaded')
+          .to.equal(0);
       const error = await logitsError(model, timmIo(), `${prefix}_input`, `${prefix}_logits`);
       console.log(`      max |Δ| / max |logit| = ${error.toExponential(2)}`);
       expect(error).to.be.lessThan(1e-4);
@@ -64,11 +65,14 @@ describe('exportTimmSwinWeights', () => {
 
   it('rejects a model with weights outside timm’s modules, naming the layer', () => {
     const input = tf.input({shape: [4]});
-    const model = tf.model({inputs: input, outputs: tf.layers.dense({units: 2, name: 'classifier'}).apply(input) as tf.SymbolicTensor});
+    const output = tf.layers.dense({units: 2, name: 'classifier'}).apply(input) as tf.SymbolicTensor;
+    const model = tf.model({inputs: input, outputs: output});
     expect(() => exportTimmSwinWeights(model)).to.throw(/exportTimmSwinWeights: layer 'classifier' \(Dense\) has weights but no timm module/);
     model.dispose();
-    const v1 = swinTransformer({imgSize: 8, patchSize: 2, embedDim: 4, depths: [1], numHeads: [1], windowSize: 2, numClasses: 2});
-    expect(parseSafetensors(exportTimmSwinWeights(v1)).has('layers.0.blocks.0.attn.relative_position_bias_table')).to.equal(true);
+    const v1 = swinTransformer(
+        {imgSize: 8, patchSize: 2, embedDim: 4, depths: [1], numHeads: [1], windowSize: 2, numClasses: 2});
+    const keys = parseSafetensors(exportTimmSwinWeights(v1));
+    expect(keys.has('layers.0.blocks.0.attn.relative_position_bias_table')).to.equal(true);
     v1.dispose();
   });
 });

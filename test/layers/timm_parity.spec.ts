@@ -12,7 +12,9 @@ import {expect} from 'chai';
 import {readFileSync} from 'node:fs';
 import {forceComposedAttention} from '../../examples/force_composed';
 import {attentionImplementation, WindowBias} from '../../src/index';
-import {loadTimmSwinWeights, parseSafetensors, SwinConfig, swinTransformer, swinTransformerV2} from '../../src/layers/index';
+import {
+  loadTimmSwinWeights, parseSafetensors, SwinConfig, swinTransformer, swinTransformerV2,
+} from '../../src/layers/index';
 import {logitsError} from './helpers';
 import {useCpu} from './setup';
 
@@ -37,7 +39,8 @@ describe('timm parity', () => {
 
   for (const {name, config, build} of FIXTURES) {
     for (const composed of [false, true]) {
-      it(`${name}: matches timm logits to rel error < 1e-4 (${composed ? 'composed path' : 'fused cpu kernel'})`, async () => {
+      const path = composed ? 'composed path' : 'fused cpu kernel';
+      it(`${name}: matches timm logits to rel error < 1e-4 (${path})`, async () => {
         const restore = composed ? forceComposedAttention('cpu') : () => {};
         try {
           const model = build(JSON.parse(fixture(config).toString()) as SwinConfig);

@@ -22,7 +22,7 @@ interface Entry {
 function safetensors(entries: Map<string, Entry>): Uint8Array {
   return serializeSafetensors(new Map([...entries].map(([name, {dtype, shape, values}]) => [name, {
     dtype, shape, bytes: new Uint8Array(dtype === 'F32' ? Float32Array.from(values).buffer :
-                                                          BigInt64Array.from(Array.from(values, v => BigInt(v))).buffer),
+        BigInt64Array.from(Array.from(values, v => BigInt(v))).buffer),
   }])));
 }
 
@@ -75,7 +75,8 @@ describe('loadTimmSwinWeights', () => {
     entries.set('layers.0.blocks.1.attn_mask', {dtype: 'F32', shape: [16, 16, 16], values: mask});
     loadTimmSwinWeights(model, safetensors(entries));
 
-    entries.set('layers.0.blocks.1.attn.relative_position_index', {dtype: 'I64', shape: [16, 16], values: index.map(v => v + 1)});
+    entries.set('layers.0.blocks.1.attn.relative_position_index',
+                {dtype: 'I64', shape: [16, 16], values: index.map(v => v + 1)});
     entries.set('layers.2.blocks.0.attn_mask', {dtype: 'F32', shape: [1, 16, 16], values: new Float32Array(256)});
     expect(() => loadTimmSwinWeights(model, safetensors(entries)))
         .to.throw(/'layers\.0\.blocks\.1\.attn\.relative_position_index' differs[^]*'layers\.2\.blocks\.0\.attn_mask': a mask for block layers_2_blocks_0, which has no shifted windows/);
@@ -85,17 +86,20 @@ describe('loadTimmSwinWeights', () => {
     const v2Config = JSON.parse(fixture('swinv2_config.json').toString()) as SwinConfig;
     const v2 = swinTransformerV2(v2Config);
     const parsed = parseSafetensors(fixture('swinv2_weights.safetensors'));
-    const entries = new Map<string, Entry>([...parsed].map(([name, e]) => [name, {dtype: 'F32', shape: e.shape, values: entryToFloat32(e)}]));
+    const entries = new Map<string, Entry>(
+        [...parsed].map(([name, e]) => [name, {dtype: 'F32', shape: e.shape, values: entryToFloat32(e)}]));
     const table = logSpacedRelativeCoordinates([5, 5]).map(v => Math.fround(v * (1 + 1e-7)));
     entries.set('layers.0.blocks.0.attn.relative_coords_table', {dtype: 'F32', shape: [1, 9, 9, 2], values: table});
-    entries.set('layers.0.blocks.1.attn.relative_position_index', {dtype: 'I64', shape: [25, 25], values: relativePositionIndex([5, 5])});
+    entries.set('layers.0.blocks.1.attn.relative_position_index',
+                {dtype: 'I64', shape: [25, 25], values: relativePositionIndex([5, 5])});
     loadTimmSwinWeights(v2, safetensors(entries));
     entries.set('layers.3.blocks.0.attn.relative_coords_table', {dtype: 'F32', shape: [1, 9, 9, 2], values: table});
     expect(() => loadTimmSwinWeights(v2, safetensors(entries)))
         .to.throw(/'layers\.3\.blocks\.0\.attn\.relative_coords_table' differs from the relative coordinates of a \[2,2\] window/);
     v2.dispose();
     entries.clear();
-    entries.set('layers.0.blocks.0.attn.relative_coords_table', {dtype: 'F32', shape: [1, 7, 7, 2], values: new Float32Array(98)});
+    entries.set('layers.0.blocks.0.attn.relative_coords_table',
+                {dtype: 'F32', shape: [1, 7, 7, 2], values: new Float32Array(98)});
     expect(() => loadTimmSwinWeights(model, safetensors(entries)))
         .to.throw(/unexpected key 'layers\.0\.blocks\.0\.attn\.relative_coords_table': block layers_0_blocks_0 is not Swin V2/);
   });

@@ -19,8 +19,8 @@ describe('training', () => {
     const x = random(2 * 4 * 4 * spec.dim);
     const r = random(x.length);
     const layer = new SwinTransformerBlock({
-      dim: spec.dim, inputResolution: spec.resolution, numHeads: spec.heads, windowSize: spec.window, shiftSize: spec.shift,
-      mlpRatio: spec.mlpRatio,
+      dim: spec.dim, inputResolution: spec.resolution, numHeads: spec.heads, windowSize: spec.window,
+      shiftSize: spec.shift, mlpRatio: spec.mlpRatio,
     });
     const [input, weightsOfR] = [tensorOf(x, [2, 4, 4, spec.dim]), tensorOf(r, [2, 4, 4, spec.dim])];
     layer.apply(input);
@@ -49,7 +49,7 @@ describe('training', () => {
     tf.dispose([input, weightsOfR, ...Object.values(grads)]);
   });
 
-  it('V2 on a padded grid: gradients of the logit scale, the position bias MLP and qkv match finite differences', () => {
+  it('V2, padded grid: gradients of the logit scale, position bias MLP and qkv match finite differences', () => {
     // 5 × 5 tokens in windows of 2: padded to 6 × 6, so zero (padding) keys take part.
     const spec = {dim: 4, heads: 2, resolution: [5, 5] as [number, number], window: 2, shift: 0, mlpRatio: 2,
                   version: 2 as const};
@@ -57,7 +57,8 @@ describe('training', () => {
     const x = random(2 * 25 * spec.dim);
     const r = random(x.length);
     const layer = new SwinTransformerV2Block({
-      dim: spec.dim, inputResolution: spec.resolution, numHeads: spec.heads, windowSize: spec.window, mlpRatio: spec.mlpRatio,
+      dim: spec.dim, inputResolution: spec.resolution, numHeads: spec.heads, windowSize: spec.window,
+      mlpRatio: spec.mlpRatio,
     });
     const [input, weightsOfR] = [tensorOf(x, [2, 5, 5, spec.dim]), tensorOf(r, [2, 5, 5, spec.dim])];
     layer.apply(input);
@@ -147,8 +148,8 @@ describe('training', () => {
   it('leaks no tensors over predict and training steps of a padded Swin V2', async () => {
     // Grid 5: windows of 2 padded to 6 (no shift in V2 there), then an odd merge to 3 (nominal 2).
     const model = swinTransformerV2({
-      imgSize: 10, patchSize: 2, inChans: 1, numClasses: 2, embedDim: 4, depths: [1, 2], numHeads: [2, 2], windowSize: 2,
-      attnDropRate: 0.1, dropPathRate: 0.1,
+      imgSize: 10, patchSize: 2, inChans: 1, numClasses: 2, embedDim: 4, depths: [1, 2], numHeads: [2, 2],
+      windowSize: 2, attnDropRate: 0.1, dropPathRate: 0.1,
     });
     model.compile({optimizer: tf.train.adam(1e-3), loss: tf.losses.softmaxCrossEntropy});
     const [xs, ys] = [tf.randomNormal([4, 10, 10, 1]), tf.oneHot([0, 1, 0, 1], 2).toFloat()];
@@ -165,17 +166,20 @@ describe('training', () => {
     model.dispose();
   });
 
-  it('the presets have timm’s parameter counts (timm 1.0.29, test/fixtures/timm_param_counts.json)', () => {
+  it('the presets have timm’s parameter counts (timm 1.0.29, test/fixtures/timm_param_counts.json)', function() {
+    this.timeout(600_000);  // seven builds of 28 to 88 million weights: about 25 s on an idle 2-core machine
     const counts = JSON.parse(readFileSync(new URL('../fixtures/timm_param_counts.json', import.meta.url)).toString());
     const presets = [
-      ...Object.entries(swinPresets).map(([name, c]) => [`swin_${name}_patch4_window7_224`, c, swinTransformer] as const),
+      ...Object.entries(swinPresets)
+          .map(([name, c]) => [`swin_${name}_patch4_window7_224`, c, swinTransformer] as const),
       ...Object.entries(swinV2Presets).map(([name, c]) => [`swinv2_${name}`, c, swinTransformerV2] as const),
     ];
     expect(presets.map(([name]) => name).sort()).to.deep.equal(Object.keys(counts).sort());
     // The window16 presets differ from the window8 ones only in windowSize, on which no weight's
     // shape depends; tiny_window16_256 checks that once, saving two large builds.
     const skipped = ['swinv2_small_window16_256', 'swinv2_base_window16_256'];
-    expect(skipped.map(name => counts[name])).to.deep.equal(['small', 'base'].map(size => counts[`swinv2_${size}_window8_256`]));
+    expect(skipped.map(name => counts[name]))
+        .to.deep.equal(['small', 'base'].map(size => counts[`swinv2_${size}_window8_256`]));
     for (const [name, config, build] of presets.filter(([name]) => !skipped.includes(name))) {
       const model = build(config);
       expect(model.countParams(), name).to.equal(counts[name]);

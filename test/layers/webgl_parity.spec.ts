@@ -38,12 +38,14 @@ describe('timm parity on webgl (headless Chromium)', function() {
       const input = io.get('input')!;
       const expected = entryToFloat32(io.get('logits')!);
       const args = [
-        JSON.parse(fixture('swin_fixture_config.json').toString()), fixture('swin_fixture_weights.safetensors').toString('base64'),
+        JSON.parse(fixture('swin_fixture_config.json').toString()),
+        fixture('swin_fixture_weights.safetensors').toString('base64'),
         Array.from(entryToFloat32(input)), input.shape, composed,
       ] as const;
       const run = await page.evaluate(a => window.runParity(...a), args) as ParityRun;
       expect(run.backend).to.equal('webgl');
-      expect(run.implementations.every(i => (i === 'composed') === composed), run.implementations.join()).to.equal(true);
+      expect(run.implementations.every(i => (i === 'composed') === composed), run.implementations.join())
+          .to.equal(true);
       const scale = Math.max(...expected.map(Math.abs));
       const error = Math.max(...run.logits.map((v, i) => Math.abs(v - expected[i]))) / scale;
       console.log(`      max |Δ| / max |logit| = ${error.toExponential(2)} (${run.implementations[0]})`);

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import {expect} from 'chai';
 import {
-  effectiveWindow, inversePermutation, logSpacedRelativeCoordinates, paddedResolution, permuteTokens, relativePositionIndex,
-  shiftWindowMask, windowTokenOrder,
+  effectiveWindow, inversePermutation, logSpacedRelativeCoordinates, paddedResolution, permuteTokens,
+  relativePositionIndex, shiftWindowMask, windowTokenOrder,
 } from '../../src/layers/index';
 import {logSpacedCoordinate, timmRelativePositionIndex, timmShiftMask} from './reference';
 import {useCpu} from './setup';
@@ -13,13 +13,16 @@ describe('window geometry', () => {
   /** timm's roll then window_partition, element by element: [B, H, W, C] → [B · nW, N, C] as nested arrays. */
   function rollAndPartition(x: number[][][][], [wh, ww]: [number, number], [sh, sw]: [number, number]): number[][][] {
     const [h, w] = [x[0].length, x[0][0].length];
-    const rolled = x.map(image => image.map((_, y) => image[(y + sh) % h].map((__, xx) => image[(y + sh) % h][(xx + sw) % w])));
+    const rolled =
+        x.map(image => image.map((_, y) => image[(y + sh) % h].map((__, xx) => image[(y + sh) % h][(xx + sw) % w])));
     const windows: number[][][] = [];
     for (const image of rolled) {
       for (let wy = 0; wy < h / wh; wy++) {
         for (let wx = 0; wx < w / ww; wx++) {
           const tokens: number[][] = [];
-          for (let ty = 0; ty < wh; ty++) for (let tx = 0; tx < ww; tx++) tokens.push(image[wy * wh + ty][wx * ww + tx]);
+          for (let ty = 0; ty < wh; ty++) {
+            for (let tx = 0; tx < ww; tx++) tokens.push(image[wy * wh + ty][wx * ww + tx]);
+          }
           windows.push(tokens);
         }
       }
@@ -32,7 +35,8 @@ describe('window geometry', () => {
       const [b, h, w, c, window] = [2, 4, 6, 3, [2, 3] as [number, number]];
       const x = tf.randomNormal([b, h, w, c]);
       const order = windowTokenOrder([h, w], window, [...shift]);
-      const [orderTensor, inverseTensor] = [tf.tensor1d(order, 'int32'), tf.tensor1d(inversePermutation(order), 'int32')];
+      const orderTensor = tf.tensor1d(order, 'int32');
+      const inverseTensor = tf.tensor1d(inversePermutation(order), 'int32');
       const windows = permuteTokens(x.reshape([b, h * w, c]), orderTensor, inverseTensor);
       const expected = rollAndPartition(x.arraySync() as number[][][][], window, [...shift]);
       expect(windows.reshape([b * 4, 6, c]).arraySync()).to.deep.equal(expected);
@@ -55,7 +59,8 @@ describe('window geometry', () => {
   });
 
   /** timm's roll, then zero padding at the bottom and right, then window_partition: [B · nW][N][C]. */
-  function rollPadAndPartition(x: number[][][][], [wh, ww]: [number, number], [sh, sw]: [number, number]): number[][][] {
+  function rollPadAndPartition(
+      x: number[][][][], [wh, ww]: [number, number], [sh, sw]: [number, number]): number[][][] {
     const [h, w, c] = [x[0].length, x[0][0].length, x[0][0][0].length];
     const [hp, wp] = [Math.ceil(h / wh) * wh, Math.ceil(w / ww) * ww];
     const windows: number[][][] = [];
@@ -65,7 +70,9 @@ describe('window geometry', () => {
       for (let wy = 0; wy < hp / wh; wy++) {
         for (let wx = 0; wx < wp / ww; wx++) {
           const tokens: number[][] = [];
-          for (let ty = 0; ty < wh; ty++) for (let tx = 0; tx < ww; tx++) tokens.push(padded[wy * wh + ty][wx * ww + tx]);
+          for (let ty = 0; ty < wh; ty++) {
+            for (let tx = 0; tx < ww; tx++) tokens.push(padded[wy * wh + ty][wx * ww + tx]);
+          }
           windows.push(tokens);
         }
       }
@@ -81,7 +88,8 @@ describe('window geometry', () => {
       expect([hp, wp]).to.deep.equal([6, 9]);
       const x = tf.randomNormal([b, h, w, c]);
       const order = windowTokenOrder([h, w], window, shift);
-      const [orderTensor, inverseTensor] = [tf.tensor1d(order, 'int32'), tf.tensor1d(inversePermutation(order, h * w), 'int32')];
+      const orderTensor = tf.tensor1d(order, 'int32');
+      const inverseTensor = tf.tensor1d(inversePermutation(order, h * w), 'int32');
       const windows = permuteTokens(x.reshape([b, h * w, c]), orderTensor, inverseTensor);
       const expected = rollPadAndPartition(x.arraySync() as number[][][][], window, shift);
       expect(windows.reshape([b * (hp / 2) * (wp / 3), 6, c]).arraySync()).to.deep.equal(expected);
