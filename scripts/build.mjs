@@ -45,7 +45,8 @@ for (const e of entries) {
   };
   await build({...common, format: 'esm', outfile: `dist/esm/${e.name}.js`});
   // The CUDA loader reads import.meta.url only under ESM and __dirname under CommonJS.
-  await build({...common, format: 'cjs', outfile: `dist/cjs/${e.name}.cjs`, logOverride: {'empty-import-meta': 'silent'}});
+  await build(
+      {...common, format: 'cjs', outfile: `dist/cjs/${e.name}.cjs`, logOverride: {'empty-import-meta': 'silent'}});
 }
 execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], {stdio: 'inherit'});
 completeDeclarations(path.join(root, 'dist/types'));

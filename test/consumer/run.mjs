@@ -24,7 +24,9 @@ function run(what, command, args, cwd) {
 
 function expectLines(what, output, expected) {
   for (const line of expected) {
-    if (!output.includes(line)) throw new Error(`${what}: expected output to contain ${JSON.stringify(line)}, got:\n${output}`);
+    if (!output.includes(line)) {
+      throw new Error(`${what}: expected output to contain ${JSON.stringify(line)}, got:\n${output}`);
+    }
   }
   console.log(`  ok  ${what}`);
 }
@@ -34,7 +36,9 @@ mkdirSync(path.join(work, 'node_modules'), {recursive: true});
 const tarball = run('npm pack', 'npm', ['pack', '--silent', '--pack-destination', work], root).trim().split('\n').pop();
 run('unpacking', 'tar', ['-xzf', path.join(work, tarball), '-C', path.join(work, 'node_modules')]);
 renameSync(path.join(work, 'node_modules/package'), path.join(work, 'node_modules/tfjs-attention'));
-for (const project of ['esm', 'cjs', 'bundler', 'browser']) cpSync(path.join(here, project), path.join(work, project), {recursive: true});
+for (const project of ['esm', 'cjs', 'bundler', 'browser']) {
+  cpSync(path.join(here, project), path.join(work, project), {recursive: true});
+}
 
 const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
 for (const project of ['esm', 'cjs', 'bundler']) {
@@ -51,7 +55,8 @@ for (const project of ['esm', 'cjs', 'bundler']) {
 }
 
 const node = (project, file) => run(`${project}/${file}`, process.execPath, [file], path.join(work, project));
-expectLines('ESM quick start', node('esm', 'out/quickstart.mjs'), ['[ 2, 8, 128, 32 ]', 'cpu-fused', '[ 2, 8, 128, 64 ]']);
+expectLines('ESM quick start', node('esm', 'out/quickstart.mjs'),
+    ['[ 2, 8, 128, 32 ]', 'cpu-fused', '[ 2, 8, 128, 64 ]']);
 expectLines('ESM save and load', node('esm', 'out/save_load.mjs'), ['saved and loaded models differ by 0']);
 expectLines('CommonJS quick start', node('cjs', 'quickstart.cjs'), ['[ 1, 4, 16, 8 ]\n[ 1, 4, 16, 8 ]']);
 expectLines('CommonJS TypeScript', node('cjs', 'out/layers.cjs'), ['[ 2, 5, 6 ]']);
