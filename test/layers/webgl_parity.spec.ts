@@ -1,6 +1,6 @@
 /**
- * Parity with timm on the webgl backend: the fixture of timm_parity.spec.ts run in headless
- * Chromium (WebGL 2 on SwiftShader), with the fused webgl kernel and with the composed path.
+ * Parity with timm on the webgl backend: the V1 and V2 fixtures of timm_parity.spec.ts run in
+ * headless Chromium (WebGL 2 on SwiftShader), with the fused webgl kernel and with the composed path.
  */
 import * as esbuild from 'esbuild';
 import {expect} from 'chai';
@@ -32,25 +32,29 @@ describe('timm parity on webgl (headless Chromium)', function() {
     await browser?.close();
   });
 
-  for (const composed of [false, true]) {
-    it(`matches timm logits to rel error < 1e-4 (${composed ? 'composed path' : 'fused webgl kernel'})`, async () => {
-      const io = parseSafetensors(fixture('swin_fixture_io.safetensors'));
-      const input = io.get('input')!;
-      const expected = entryToFloat32(io.get('logits')!);
-      const args = [
-        JSON.parse(fixture('swin_fixture_config.json').toString()),
-        fixture('swin_fixture_weights.safetensors').toString('base64'),
-        Array.from(entryToFloat32(input)), input.shape, composed,
-      ] as const;
-      const run = await page.evaluate(a => window.runParity(...a), args) as ParityRun;
-      expect(run.backend).to.equal('webgl');
-      expect(run.implementations.every(i => (i === 'composed') === composed), run.implementations.join())
-          .to.equal(true);
-      const scale = Math.max(...expected.map(Math.abs));
-      const error = Math.max(...run.logits.map((v, i) => Math.abs(v - expected[i]))) / scale;
-      console.log(`      max |Δ| / max |logit| = ${error.toExponential(2)} (${run.implementations[0]})`);
-      expect(run.logits).to.have.length(expected.length);
-      expect(error).to.be.lessThan(1e-4);
-    });
+  const fixtures =
+      [['swin_fixture', 'swin_fixture_config.json', false], ['swinv2', 'swinv2_config.json', true]] as const;
+  for (const [name, config, v2] of fixtures) {
+    for (const composed of [false, true]) {
+      const path = composed ? 'composed path' : 'fused webgl kernel';
+      it(`${name}: matches timm logits to rel error < 1e-4 (${path})`, async () => {
+        const io = parseSafetensors(fixture(`${name}_io.safetensors`));
+        const input = io.get('input')!;
+        const expected = entryToFloat32(io.get('logits')!);
+        const args = [
+          JSON.parse(fixture(config).toString()), v2, fixture(`${name}_weights.safetensors`).toString('base64'),
+          Array.from(entryToFloat32(input)), input.shape, composed,
+        ] as const;
+        const run = await page.evaluate(a => window.runParity(...a), args) as ParityRun;
+        expect(run.backend).to.equal('webgl');
+        expect(run.implementations.every(i => (i === 'composed') === composed), run.implementations.join())
+            .to.equal(true);
+        const scale = Math.max(...expected.map(Math.abs));
+        const error = Math.max(...run.logits.map((v, i) => Math.abs(v - expected[i]))) / scale;
+        console.log(`      max |Δ| / max |logit| = ${error.toExponential(2)} (${run.implementations[0]})`);
+        expect(run.logits).to.have.length(expected.length);
+        expect(error).to.be.lessThan(1e-4);
+      });
+    }
   }
 });

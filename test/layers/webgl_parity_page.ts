@@ -2,7 +2,9 @@
 import * as tf from '@tensorflow/tfjs';
 import {forceComposedAttention} from '../../examples/force_composed';
 import '../../src/index';
-import {loadTimmSwinWeights, SwinConfig, SwinTransformerBlock, swinTransformer} from '../../src/layers/index';
+import {
+  loadTimmSwinWeights, SwinBlockBase, SwinConfig, swinTransformer, swinTransformerV2,
+} from '../../src/layers/index';
 
 export interface ParityRun {
   backend: string;
@@ -13,23 +15,24 @@ export interface ParityRun {
 
 declare global {
   interface Window {
-    runParity(config: SwinConfig, weightsBase64: string, input: number[], inputShape: number[], composed: boolean):
-        Promise<ParityRun>;
+    runParity(
+        config: SwinConfig, v2: boolean, weightsBase64: string, input: number[], inputShape: number[],
+        composed: boolean): Promise<ParityRun>;
   }
 }
 
-window.runParity = async (config, weightsBase64, input, inputShape, composed) => {
+window.runParity = async (config, v2, weightsBase64, input, inputShape, composed) => {
   if (!(await tf.setBackend('webgl'))) throw new Error('the webgl backend is not available');
   const restore = composed ? forceComposedAttention('webgl') : () => {};
   try {
-    const model = swinTransformer(config);
+    const model = (v2 ? swinTransformerV2 : swinTransformer)(config);
     loadTimmSwinWeights(model, Uint8Array.from(atob(weightsBase64), c => c.charCodeAt(0)));
     const x = tf.tensor(input, inputShape);
     const logits = model.predict(x) as tf.Tensor;
     const result = {
       backend: tf.getBackend(),
       logits: Array.from(await logits.data()),
-      implementations: model.layers.filter((l): l is SwinTransformerBlock => l instanceof SwinTransformerBlock)
+      implementations: model.layers.filter((l): l is SwinBlockBase => l instanceof SwinBlockBase)
                            .map(block => block.attentionDispatch(inputShape[0]).implementation),
     };
     tf.dispose([x, logits]);
