@@ -16,6 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type {LayerArgs} from '@tensorflow/tfjs-layers/dist/engine/topology';
+import type {Shape} from '@tensorflow/tfjs-layers/dist/keras_format/common';
 import type {Kwargs} from '@tensorflow/tfjs-layers/dist/types';
 import {WindowBias} from '../bias/window_bias';
 import type {AttentionDispatch} from '../dispatch';
@@ -131,6 +132,17 @@ export abstract class SwinBlockBase extends AttentionPackageLayer {
     }
   }
 
+  /** The block's gathers are built for `inputResolution`: reject another grid, or another channel count, at build. */
+  protected checkInputShape(inputShape: Shape | Shape[]): void {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+    const [, h, w, c] = shape;
+    if (shape.length !== 4 || h !== this.inputResolution[0] || w !== this.inputResolution[1] || c !== this.dim) {
+      throw new Error(
+          `${layerOwner(this.getClassName(), this.name)}: input shape [${shape}] must be ` +
+          `[batch, ${this.inputResolution[0]}, ${this.inputResolution[1]}, ${this.dim}] (inputResolution and dim)`);
+    }
+  }
+
   get hasShift(): boolean {
     return this.shift[0] > 0 || this.shift[1] > 0;
   }
@@ -214,7 +226,8 @@ export class SwinTransformerBlock extends SwinBlockBase {
     super(args, SwinTransformerBlock.className, true);
   }
 
-  override build(): void {
+  override build(inputShape: Shape | Shape[]): void {
+    this.checkInputShape(inputShape);
     const add = this.addWeightTo;
     this.parts = {
       norm1: new LayerNormWeights(add, 'norm1', this.dim),

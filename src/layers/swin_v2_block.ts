@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import type {Shape} from '@tensorflow/tfjs-layers/dist/keras_format/common';
 import type {Kwargs} from '@tensorflow/tfjs-layers/dist/types';
 import {layerOwner} from './args';
 import {registerLayer} from './base_layer';
@@ -29,7 +30,8 @@ export class SwinTransformerV2Block extends SwinBlockBase {
     }
   }
 
-  override build(): void {
+  override build(inputShape: Shape | Shape[]): void {
+    this.checkInputShape(inputShape);
     const add = this.addWeightTo;
     const hidden = Math.floor(this.dim * this.mlpRatio);
     this.parts = {

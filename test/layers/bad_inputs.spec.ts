@@ -97,6 +97,10 @@ describe('bad inputs', () => {
     expect(() => new SwinTransformerBlock({...block, mlpRatio: 0.1}))
         .to.throw(/^SwinTransformerBlock 'b': mlpRatio 0.1 leaves the MLP of 8 channels no hidden unit$/);
     expect(() => new SwinTransformerV2Block({...block, dropPath: -0.1})).to.throw(/^SwinTransformerV2Block 'b': dropPath must be a rate in \[0, 1\), got -0.1$/);
+    const x = tf.zeros([1, 4, 6, 8]);
+    expect(() => new SwinTransformerBlock(block).apply(x))
+        .to.throw(/^SwinTransformerBlock 'b': input shape \[1,4,6,8\] must be \[batch, 4, 4, 8\] \(inputResolution and dim\)$/);
+    x.dispose();
     expect(() => new SwinTransformerV2Block({...block, attnDropRate: 2})).to.throw(/^SwinTransformerV2Block 'b': attnDropRate must be a rate in \[0, 1\), got 2$/);
   });
 
