@@ -21,7 +21,8 @@ export interface BenchAddon {
   copyTimes(bytes: number, iterations: number): {hostToDeviceMs: number[], deviceToHostMs: number[]};
   /** Host wall time per call, queued back to back and with the device and stream synchronized around each. */
   synchronizationTimes(spec: NativeSpec, iterations: number): {
-    forwardQueuedMs: number, backwardQueuedMs: number, forwardSynchronizedMs: number[], backwardSynchronizedMs: number[],
+    forwardQueuedMs: number, backwardQueuedMs: number,
+    forwardSynchronizedMs: number[], backwardSynchronizedMs: number[],
   };
   /** The device-pointer entry on device buffers, outputs and scratch poisoned with NaN, a stream of its own. */
   deviceForward(spec: NativeSpec, query: Float32Array, key: Float32Array, value: Float32Array,

@@ -28,8 +28,8 @@ function main(): void {
       const synchronizedMs = median(sync[`${pass}SynchronizedMs`]);
       const costMs = synchronizedMs - queuedMs;
       rows.push({shape: s.name, pass, kernelMs, queuedMs, synchronizedMs, costMs});
-      console.log(`| ${s.name} | ${pass} | ${kernelMs.toFixed(3)} | ${queuedMs.toFixed(3)} | ${synchronizedMs.toFixed(3)} | ` +
-                  `${costMs.toFixed(3)} | ${(100 * costMs / queuedMs).toFixed(1)} |`);
+      const cells = [kernelMs, queuedMs, synchronizedMs, costMs].map(ms => ms.toFixed(3));
+      console.log(`| ${s.name} | ${pass} | ${cells.join(' | ')} | ${(100 * costMs / queuedMs).toFixed(1)} |`);
     }
   }
   writeFileSync(process.argv[2] ?? 'sync_cost.json', JSON.stringify({device: addon.device(), rows}, null, 1));

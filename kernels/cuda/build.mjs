@@ -138,8 +138,8 @@ async function main() {
   const objects = await compileObjects(nvcc, sources.map(s => join(csrc, s)), join(outDir, 'obj'), archs, flags);
   const link = async (names, file) => {
     const output = join(outDir, file);
-    await run(nvcc, ['-shared', '-cudart=static', ...gencodeFlags(archs), ...names.map(n => objects[sources.indexOf(n)]),
-                     '-o', output]);
+    const linked = names.map(name => objects[sources.indexOf(name)]);
+    await run(nvcc, ['-shared', '-cudart=static', ...gencodeFlags(archs), ...linked, '-o', output]);
     console.log(`build:cuda: wrote ${output}`);
   };
   await link([...shared, 'addon.cc'], 'tfjs_attention_cuda.node');

@@ -18,18 +18,21 @@ const PRECISIONS = [['highest', 0, 1e-4], ['tf32', 1, 2e-3], ['bf16', 2, 1e-2]] 
 /** One per kernel of kernel_heuristics.h's table, and each bias kind, GQA, Dv ≠ D, dropout. */
 const CASES: CaseShape[] = [
   // Short forward, bias held across windows (6,400 windows), window bias, dropout.
-  {B: 1600, Hq: 4, Sq: 25, D: 16, biases: [{kind: 'tensor', shape: [1, 4, 25, 25]}, {kind: 'window', shape: [8, 1, 25, 25], maskFraction: 0.2}],
-   dropout: {rate: 0.1, seed: 77}},
+  {B: 1600, Hq: 4, Sq: 25, D: 16, dropout: {rate: 0.1, seed: 77},
+   biases: [{kind: 'tensor', shape: [1, 4, 25, 25]}, {kind: 'window', shape: [8, 1, 25, 25], maskFraction: 0.2}]},
   // Short forward at head dim 64, GQA, Dv ≠ D, causal bottom-right.
   {B: 3, Hq: 4, Hkv: 2, Sq: 37, Sk: 53, D: 60, Dv: 40, biases: [{kind: 'causal', fromBottomRight: true}]},
   // Hopper forward ('tf32' on sm_90a) at head dims 64 and 128, GQA; the backward reads rounded copies.
   {B: 2, Hq: 4, Hkv: 1, Sq: 200, Sk: 333, D: 96, Dv: 128},
-  {B: 1, Hq: 2, Sq: 300, Sk: 260, D: 64, biases: [{kind: 'causal', fromBottomRight: true}], dropout: {rate: 0.25, seed: 31337}},
+  {B: 1, Hq: 2, Sq: 300, Sk: 260, D: 64, biases: [{kind: 'causal', fromBottomRight: true}],
+   dropout: {rate: 0.25, seed: 31337}},
   // Tiled forward with a dense bias; block-diagonal causal (the starts go through scratch).
-  {B: 2, Hq: 4, Hkv: 2, Sq: 130, Sk: 200, D: 128, Dv: 96, biases: [{kind: 'tensor', shape: [1, 4, 130, 200], maskFraction: 0.1}]},
+  {B: 2, Hq: 4, Hkv: 2, Sq: 130, Sk: 200, D: 128, Dv: 96,
+   biases: [{kind: 'tensor', shape: [1, 4, 130, 200], maskFraction: 0.1}]},
   {B: 1, Hq: 2, Sq: 400, D: 40, Dv: 24, biases: [{kind: 'blockDiagonal', qLens: [100, 37, 200, 63], causal: true}]},
   // Stream-K backward under 'tf32' (more key blocks than a wave of resident blocks).
-  {B: 4, Hq: 8, Hkv: 4, Sq: 100, Sk: 704, D: 128, Dv: 64, biases: [{kind: 'tensor', shape: [4, 1, 1, 704], maskFraction: 0.1}]},
+  {B: 4, Hq: 8, Hkv: 4, Sq: 100, Sk: 704, D: 128, Dv: 64,
+   biases: [{kind: 'tensor', shape: [4, 1, 1, 704], maskFraction: 0.1}]},
 ];
 
 /** The addon's spec of a case (at most one tensor bias and one window bias). */

@@ -10,12 +10,15 @@
 import {createRequire} from 'node:module';
 
 const path = process.argv[2] ?? 'addon';
-if (!['addon', 'device'].includes(path)) throw new Error(`sanitize.mjs: the path must be 'addon' or 'device', got '${path}'`);
+if (!['addon', 'device'].includes(path)) {
+  throw new Error(`sanitize.mjs: the path must be 'addon' or 'device', got '${path}'`);
+}
 const file = path === 'addon' ?
     process.env.TFJS_ATTENTION_CUDA_ADDON ?? '../../build/Release/tfjs_attention_cuda.node' :
     process.env.TFJS_ATTENTION_CUDA_BENCH_ADDON ?? '../../build/Release/tfjs_attention_cuda_bench.node';
 const loaded = createRequire(import.meta.url)(file.startsWith('/') ? file : new URL(file, import.meta.url).pathname);
-const [forward, backward] = path === 'addon' ? [loaded.forward, loaded.backward] : [loaded.deviceForward, loaded.deviceBackward];
+const [forward, backward] =
+    path === 'addon' ? [loaded.forward, loaded.backward] : [loaded.deviceForward, loaded.deviceBackward];
 
 let state = 12345;
 const random = n => Float32Array.from({length: n}, () => {

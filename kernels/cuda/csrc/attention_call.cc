@@ -51,7 +51,8 @@ AttentionParams paramsFor(const CallSpec& spec, Scratch& scratch, cudaStream_t s
 }
 
 void zero(float* data, size_t elements, const char* what, cudaStream_t stream) {
-  if (elements > 0) check(cudaMemsetAsync(data, 0, elements * sizeof(float), stream), std::string("cudaMemsetAsync(") + what + ")");
+  if (elements == 0) return;
+  check(cudaMemsetAsync(data, 0, elements * sizeof(float), stream), std::string("cudaMemsetAsync(") + what + ")");
 }
 
 }  // namespace

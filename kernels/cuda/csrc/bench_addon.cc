@@ -69,7 +69,8 @@ napi_value synchronizationTimes(napi_env env, napi_callback_info info) {
 constexpr int kPoison = 0xFF;  // every float 0xFFFFFFFF: a NaN
 
 void poison(const DeviceBuffer& buffer, size_t bytes, const char* name, cudaStream_t stream) {
-  if (bytes > 0) check(cudaMemsetAsync(buffer.get(), kPoison, bytes, stream), std::string("cudaMemsetAsync(") + name + ")");
+  if (bytes == 0) return;
+  check(cudaMemsetAsync(buffer.get(), kPoison, bytes, stream), std::string("cudaMemsetAsync(") + name + ")");
 }
 
 class PoisonedScratch : public Scratch {

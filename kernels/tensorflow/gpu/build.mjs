@@ -15,7 +15,9 @@
 import {existsSync} from 'node:fs';
 import {dirname, join} from 'node:path';
 import {fileURLToPath} from 'node:url';
-import {commonFlags, compileObjects, csrc, findNvcc, gencodeFlags, kernelSources, run, targetArchs} from '../../cuda/build.mjs';
+import {
+  commonFlags, compileObjects, csrc, findNvcc, gencodeFlags, kernelSources, run, targetArchs,
+} from '../../cuda/build.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..', '..');
@@ -34,7 +36,8 @@ async function main() {
   if (nvcc == null) skip('nvcc not found (set NVCC or CUDA_HOME, or put nvcc on PATH)');
   const deps = join(root, 'node_modules', tfjsPackage, 'deps');
   const include = join(deps, 'include'), lib = join(deps, 'lib');
-  if (!existsSync(join(include, 'tensorflow', 'c', 'kernels.h')) || !existsSync(join(lib, 'libtensorflow_framework.so.2'))) {
+  const headers = join(include, 'tensorflow', 'c', 'kernels.h'), framework = join(lib, 'libtensorflow_framework.so.2');
+  if (!existsSync(headers) || !existsSync(framework)) {
     skip(`${tfjsPackage} with TensorFlow's headers and libraries in its deps/ is not installed` +
          (check ? ' (npm run setup:tfjs-node)' : ''));
   }
