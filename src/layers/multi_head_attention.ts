@@ -201,6 +201,11 @@ export class MultiHeadAttention extends AttentionPackageLayer {
     for (const key of Object.keys(kwargs)) {
       if (!CALL_KWARGS.includes(key)) throw new Error(`${LAYER}: unknown call argument '${key}' (known: ${CALL_KWARGS.slice(0, -1).join(', ')})`);
     }
+    for (const key of ['useCausalMask', 'returnAttentionScores', 'training'] as const) {
+      if (kwargs[key] != null && typeof kwargs[key] !== 'boolean') {
+        throw new Error(`${LAYER}: ${key} must be a boolean, got ${JSON.stringify(kwargs[key])}`);
+      }
+    }
     const symbolic = list.some(x => x instanceof SymbolicTensor);
     if (symbolic) checkGraphKwargs(kwargs);
     const givesInputs = GRAPH_INPUT_KWARGS.some(k => kwargs[k] != null);

@@ -64,7 +64,7 @@ export function runKerasCase(c: KerasCase): CaseRun {
   const {list, mask} = inputsOf(c);
   const layer = layerOf(c);
   const kwargs = {useCausalMask: c.useCausalMask, ...(mask != null ? {attentionMask: mask} : {})};
-  tf.dispose(layer.apply(list.length === 1 ? list[0] : list, kwargs));
+  tf.dispose(layer.apply(list.length === 1 ? list[0] : list, kwargs) as tf.Tensor);
   const weights = weightTensors(c.weights);
   layer.setWeights(weights);
   const [output, scores] = layer.apply(list.length === 1 ? list[0] : list, {...kwargs, returnAttentionScores: true}) as tf.Tensor[];
