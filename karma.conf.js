@@ -46,16 +46,17 @@ export default function(config) {
       },
     },
     client: {
-      mocha: {timeout: bench ? 600000 : 300000},
+      mocha: {timeout: bench ? 1800000 : 300000},
       // The benchmark's one shape to run, if any (see benchmarks/webgl/run.ts).
-      args: bench && process.env.BENCH_WEBGL_ONLY != null ? [process.env.BENCH_WEBGL_ONLY] : [],
+      args: [bench ? process.env[process.env.BENCH === 'webgpu' ? 'BENCH_WEBGPU_ONLY' : 'BENCH_WEBGL_ONLY'] : null]
+          .filter(only => only != null),
       // Where WebGPU must come up (CI), its suite fails instead of skipping.
       webgpuRequired: process.env.CI === 'true' || process.env.CI === '1',
       // The benchmark prints its results through the console; Karma relays it to Node.
       captureConsole: true,
     },
     browserConsoleLogOptions: {level: bench ? 'log' : 'warn', terminal: true},
-    browserNoActivityTimeout: bench ? 900000 : 300000,
+    browserNoActivityTimeout: bench ? 1800000 : 300000,
     // A long synchronous readback blocks the page's socket; do not count it as a disconnect.
     pingTimeout: 600000,
     browserDisconnectTimeout: 600000,
