@@ -11,7 +11,6 @@ export type {SafetensorsEntry} from './safetensors';
 export {SwinBlockBase, SwinTransformerBlock} from './swin_block';
 export type {SwinTransformerBlockArgs} from './swin_block';
 export {SwinTransformerV2Block} from './swin_v2_block';
-export {CosineWindowAttentionWeights} from './cosine_window_attention';
 export {swinPresets, swinTransformer, swinTransformerV2, swinV2Presets} from './swin_transformer';
 export type {SwinConfig} from './swin_transformer';
 export {exportTimmSwinWeights, loadTimmSwinWeights, timmKey} from './timm_weights';
