@@ -2,8 +2,9 @@
 // variant, medians of repetitions taken in turns (the variants alternate within each
 // repetition, so a load change on a shared machine hits them alike).
 //
-// On a shared machine the wall times include other processes' turns; the process CPU time
-// of each call (all its threads) is printed beside them, per thread.
+// On a shared machine the wall times include other processes' turns: the fastest
+// repetition and the process CPU time of each call (all its threads, per thread) are
+// printed beside the median.
 //
 // Usage: attention_bench [--threads=N (default 2)] [--reps=N (default 21)] [--simd=NAME]
 // GFLOP/s count the products as FlashAttention does: forward 2·B·Hq·Sq·Sk·(D + Dv), the
@@ -49,6 +50,8 @@ double median(std::vector<double> x) {
   return x[x.size() / 2];
 }
 
+double minimum(const std::vector<double>& x) { return *std::min_element(x.begin(), x.end()); }
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -68,8 +71,8 @@ int main(int argc, char** argv) {
   std::mt19937 rng(1);
   std::normal_distribution<float> normal;
   std::printf("threads %d, %d repetitions, medians (ms); variants in turns\n", threads, reps);
-  std::printf("| shape | variant | forward ms | GFLOP/s | CPU ms / thread | forward+backward ms | GFLOP/s | CPU ms / thread |\n"
-              "| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  std::printf("| shape | variant | forward ms: median (GFLOP/s) / fastest / CPU per thread | "
+              "forward+backward ms: median (GFLOP/s) / fastest / CPU per thread |\n| --- | --- | --- | --- |\n");
   for (const Shape& s : shapes) {
     Buffers b;
     const size_t rows = static_cast<size_t>(s.B) * s.Hq * s.Sq, keys = static_cast<size_t>(s.B) * s.Hq * s.Sk;
@@ -122,9 +125,9 @@ int main(int argc, char** argv) {
     const double forwardFlops = 2.0 * s.B * s.Hq * s.Sq * s.Sk * (2.0 * s.D);
     for (size_t v = 0; v < variants.size(); ++v) {
       const double fm = median(forwardTimes[v]), tm = median(trainTimes[v]);
-      std::printf("| %s | %s | %.2f | %.0f | %.2f | %.2f | %.0f | %.2f |\n", s.name, variants[v].c_str(), fm,
-                  forwardFlops / fm / 1e6, median(forwardCpu[v]), tm, 3.5 * forwardFlops / tm / 1e6,
-                  median(trainCpu[v]));
+      std::printf("| %s | %s | %.2f (%.0f) / %.2f / %.2f | %.2f (%.0f) / %.2f / %.2f |\n", s.name,
+                  variants[v].c_str(), fm, forwardFlops / fm / 1e6, minimum(forwardTimes[v]), median(forwardCpu[v]), tm,
+                  3.5 * forwardFlops / tm / 1e6, minimum(trainTimes[v]), median(trainCpu[v]));
     }
   }
   return 0;

@@ -521,6 +521,74 @@ void testConcurrentCalls(uint64_t seed, const std::vector<std::string>& variants
   }
 }
 
+// docs/contract.md §7: NaN and ±Infinity in a key or value row reach no row that masks the
+// key (causal, -Infinity tensor or window bias, block-diagonal), and make the rows that
+// read it non-finite; the other rows equal the reference with those entries set to 0.
+void testNonFiniteInputs(uint64_t seed, const std::vector<std::string>& variants) {
+  std::vector<Spec> specs;
+  Spec causal{"causal", 2, 4, 2, 70, 80, 16, 8};
+  causal.causal = 2;
+  Spec tensor{"a -Infinity tensor bias", 2, 4, 2, 70, 80, 16, 16};
+  tensor.bias = "b1ij";
+  tensor.maskedFraction = 0.5;
+  Spec window{"a -Infinity window bias", 2, 4, 2, 70, 80, 16, 16};
+  window.windows = 2;
+  window.windowPerHead = true;
+  window.maskedFraction = 0.5;
+  Spec blocks{"a block-diagonal mask", 1, 4, 2, 100, 90, 16, 8};
+  blocks.qLens = {60, 40};
+  blocks.kLens = {70, 20};
+  const int64_t poisonedKey = 66, poisonedValue = 65;
+  for (const Spec& s : {causal, tensor, window, blocks}) {
+    Draw clean = draw(s, seed++);
+    Draw poisoned = clean;
+    for (int64_t b = 0; b < s.B; ++b) {
+      for (int64_t d = 0; d < s.D; ++d) {
+        poisoned.k[((b * s.Hkv) * s.Sk + poisonedKey) * s.D + d] = std::numeric_limits<float>::quiet_NaN();
+      }
+      poisoned.v[((b * s.Hkv + 1) * s.Sk + poisonedValue) * s.Dv + 1] = std::numeric_limits<float>::infinity();
+      poisoned.v[((b * s.Hkv) * s.Sk + poisonedValue) * s.Dv + 2] = std::numeric_limits<float>::quiet_NaN();
+    }
+    const reference::Result want = reference::run(clean.problem, nullptr);
+    const reference::Problem& r = clean.problem;
+    auto reads = [&](int64_t b, int64_t h, int64_t i, int64_t j) { return !std::isinf(reference::score(r, b, h, i, j)); };
+    for (const std::string& variant : variants) {
+      cpu::selectSimd(variant);
+      std::vector<float> out(want.out.size()), lse(want.logsumexp.size());
+      const cpu::Problem p = coreProblem(poisoned);
+      cpu::forward(p, cpu::ForwardTensors{poisoned.q.data(), poisoned.k.data(), poisoned.v.data(), out.data(),
+                                          lse.data()}, 2);
+      int64_t readers = 0, maskers = 0, wrong = 0;
+      double error = 0, scale = 0;
+      for (int64_t b = 0; b < s.B; ++b)
+        for (int64_t h = 0; h < s.Hq; ++h)
+          for (int64_t i = 0; i < s.Sq; ++i) {
+            const float* row = &out[((b * s.Hq + h) * s.Sq + i) * s.Dv];
+            const int64_t kvHead = h / (s.Hq / s.Hkv);
+            if (kvHead == 0 && reads(b, h, i, poisonedKey)) {
+              ++readers;
+              wrong += std::all_of(row, row + s.Dv, [](float x) { return std::isfinite(x); });
+            } else if (reads(b, h, i, poisonedValue)) {
+              ++readers;
+              wrong += std::isfinite(row[kvHead == 0 ? 2 : 1]);
+            } else {
+              ++maskers;
+              for (int64_t c = 0; c < s.Dv; ++c) {
+                const double w = want.out[((b * s.Hq + h) * s.Sq + i) * s.Dv + c];
+                wrong += !std::isfinite(row[c]);
+                error = std::max(error, std::fabs(row[c] - w));
+                scale = std::max(scale, std::fabs(w));
+              }
+            }
+          }
+      check(wrong == 0 && readers > 0 && maskers > 0 && error <= 1e-5 * scale,
+            "non-finite key and value masked by " + s.name + " [" + variant + "]: " + std::to_string(readers) +
+                " reading rows non-finite, " + std::to_string(maskers) + " masking rows finite and within " +
+                format("%.1e", error / scale) + " of the reference (" + std::to_string(wrong) + " wrong)");
+    }
+  }
+}
+
 // Small shapes for finite differences (every bias kind, masks and dropout).
 std::vector<Spec> smallCases() {
   Spec plain{"small: GQA, Dv != D", 2, 2, 1, 5, 7, 3, 4};
@@ -571,6 +639,7 @@ int main(int argc, char** argv) {
   for (double rate : {0.1, 0.5}) testDropoutDecisions(seed + ++index, rate, variants);
   for (const Spec& s : smallCases()) testReferenceGradients(s, seed + ++index);
   testConcurrentCalls(seed + ++index, variants);
+  testNonFiniteInputs(seed + 1000 * ++index, variants);
   for (const Spec& s : cases()) {
     const int before = failed;
     testCase(s, seed + ++index, variants);
