@@ -81,7 +81,8 @@ async function chooseBackend(): Promise<string> {
     createRequire(import.meta.url)('@tensorflow/tfjs-node');
   } catch (e) {
     await tf.setBackend('cpu');
-    return `cpu backend (@tensorflow/tfjs-node not loaded: ${(e as Error).message.split('\n')[0]}); ${await tryCudaKernels()}`;
+    const why = (e as Error).message.split('\n')[0];
+    return `cpu backend (@tensorflow/tfjs-node not loaded: ${why}); ${await tryCudaKernels()}`;
   }
   await tf.setBackend('tensorflow');
   const native = tensorflowAvailability();

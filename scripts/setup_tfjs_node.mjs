@@ -37,7 +37,8 @@ function run(command, args, options = {}) {
 
 /** null when tfjs-node loads in a fresh process, else the first line of its error. */
 function loadError() {
-  const probe = "try { require('@tensorflow/tfjs-node') } catch (e) { console.error(e.message.split('\\n')[0]); process.exit(1) }";
+  const probe = "try { require('@tensorflow/tfjs-node') } " +
+      "catch (e) { console.error(e.message.split('\\n')[0]); process.exit(1) }";
   const result = spawnSync(process.execPath, ['-e', probe], {cwd: root, encoding: 'utf8'});
   if (result.status === 0) return null;
   return `${result.stderr}`.trim().split('\n').pop() || `exit status ${result.status}`;
@@ -84,7 +85,9 @@ function main() {
     return;
   }
   log(`@tensorflow/tfjs-node does not load yet (${error})`);
-  if (process.platform !== 'linux') giveUp(`building tfjs-node from TensorFlow's wheel is set up for Linux only, not ${process.platform}`);
+  if (process.platform !== 'linux') {
+    giveUp(`building tfjs-node from TensorFlow's wheel is set up for Linux only, not ${process.platform}`);
+  }
 
   const py = python();
   if (py == null) giveUp('no python3 with pip to fetch TensorFlow\'s CPU wheel');
@@ -110,7 +113,9 @@ function main() {
   symlinkSync('libtensorflow_framework.so.2', join(deps, 'lib', 'libtensorflow_framework.so'));
 
   const nodedir = nodeDir();
-  if (nodedir == null) giveUp(`no Node headers (include/node/node_api.h) beside ${process.execPath}; set npm_config_nodedir`);
+  if (nodedir == null) {
+    giveUp(`no Node headers (include/node/node_api.h) beside ${process.execPath}; set npm_config_nodedir`);
+  }
   let gyp;
   try {
     gyp = require.resolve('node-gyp/bin/node-gyp.js');

@@ -11,9 +11,7 @@ namespace {
 
 using StatusPtr = std::unique_ptr<TF_Status, decltype(&TF_DeleteStatus)>;
 
-StatusPtr newStatus() {
-  return StatusPtr(TF_NewStatus(), &TF_DeleteStatus);
-}
+StatusPtr newStatus() { return StatusPtr(TF_NewStatus(), &TF_DeleteStatus); }
 
 void failConstruction(TF_OpKernelConstruction* ctx, const std::string& message) {
   StatusPtr status = newStatus();
@@ -37,8 +35,8 @@ std::string checkSeqStarts(const char* opName, const char* name, const std::vect
   for (size_t i = 1; ok && i < starts.size(); i++) ok = starts[i] >= starts[i - 1];
   if (ok) return "";
   std::ostringstream message;
-  message << opName << ": " << name << " must be non-decreasing cumulative starts from 0 to " << endName << " = "
-          << end << ", got " << formatDims(starts);
+  message << opName << ": " << name << " must be non-decreasing cumulative starts from 0 to " << endName << " = " << end
+          << ", got " << formatDims(starts);
   return message.str();
 }
 

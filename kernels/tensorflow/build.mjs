@@ -40,7 +40,8 @@ export function findTfjsNode() {
 }
 
 function nodeApiHeaders() {
-  const candidates = [process.env.NODE_INCLUDE, join(dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node'];
+  const candidates =
+      [process.env.NODE_INCLUDE, join(dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node'];
   return candidates.find(dir => dir && existsSync(join(dir, 'node_api.h')));
 }
 

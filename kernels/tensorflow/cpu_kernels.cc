@@ -33,9 +33,7 @@ void* create(TF_OpKernelConstruction* ctx) {
   return nullptr;
 }
 
-void destroy(void* kernel) {
-  delete static_cast<Kernel*>(kernel);
-}
+void destroy(void* kernel) { delete static_cast<Kernel*>(kernel); }
 
 void fail(TF_OpKernelContext* ctx, TF_Code code, const std::string& message) {
   StatusPtr status(TF_NewStatus(), &TF_DeleteStatus);
@@ -72,13 +70,9 @@ TensorPtr allocateOutput(TF_OpKernelContext* ctx, int index, const Dims& dims) {
   return TensorPtr(tensor, &TF_DeleteTensor);
 }
 
-const float* data(const TensorPtr& tensor) {
-  return static_cast<const float*>(TF_TensorData(tensor.get()));
-}
+const float* data(const TensorPtr& tensor) { return static_cast<const float*>(TF_TensorData(tensor.get())); }
 
-float* mutableData(const TensorPtr& tensor) {
-  return static_cast<float*>(TF_TensorData(tensor.get()));
-}
+float* mutableData(const TensorPtr& tensor) { return static_cast<float*>(TF_TensorData(tensor.get())); }
 
 /** Runs the core, turning its exceptions into the kernel's failure. */
 template <typename Run>
@@ -151,10 +145,19 @@ void computeGrad(void* opaque, TF_OpKernelContext* ctx) {
   problem.bias = attrs.hasBias ? data(in[6]) : nullptr;
   problem.windowBias = attrs.hasWindowBias ? data(in[7]) : nullptr;
   const cpu::BackwardTensors tensors{
-      data(in[0]), data(in[1]), data(in[2]), data(in[3]), data(in[4]), data(in[5]),
-      mutableData(dq), mutableData(dk), mutableData(dv),
-      attrs.hasBias ? mutableData(dbias) : nullptr, attrs.hasBias ? elementCount(biasDims) : 0,
-      attrs.hasWindowBias ? mutableData(dwindow) : nullptr, attrs.hasWindowBias ? elementCount(windowDims) : 0,
+      data(in[0]),
+      data(in[1]),
+      data(in[2]),
+      data(in[3]),
+      data(in[4]),
+      data(in[5]),
+      mutableData(dq),
+      mutableData(dk),
+      mutableData(dv),
+      attrs.hasBias ? mutableData(dbias) : nullptr,
+      attrs.hasBias ? elementCount(biasDims) : 0,
+      attrs.hasWindowBias ? mutableData(dwindow) : nullptr,
+      attrs.hasWindowBias ? elementCount(windowDims) : 0,
   };
   runCore(ctx, kernel.opName, [&] { cpu::backward(problem, tensors, kCoreThreads); });
 }

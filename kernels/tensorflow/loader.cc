@@ -42,8 +42,9 @@ bool findCApi(CApi* api, std::string* reason) {
     *reason = std::string(name) + " is loaded but lacks TF_LoadLibrary";
     return false;
   }
-  *reason = "no TensorFlow library (libtensorflow.so.2 or libtensorflow_cc.so.2) is loaded in this process; "
-            "load @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu first";
+  *reason =
+      "no TensorFlow library (libtensorflow.so.2 or libtensorflow_cc.so.2) is loaded in this process; "
+      "load @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu first";
   return false;
 }
 

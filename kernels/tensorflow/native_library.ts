@@ -32,7 +32,10 @@ function moduleDir(): string {
   return typeof __dirname !== 'undefined' ? __dirname : process.cwd();
 }
 
-/** build/tensorflow in the package root above this file (sources run from kernels/tensorflow/, bundles from dist/<format>/). */
+/**
+ * build/tensorflow in the package root above this file (sources run from kernels/tensorflow/,
+ * bundles from dist/<format>/).
+ */
 function buildDir(): string | null {
   let dir = moduleDir();
   for (let up = 0; up < 6; up++) {
@@ -44,7 +47,9 @@ function buildDir(): string | null {
 
 function loadGpuLibrary(loader: Loader, dir: string): {loaded: true} | {loaded: false, reason: string} {
   const path = join(dir, GPU_LIBRARY);
-  if (!existsSync(path)) return {loaded: false, reason: `the GPU kernels are not built (${BUILD_COMMAND} with tfjs-node-gpu and nvcc)`};
+  if (!existsSync(path)) {
+    return {loaded: false, reason: `the GPU kernels are not built (${BUILD_COMMAND} with tfjs-node-gpu and nvcc)`};
+  }
   try {
     loader.loadLibrary(path);
     return {loaded: true};
@@ -66,7 +71,9 @@ export function loadTensorflowOps(): TensorflowOpsLoad {
     return {loaded: false, reason: 'the tensorflow backend (@tensorflow/tfjs-node or -gpu) is not loaded'};
   }
   const dir = buildDir();
-  if (dir == null) return load = {loaded: false, reason: `the TensorFlow op library is not built (run ${BUILD_COMMAND})`};
+  if (dir == null) {
+    return load = {loaded: false, reason: `the TensorFlow op library is not built (run ${BUILD_COMMAND})`};
+  }
   try {
     const loader = createRequire(join(dir, LOADER))(join(dir, LOADER)) as Loader;
     loader.loadLibrary(join(dir, LIBRARY));

@@ -12,9 +12,9 @@ constexpr const char* kGradOp = "TfjsScaledDotProductAttentionGrad";
 // Attrs of both ops, as "name: type" for TF_OpDefinitionBuilderAddAttr.
 constexpr const char* kOpAttrs[] = {
     "scale: float",
-    "causal: int",            // 0 none, 1 top-left, 2 bottom-right
+    "causal: int",  // 0 none, 1 top-left, 2 bottom-right
     "dropout_rate: float",
-    "dropout_seed: int",      // uint32 (docs/contract.md §5)
+    "dropout_seed: int",        // uint32 (docs/contract.md §5)
     "q_seq_starts: list(int)",  // cumulative starts with the end; empty: one block
     "k_seq_starts: list(int)",
     "has_bias: bool",

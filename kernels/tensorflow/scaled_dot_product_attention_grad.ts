@@ -11,8 +11,9 @@ export const scaledDotProductAttentionGradTensorflowConfig: KernelConfig = {
   backendName: 'tensorflow',
   kernelFunc: ({inputs, backend, attrs}) => {
     const {dy, query, key, value, output, logsumexp, bias, windowBias} = inputs as AttentionGradInputs;
+    const opInputs = [dy, query, key, value, output, logsumexp, bias, windowBias];
     const [dQuery, dKey, dValue, dBias, dWindowBias] =
-        runTensorflowOp(GRAD_OP, backend as KernelBackend, attrs!, [dy, query, key, value, output, logsumexp, bias, windowBias], 5);
+        runTensorflowOp(GRAD_OP, backend as KernelBackend, attrs!, opInputs, 5);
     const grads = [dQuery, dKey, dValue];
     if (bias != null) grads.push(dBias); else dBias.dispose();
     if (windowBias != null) grads.push(dWindowBias); else dWindowBias.dispose();

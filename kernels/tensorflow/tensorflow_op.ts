@@ -49,7 +49,8 @@ export function runTensorflowOp(opName: string, kernelBackend: KernelBackend, at
     return {dataId, shape: [0], dtype: 'float32'} as TensorInfo;
   });
   try {
-    return backend.executeMultipleOutputs(opName, opAttrs(backend, attrs as unknown as AttentionAttrs), opInputs, numOutputs);
+    const tfAttrs = opAttrs(backend, attrs as unknown as AttentionAttrs);
+    return backend.executeMultipleOutputs(opName, tfAttrs, opInputs, numOutputs);
   } finally {
     for (const dataId of empties) backend.disposeData(dataId);
   }

@@ -21,7 +21,8 @@ describe('the layers on the tensorflow backend', function () {
     // Class 1: brighter left half; class 0: brighter right half; plus noise.
     const labels = Array.from({length: count}, (_, i) => i % 2);
     const noise = tf.randomNormal([count, 8, 8, 1], 0, 0.5, 'float32', 3);
-    const halves = tf.tensor4d(labels.flatMap(label => Array.from({length: 64}, (_, k) => ((k % 8 < 4) === (label === 1) ? 1 : -1))),
+    const brightness = (label: number, k: number) => ((k % 8 < 4) === (label === 1) ? 1 : -1);
+    const halves = tf.tensor4d(labels.flatMap(label => Array.from({length: 64}, (_, k) => brightness(label, k))),
                                [count, 8, 8, 1]);
     const xs = tf.add(halves, noise);
     const ys = tf.oneHot(labels, 2).toFloat();

@@ -35,16 +35,17 @@ describe('on the tensorflow backend (tfjs-node) with the native kernels', functi
        /key must have batch 1 and headDim 8, got shape \[1,2,4,6\]/],
       ['heads', () => [attrs(), [tf.zeros([1, 3, 4, 8]), tf.zeros([1, 2, 4, 8]), tf.zeros([1, 2, 4, 8])]],
        /query heads must be a multiple of key heads \(2\)/],
-      ['bias broadcast', () => [attrs({bias: true}), [tf.zeros([1, 2, 4, 8]), tf.zeros([1, 2, 5, 8]), tf.zeros([1, 2, 5, 8]),
-                                                      tf.zeros([3, 5])]],
+      ['bias broadcast', () => [attrs({bias: true}), [tf.zeros([1, 2, 4, 8]), tf.zeros([1, 2, 5, 8]),
+                                                      tf.zeros([1, 2, 5, 8]), tf.zeros([3, 5])]],
        /bias must broadcast to \[batch, heads, seqQ, seqK\] = \[1,2,4,5\], got shape \[3,5\]/],
-      ['window count', () => [attrs({window: true}), [tf.zeros([3, 2, 4, 8]), tf.zeros([3, 2, 4, 8]), tf.zeros([3, 2, 4, 8]),
-                                                      tf.zeros([0]), tf.zeros([2, 1, 4, 4])]],
+      ['window count', () => [attrs({window: true}), [tf.zeros([3, 2, 4, 8]), tf.zeros([3, 2, 4, 8]),
+                                                      tf.zeros([3, 2, 4, 8]), tf.zeros([0]), tf.zeros([2, 1, 4, 4])]],
        /batch must be a multiple of window_bias's 2 windows, got batch 3/],
       ['block starts', () => [attrs({q: [0, 2, 4], k: [0, 2, 5]}), [tf.zeros([1, 1, 4, 2]), tf.zeros([1, 1, 4, 2]),
                                                                     tf.zeros([1, 1, 4, 2])]],
        /k_seq_starts must be non-decreasing cumulative starts from 0 to seqK = 4, got \[0,2,5\]/],
-      ['dropout rate', () => [attrs({rate: 1}), [tf.zeros([1, 1, 2, 2]), tf.zeros([1, 1, 2, 2]), tf.zeros([1, 1, 2, 2])]],
+      ['dropout rate', () => [attrs({rate: 1}), [tf.zeros([1, 1, 2, 2]), tf.zeros([1, 1, 2, 2]),
+                                                 tf.zeros([1, 1, 2, 2])]],
        /dropout_rate must be a number in \[0, 1\), got 1/],
       ['causal', () => [attrs({causal: 3}), [tf.zeros([1, 1, 2, 2]), tf.zeros([1, 1, 2, 2]), tf.zeros([1, 1, 2, 2])]],
        /causal must be 0 \(none\), 1 \(top-left\) or 2 \(bottom-right\), got 3/],
@@ -73,7 +74,8 @@ describe('on the tensorflow backend (tfjs-node) with the native kernels', functi
         const [out, lse] = execute(FORWARD_OP, attrs({causal: 2}), [q, k, v, tf.zeros([0]), tf.zeros([0])], 2);
         expect(lse.dataSync()[0]).to.equal(Infinity);
         expect(Array.from(out.dataSync().slice(0, 4))).to.deep.equal([0, 0, 0, 0]);
-        const grads = execute(GRAD_OP, attrs({causal: 2}), [tf.onesLike(out), q, k, v, out, lse, tf.zeros([0]), tf.zeros([0])], 5);
+        const gradInputs = [tf.onesLike(out), q, k, v, out, lse, tf.zeros([0]), tf.zeros([0])];
+        const grads = execute(GRAD_OP, attrs({causal: 2}), gradInputs, 5);
         expect(grads.map(g => g.shape)).to.deep.equal([[1, 1, 3, 4], [1, 1, 2, 4], [1, 1, 2, 4], [0], [0]]);
       });
     });
@@ -83,7 +85,8 @@ describe('on the tensorflow backend (tfjs-node) with the native kernels', functi
     // V = identity makes the output the dropped probability matrix.
     const B = 2, H = 3, S = 40;
     const run = (rate: number, seed: number) => tf.tidy(() => {
-      const q = tf.randomNormal([B, H, S, 8], 0, 1, 'float32', 1), k = tf.randomNormal([B, H, S, 8], 0, 1, 'float32', 2);
+      const q = tf.randomNormal([B, H, S, 8], 0, 1, 'float32', 1);
+      const k = tf.randomNormal([B, H, S, 8], 0, 1, 'float32', 2);
       const v = tf.tile(tf.reshape(tf.eye(S), [1, 1, S, S]), [B, H, 1, 1]);
       return scaledDotProductAttention(q, k, v as tf.Tensor4D, {dropout: {rate, seed}}).dataSync();
     });
@@ -103,7 +106,8 @@ describe('on the tensorflow backend (tfjs-node) with the native kernels', functi
     const v = tf.randomNormal([2, 2, 80, 16]) as tf.Tensor4D, bias = tf.randomNormal([1, 4, 64, 80]);
     const window = tf.randomNormal([2, 1, 64, 80]);
     const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor, e: tf.Tensor) => scaledDotProductAttention(
-        a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, {bias: [d, new WindowBias(e)], causal: true, dropout: {rate: 0.1, seed: 3}});
+        a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D,
+        {bias: [d, new WindowBias(e)], causal: true, dropout: {rate: 0.1, seed: 3}});
     expect(attentionImplementation(q, k, v, {bias: [bias, new WindowBias(window)], causal: true}).implementation)
         .to.equal('tensorflow-native');
     const step = () => tf.tidy(() => {
