@@ -589,6 +589,45 @@ void testNonFiniteInputs(uint64_t seed, const std::vector<std::string>& variants
   }
 }
 
+// docs/contract.md §7: a NaN in a query row or in a bias entry a row reads makes that row
+// non-finite, and no other.
+void testNonFiniteQueryAndBias(uint64_t seed, const std::vector<std::string>& variants) {
+  Spec s{"query and bias", 1, 2, 2, 70, 80, 16, 8};
+  s.bias = "11ij";
+  const Draw clean = draw(s, seed);
+  Draw poisoned = clean;
+  const int64_t nanQueryRow = 1, nanBiasRow = 67;   // head 0's row 1; row 67 of every head
+  for (int64_t d = 0; d < s.D; ++d) poisoned.q[nanQueryRow * s.D + d] = std::numeric_limits<float>::quiet_NaN();
+  poisoned.bias[nanBiasRow * s.Sk + 2] = std::numeric_limits<float>::quiet_NaN();
+  const reference::Result want = reference::run(clean.problem, nullptr);
+  for (const std::string& variant : variants) {
+    cpu::selectSimd(variant);
+    std::vector<float> out(want.out.size()), lse(want.logsumexp.size());
+    const cpu::Problem p = coreProblem(poisoned);
+    cpu::forward(p, cpu::ForwardTensors{poisoned.q.data(), poisoned.k.data(), poisoned.v.data(), out.data(),
+                                        lse.data()}, 2);
+    int64_t wrong = 0;
+    double error = 0, scale = 0;
+    for (int64_t h = 0; h < s.Hq; ++h)
+      for (int64_t i = 0; i < s.Sq; ++i) {
+        const float* row = &out[(h * s.Sq + i) * s.Dv];
+        if (i == nanBiasRow || (h == 0 && i == nanQueryRow)) {
+          wrong += std::any_of(row, row + s.Dv, [](float x) { return std::isfinite(x); });
+          continue;
+        }
+        for (int64_t c = 0; c < s.Dv; ++c) {
+          const double w = want.out[(h * s.Sq + i) * s.Dv + c];
+          wrong += !std::isfinite(row[c]);
+          error = std::max(error, std::fabs(row[c] - w));
+          scale = std::max(scale, std::fabs(w));
+        }
+      }
+    check(wrong == 0 && error <= 1e-5 * scale, "NaN in a query row and a bias entry [" + variant +
+                                                   "]: those rows NaN, the others within " +
+                                                   format("%.1e", error / scale) + " of the reference");
+  }
+}
+
 // Small shapes for finite differences (every bias kind, masks and dropout).
 std::vector<Spec> smallCases() {
   Spec plain{"small: GQA, Dv != D", 2, 2, 1, 5, 7, 3, 4};
@@ -640,6 +679,7 @@ int main(int argc, char** argv) {
   for (const Spec& s : smallCases()) testReferenceGradients(s, seed + ++index);
   testConcurrentCalls(seed + ++index, variants);
   testNonFiniteInputs(seed + 1000 * ++index, variants);
+  testNonFiniteQueryAndBias(seed + ++index, variants);
   for (const Spec& s : cases()) {
     const int before = failed;
     testCase(s, seed + ++index, variants);
