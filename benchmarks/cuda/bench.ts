@@ -24,7 +24,8 @@ function timeWholeCall(s: BenchShape, iterations: number): number {
   for (let it = 0; it < iterations + 2; it++) {
     tf.tidy(() => {
       const q = tf.randomNormal(shape), k = tf.randomNormal(shape), v = tf.randomNormal(shape);
-      const bias = s.windows ? [tf.randomNormal([1, s.heads, S, S]), new WindowBias(tf.randomNormal([s.windows, 1, S, S]))] :
+      const bias = s.windows ?
+          [tf.randomNormal([1, s.heads, S, S]), new WindowBias(tf.randomNormal([s.windows, 1, S, S]))] :
                                s.causal ? [new LowerTriangularMask()] : [];
       q.dataSync();  // materialize the inputs before timing
       const start = performance.now();
@@ -68,7 +69,8 @@ function main(): void {
     const downBytes = 4 * (n + s.batch * s.heads * S);
     const up = addon.copyTimes(upBytes, 10), down = addon.copyTimes(downBytes, 10);
     const floorMs = median(up.hostToDeviceMs) + median(down.deviceToHostMs);
-    const row = {shape: s.name, wholeCallMs: timeWholeCall(s, s.windows ? 5 : 10), copyFloorMs: floorMs, upBytes, downBytes};
+    const wholeCallMs = timeWholeCall(s, s.windows ? 5 : 10);
+    const row = {shape: s.name, wholeCallMs, copyFloorMs: floorMs, upBytes, downBytes};
     console.log(JSON.stringify(row));
     result.calls.push(row);
   }

@@ -12,7 +12,8 @@ const [B, H, S, D, windows] = (process.argv[2] ?? '8,12,1024,64').split(',').map
 const spec = {
   precision: 1, shape: [B, H, H, S, S, D, D], scale: 1 / Math.sqrt(D), causal: 0, dropoutRate: 0, dropoutSeed: 0,
   qSeqStarts: [], kSeqStarts: [], biasStrides: windows ? [0, S * S, S, 1] : null, biasElements: windows ? H * S * S : 0,
-  windowStrides: windows ? [S * S, 0, S, 1] : null, numWindows: windows || 1, windowElements: windows ? windows * S * S : 0,
+  windowStrides: windows ? [S * S, 0, S, 1] : null, numWindows: windows || 1,
+  windowElements: windows ? windows * S * S : 0,
 };
 const times = addon.timeKernels(spec, {iterations: 1, warmup: 0, backward: true});
 console.log(JSON.stringify(times));

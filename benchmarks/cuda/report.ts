@@ -15,20 +15,23 @@ interface CallRow { shape: string; wholeCallMs: number; copyFloorMs: number; upB
 const TF32_CEILING = 402;
 
 const [oursPath, torchPath] = process.argv.slice(2);
-const ours = JSON.parse(readFileSync(oursPath, 'utf8')) as {device: {name: string}, kernels: KernelRow[], calls: CallRow[]};
+const ours = JSON.parse(readFileSync(oursPath, 'utf8')) as
+    {device: {name: string}, kernels: KernelRow[], calls: CallRow[]};
 const torch = JSON.parse(readFileSync(torchPath, 'utf8')) as {torch: string, device: string, rows: TorchRow[]};
 
 const ms = (x: number) => x.toFixed(3);
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
 const tflops = (flops: number, milliseconds: number) => (flops / milliseconds / 1e9).toFixed(0);
 const megabytes = (bytes: number) => (bytes / 1e6).toFixed(0);
-const kernel = (shape: string, precision: string) => ours.kernels.find(k => k.shape === shape && k.precision === precision)!;
+const kernel = (shape: string, precision: string) =>
+  ours.kernels.find(k => k.shape === shape && k.precision === precision)!;
 const torchRow = (shape: string, dtype: string) => torch.rows.find(r => r.shape === shape && r.dtype === dtype)!;
 
 /** Ours and torch side by side: forward ms, ratio, forward+backward ms, ratio. */
 const sideBySide = (k: KernelRow, t: TorchRow) => [
   ms(k.forwardMs), ms(t.forwardMs), ratio(t.forwardMs, k.forwardMs),
-  ms(k.forwardMs + k.backwardMs), ms(t.forwardMs + t.backwardMs), ratio(t.forwardMs + t.backwardMs, k.forwardMs + k.backwardMs)];
+  ms(k.forwardMs + k.backwardMs), ms(t.forwardMs + t.backwardMs),
+  ratio(t.forwardMs + t.backwardMs, k.forwardMs + k.backwardMs)];
 const defaultRows = SHAPES.map(s => {
   const k = kernel(s.name, 'tf32'), t = torchRow(s.name, 'fp32');
   const f = forwardFlops(s), fb = f + backwardFlops(s);
@@ -46,9 +49,11 @@ const highestRows = SHAPES.map(s => {
   return [s.name, ms(k.forwardMs), ratio(t.forwardMs, k.forwardMs), ms(k.forwardMs + k.backwardMs),
           ratio(t.forwardMs + t.backwardMs, k.forwardMs + k.backwardMs)];
 });
-const callRows = ours.calls.map(c => [c.shape, ms(c.wholeCallMs), ms(c.copyFloorMs), ratio(c.wholeCallMs, c.copyFloorMs),
-                                      `${(c.upBytes / 1e6).toFixed(0)} MB up, ${(c.downBytes / 1e6).toFixed(0)} MB down`]);
+const callRows = ours.calls.map(c => [
+  c.shape, ms(c.wholeCallMs), ms(c.copyFloorMs), ratio(c.wholeCallMs, c.copyFloorMs),
+  `${(c.upBytes / 1e6).toFixed(0)} MB up, ${(c.downBytes / 1e6).toFixed(0)} MB down`]);
 
+const allowTf32 = String((torch as {allowTf32?: boolean}).allowTf32);
 const markdown = `
 ## CUDA kernels (native addon) vs PyTorch SDPA — ${ours.device.name}
 
@@ -58,7 +63,7 @@ inputs before every iteration; float32 inputs and outputs. Backward includes zer
 PyTorch gets Swin's [1,H,49,49] relative bias plus [nW,1,49,49] window mask materialized to [B,H,49,49];
 ours reads them through broadcast strides. FLOPs: 4·B·H·S²·D forward (half under causal), 2.5× that backward.
 
-### Default precision ('tf32') vs PyTorch float32 SDPA (allow_tf32 = ${String((torch as {allowTf32?: boolean}).allowTf32)})
+### Default precision ('tf32') vs PyTorch float32 SDPA (allow_tf32 = ${allowTf32})
 ${markdownTable(['shape', 'ours fwd ms', 'torch fwd ms', 'speed-up', 'ours fwd+bwd ms', 'torch fwd+bwd ms', 'speed-up',
                  'ours TFLOP/s fwd / fwd+bwd', 'device MB ours / torch'], defaultRows)}
 

@@ -121,7 +121,8 @@ export async function compileObjects(nvcc, sources, objDir, archs, flags) {
 async function main() {
   const nvcc = findNvcc();
   if (nvcc == null) {
-    console.log('build:cuda: nvcc not found (set NVCC or CUDA_HOME, or put nvcc on PATH); the CUDA addon is not built.');
+    console.log('build:cuda: nvcc not found (set NVCC or CUDA_HOME, or put nvcc on PATH); ' +
+                'the CUDA addon is not built.');
     return;
   }
   const headers = findNodeApiHeaders();

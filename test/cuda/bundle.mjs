@@ -14,7 +14,10 @@ for (const entry of process.argv.slice(2)) {
     format: 'esm',
     target: 'node20',
     // CommonJS dependencies call require(); give the ESM bundle one.
-    banner: {js: "import {createRequire as __createRequire} from 'node:module'; const require = __createRequire(import.meta.url);"},
+    banner: {
+      js: "import {createRequire as __createRequire} from 'node:module'; " +
+          'const require = __createRequire(import.meta.url);',
+    },
     // TF.js backends register themselves on import; keep those imports.
     ignoreAnnotations: true,
     logLevel: 'warning',

@@ -12,8 +12,12 @@ import {loadCudaAddon, NativeSpec} from '../../kernels/cuda/addon';
 import {useCudaKernels} from '../../kernels/cuda/index';
 import {CudaPrecision} from '../../kernels/cuda/kernels';
 import {registerFusedBackend} from '../../src/dispatch';
-import {attentionImplementation, AttentionOptions, dropoutKeeps, scaledDotProductAttention, WindowBias} from '../../src/index';
-import {CaseShape, caseTensors, describeCase, makeCase, randomArray, randomSeed, relativeError, rng} from '../suite/cases';
+import {
+  attentionImplementation, AttentionOptions, dropoutKeeps, scaledDotProductAttention, WindowBias,
+} from '../../src/index';
+import {
+  CaseShape, caseTensors, describeCase, makeCase, randomArray, randomSeed, relativeError, rng,
+} from '../suite/cases';
 import {describeAttentionSuite} from '../suite/index';
 import {AttentionCase, referenceBackward, referenceForward} from '../suite/reference';
 
@@ -23,19 +27,24 @@ const TOLERANCES: Record<CudaPrecision, number> = {highest: 1e-4, tf32: 2e-3, bf
 const TILE_CASES: CaseShape[] = [
   {B: 1, Hq: 2, Sq: 300, Sk: 260, D: 64, biases: [{kind: 'causal', fromBottomRight: true}]},
   {B: 2, Hq: 4, Hkv: 2, Sq: 130, Sk: 200, D: 128, Dv: 96, biases: [{kind: 'tensor', shape: [1, 4, 130, 200]}]},
-  {B: 4, Hq: 3, Sq: 49, D: 32, biases: [{kind: 'tensor', shape: [1, 3, 49, 49]}, {kind: 'window', shape: [2, 1, 49, 49], maskFraction: 0.2}]},
+  {B: 4, Hq: 3, Sq: 49, D: 32,
+   biases: [{kind: 'tensor', shape: [1, 3, 49, 49]}, {kind: 'window', shape: [2, 1, 49, 49], maskFraction: 0.2}]},
   {B: 1, Hq: 2, Sq: 400, D: 40, Dv: 24, biases: [{kind: 'blockDiagonal', qLens: [100, 37, 200, 63], causal: true}]},
   {B: 2, Hq: 2, Sq: 150, D: 64, biases: [{kind: 'causal'}], dropout: {rate: 0.25, seed: 31337}},
   {B: 1, Hq: 1, Sq: 257, Sk: 513, D: 128, biases: [{kind: 'causal'}]},
   {B: 3, Hq: 6, Hkv: 3, Sq: 70, Sk: 33, D: 7, Dv: 13, biases: [{kind: 'tensor', shape: [3, 1, 70, 1]}]},
   // The short-sequence forward (Sq, Sk <= 64, head dims <= 64); the first two have more
   // windows than one wave of its persistent blocks.
-  {B: 128, Hq: 6, Sq: 49, D: 32, biases: [{kind: 'tensor', shape: [1, 6, 49, 49]}, {kind: 'window', shape: [64, 1, 49, 49], maskFraction: 0.2}]},
-  {B: 40, Hq: 8, Hkv: 2, Sq: 37, Sk: 53, D: 24, Dv: 40, biases: [{kind: 'tensor', shape: [1, 8, 37, 53]}], dropout: {rate: 0.2, seed: 4242}},
-  {B: 8, Hq: 2, Sq: 61, Sk: 45, D: 16, biases: [{kind: 'window', shape: [4, 2, 61, 45], maskFraction: 0.3}, {kind: 'causal', fromBottomRight: true}]},
+  {B: 128, Hq: 6, Sq: 49, D: 32,
+   biases: [{kind: 'tensor', shape: [1, 6, 49, 49]}, {kind: 'window', shape: [64, 1, 49, 49], maskFraction: 0.2}]},
+  {B: 40, Hq: 8, Hkv: 2, Sq: 37, Sk: 53, D: 24, Dv: 40, dropout: {rate: 0.2, seed: 4242},
+   biases: [{kind: 'tensor', shape: [1, 8, 37, 53]}]},
+  {B: 8, Hq: 2, Sq: 61, Sk: 45, D: 16,
+   biases: [{kind: 'window', shape: [4, 2, 61, 45], maskFraction: 0.3}, {kind: 'causal', fromBottomRight: true}]},
   // Enough windows (6,400) for blocks to walk runs of windows that share the bias (on up to
   // 266 multiprocessors): the summed bias is held across windows.
-  {B: 1600, Hq: 4, Sq: 25, D: 16, biases: [{kind: 'tensor', shape: [1, 4, 25, 25]}, {kind: 'window', shape: [8, 1, 25, 25], maskFraction: 0.2}], dropout: {rate: 0.1, seed: 77}},
+  {B: 1600, Hq: 4, Sq: 25, D: 16, dropout: {rate: 0.1, seed: 77},
+   biases: [{kind: 'tensor', shape: [1, 4, 25, 25]}, {kind: 'window', shape: [8, 1, 25, 25], maskFraction: 0.2}]},
   {B: 3, Hq: 2, Sq: 17, Sk: 64, D: 60, Dv: 7, biases: [{kind: 'tensor', shape: [3, 1, 1, 64]}, {kind: 'causal'}]},
   {B: 1, Hq: 3, Sq: 64, D: 64, biases: [{kind: 'blockDiagonal', qLens: [20, 31, 13], causal: true}]},
   // Without a bias, 'tf32' takes the Hopper forward on sm_90a (as the D 40 to 128 cases above
@@ -45,7 +54,8 @@ const TILE_CASES: CaseShape[] = [
   // More key blocks than one wave of resident backward blocks (on up to 175 multiprocessors), not
   // a whole number of waves: the 'tf32' backward runs stream-K, and key blocks split between
   // blocks get dK and dV added (pairs of columns, and single columns where Dv is odd).
-  {B: 4, Hq: 8, Hkv: 4, Sq: 100, Sk: 704, D: 128, Dv: 64, biases: [{kind: 'tensor', shape: [4, 1, 1, 704], maskFraction: 0.1}],
+  {B: 4, Hq: 8, Hkv: 4, Sq: 100, Sk: 704, D: 128, Dv: 64,
+   biases: [{kind: 'tensor', shape: [4, 1, 1, 704], maskFraction: 0.1}],
    dropout: {rate: 0.1, seed: 606}},
   {B: 8, Hq: 4, Sq: 70, Sk: 704, D: 64, Dv: 33},
 ];
@@ -87,7 +97,8 @@ describe('CUDA kernels', () => {
       before(() => useCudaKernels({backend: 'cpu', precision}));
       const tolerance = TOLERANCES[precision];
       describeAttentionSuite({
-        backend: 'cpu', implementation: 'cuda', forwardTolerance: tolerance, gradientTolerance: tolerance, sweepCases: 60,
+        backend: 'cpu', implementation: 'cuda', forwardTolerance: tolerance, gradientTolerance: tolerance,
+        sweepCases: 60,
       });
 
       describe('shapes across tiles and head-dim variants, against the float64 reference', () => {
@@ -162,7 +173,8 @@ describe('CUDA kernels', () => {
       const tensors = tf.memory().numTensors;
       for (let n = 0; n < 5000; n++) step();  // a forward and a backward call each
       const after = addon.memory();
-      console.log(`    device free bytes: ${before.freeBytes} before, ${after.freeBytes} after; pooled ${after.pooledBytes}`);
+      console.log(`    device free bytes: ${before.freeBytes} before, ${after.freeBytes} after; ` +
+                  `pooled ${after.pooledBytes}`);
       expect(after.freeBytes).to.equal(before.freeBytes);
       expect(after.pooledBytes).to.equal(before.pooledBytes);
       expect(tf.memory().numTensors).to.equal(tensors);
