@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cfloat>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -224,30 +223,7 @@ struct Prepared {
   Plan plan{};
   BiasLayout bias, windowBias;
   Floats query, key, value, dout, queryT, doutT, rowDelta;
-  std::vector<int32_t> nonFiniteValues;
 };
-
-// Plan::nonFiniteValues: the forward's P·V skips zero weights in tiles that hold such rows,
-// so that a masked key's NaN value reaches no row that masks it (docs/contract.md §7).
-void findNonFiniteValues(const float* values, Prepared* prepared) {
-  Plan& p = prepared->plan;
-  const int64_t rows = p.batch * p.headsKV * p.seqK;
-  bool any = false;
-  for (int64_t e = 0; e < rows * p.valueDim; ++e) any |= !(std::fabs(values[e]) <= FLT_MAX);
-  if (!any) return;
-  std::vector<int32_t>& counts = prepared->nonFiniteValues;
-  counts.assign(static_cast<size_t>(p.batch * p.headsKV * (p.seqK + 1)), 0);
-  for (int64_t head = 0; head < p.batch * p.headsKV; ++head) {
-    int32_t* running = counts.data() + head * (p.seqK + 1);
-    for (int64_t j = 0; j < p.seqK; ++j) {
-      const float* row = values + (head * p.seqK + j) * p.valueDim;
-      bool finite = true;
-      for (int64_t d = 0; d < p.valueDim; ++d) finite &= std::fabs(row[d]) <= FLT_MAX;
-      running[j + 1] = running[j] + (finite ? 0 : 1);
-    }
-  }
-  p.nonFiniteValues = counts.data();
-}
 
 void prepare(const Problem& problem, const float* q, const float* k, const float* v, const float* dout,
              Prepared* prepared) {
@@ -395,10 +371,10 @@ void forward(const Problem& problem, const ForwardTensors& t, int numThreads) {
   Plan& p = prepared.plan;
   p.out = t.out;
   p.logsumexpOut = t.logsumexp;
-  findNonFiniteValues(t.v, &prepared);
   const int64_t tasks = p.batch * p.headsQ * p.queryBlocks;
   if (tasks == 0) return;
-  const int slots = slotsFor(resolveThreads(numThreads), tasks);
+  const int threads = resolveThreads(numThreads);
+  const int slots = slotsFor(threads, tasks);
   const int64_t scratchFloats = roundUp(kernels->scratchSizes(p, kKeysAndValues).forward, 16);
   Floats scratch(scratchFloats * slots);
   runTasks(slots, tasks, false, [&](int slot, int64_t task) {

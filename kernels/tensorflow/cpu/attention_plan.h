@@ -47,9 +47,6 @@ struct Plan {
 
   // Inputs as rows (padded copies where a dimension is not a multiple of kPadTo).
   Rows query, key, value, dout;            // [B·Hq·Sq], [B·Hkv·Sk], [B·Hkv·Sk], [B·Hq·Sq]
-  // Where value rows hold NaN or ±Infinity: per (b, kv head), Sk + 1 running counts of such
-  // rows before each key; null when every value is finite.
-  const int32_t* nonFiniteValues;
   // Backward inputs: the forward's output and logsumexp.
   const float *forwardOut, *logsumexp;
   // Backward, where the key pass is split from the query pass (kKeysAndValues): query and
