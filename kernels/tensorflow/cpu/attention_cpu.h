@@ -42,9 +42,10 @@ struct BackwardTensors {
 };
 
 // numThreads <= 0: the environment variable TFJS_ATTENTION_THREADS when it is a positive
-// integer, else std::thread::hardware_concurrency(). Results do not depend on the thread
-// count, except the bias gradients' summation order where batches or heads share bias
-// elements (one partial sum per thread, added in thread order).
+// integer, else std::thread::hardware_concurrency(). Results are the same bits on every
+// call with the same thread count, whatever else runs. The forward's do not depend on the
+// thread count; the backward's summation order may (its split of the work, and one partial
+// bias gradient per thread where batches or heads share bias elements).
 void forward(const Problem& problem, const ForwardTensors& tensors, int numThreads);
 void backward(const Problem& problem, const BackwardTensors& tensors, int numThreads);
 
