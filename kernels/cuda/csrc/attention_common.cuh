@@ -25,7 +25,8 @@ __device__ __forceinline__ int blockOfRow(const AttentionParams& p, int row) {
   int lo = 0, hi = p.numBlocks - 1;
   while (lo < hi) {
     const int mid = (lo + hi + 1) >> 1;
-    if (__ldg(p.qStarts + mid) <= row) lo = mid; else hi = mid - 1;
+    if (__ldg(p.qStarts + mid) <= row) lo = mid;
+    else hi = mid - 1;
   }
   return lo;
 }
@@ -50,7 +51,8 @@ __device__ __forceinline__ int firstRowEndingAfter(const AttentionParams& p, int
   int lo = 0, hi = p.seqQ;
   while (lo < hi) {
     const int mid = (lo + hi) >> 1;
-    if (keyRange(p, mid).end > key) hi = mid; else lo = mid + 1;
+    if (keyRange(p, mid).end > key) hi = mid;
+    else lo = mid + 1;
   }
   return lo;
 }
@@ -60,7 +62,8 @@ __device__ __forceinline__ int firstRowStartingAt(const AttentionParams& p, int 
   int lo = 0, hi = p.seqQ;
   while (lo < hi) {
     const int mid = (lo + hi) >> 1;
-    if (keyRange(p, mid).begin >= key) hi = mid; else lo = mid + 1;
+    if (keyRange(p, mid).begin >= key) hi = mid;
+    else lo = mid + 1;
   }
   return lo;
 }
@@ -122,7 +125,9 @@ __device__ __forceinline__ void copyAsync(float* smem, const float* gmem, int va
 }
 __device__ __forceinline__ void commitAsync() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int kPending>
-__device__ __forceinline__ void waitAsync() { asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending)); }
+__device__ __forceinline__ void waitAsync() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
+}
 
 // How loadTile spreads a [kRows, kCols] tile over kThreads threads in 16-byte chunks: a thread
 // takes column chunk threadIdx.x % kChunksPerRow of rows row() + i · kRowsPerPass, i < kPasses

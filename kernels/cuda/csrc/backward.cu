@@ -126,7 +126,8 @@ __device__ __forceinline__ void storeQueryGradients(const AttentionParams& p, co
       float* dqRow = p.dq + (int64_t(bh) * p.seqQ + i) * p.headDim;
 #pragma unroll
       for (int n = 0; n < kDimTiles; ++n) {
-        addColumnPair(dqRow, dn0 + n * 8 + 2 * t, p.headDim, dq[mi][n][2 * r] * p.scale, dq[mi][n][2 * r + 1] * p.scale);
+        addColumnPair(dqRow, dn0 + n * 8 + 2 * t, p.headDim, dq[mi][n][2 * r] * p.scale,
+                      dq[mi][n][2 * r + 1] * p.scale);
       }
     }
 }
@@ -327,8 +328,8 @@ __device__ __forceinline__ void backwardKeyBlock(const AttentionParams& p, bool 
     if constexpr (std::is_same_v<GradMma<Mma>, Mma>) {
       warpGemm<Mma, 1, kScoreTiles, HD, U>(dp, Rows{dos, LD}, Cols{vs, LD}, sm0, sn0, g, t);
     } else {
-      warpGemm<GradMma<Mma>, 1, kScoreTiles, HD, U>(dp, RowMajor{dos, LD}, Bf16Rounded<ColMajor>{{vs, LD}}, sm0,
-                                                    sn0, g, t);
+      warpGemm<GradMma<Mma>, 1, kScoreTiles, HD, U>(dp, RowMajor{dos, LD}, Bf16Rounded<ColMajor>{{vs, LD}}, sm0, sn0, g,
+                                                    t);
     }
 
     // Scores in log2 units, masked entries -inf; masks, dropout and bias gradients run as loops
@@ -421,8 +422,8 @@ __device__ __forceinline__ void backwardKeyBlock(const AttentionParams& p, bool 
     // dQ's rows are dS's stored query positions, its keys in paired order.
     float dq[QR][QC][4];
     zero(dq);
-    warpGemm<GradMma<Mma>, QR, QC, BN, U>(dq, PairedCols<DsCols>{{dsts, LDT}}, PairedRows<DsRows>{{ks, LD}}, qm0,
-                                          qn0, g, t);
+    warpGemm<GradMma<Mma>, QR, QC, BN, U>(dq, PairedCols<DsCols>{{dsts, LDT}}, PairedRows<DsRows>{{ks, LD}}, qm0, qn0,
+                                          g, t);
     storeQueryGradients(p, dq, bh, row0, qm0, qn0, g, t);
   }
   waitAsync<0>();  // the key tile's copies, when no query row sees this block
@@ -463,11 +464,11 @@ cudaError_t launchRowPass(const AttentionParams& p, float* roundedQ, float* roun
   const unsigned blocks = unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock);
   const bool vectorized = p.headDim % 4 == 0 && p.valueDim % 4 == 0;
   if (roundedQ != nullptr) {
-    (vectorized ? rowDotKernel<GradMma<Mma>, 4, true> : rowDotKernel<GradMma<Mma>, 1, true>)
-        <<<blocks, kThreads, 0, stream>>>(p, roundedQ, roundedDout);
+    (vectorized ? rowDotKernel<GradMma<Mma>, 4, true>
+                : rowDotKernel<GradMma<Mma>, 1, true>)<<<blocks, kThreads, 0, stream>>>(p, roundedQ, roundedDout);
   } else {
-    (vectorized ? rowDotKernel<GradMma<Mma>, 4, false> : rowDotKernel<GradMma<Mma>, 1, false>)
-        <<<blocks, kThreads, 0, stream>>>(p, nullptr, nullptr);
+    (vectorized ? rowDotKernel<GradMma<Mma>, 4, false>
+                : rowDotKernel<GradMma<Mma>, 1, false>)<<<blocks, kThreads, 0, stream>>>(p, nullptr, nullptr);
   }
   return cudaGetLastError();
 }
@@ -561,7 +562,8 @@ cudaError_t launchBackward(const AttentionParams& p, Precision precision, Scratc
   if (int64_t(p.batch) * p.headsQ * p.seqQ == 0) {
     // No query sees any key: dK and dV are zero.
     const cudaError_t err = cudaMemsetAsync(p.dk, 0, size_t(p.batch) * p.headsKV * p.seqK * p.headDim * 4, stream);
-    return err != cudaSuccess ? err : cudaMemsetAsync(p.dv, 0, size_t(p.batch) * p.headsKV * p.seqK * p.valueDim * 4, stream);
+    return err != cudaSuccess ? err
+                              : cudaMemsetAsync(p.dv, 0, size_t(p.batch) * p.headsKV * p.seqK * p.valueDim * 4, stream);
   }
   switch (precision) {
     case Precision::Highest: return launchWith<SplitTf32Mma>(p, scratch, stream);

@@ -113,9 +113,8 @@ napi_value deviceForward(napi_env env, napi_callback_info info) {
   const ForwardBuffers buffers(env, args, spec, producer);
   poison(buffers.output, spec.outputElements() * sizeof(float), "output", producer);
   poison(buffers.logsumexp, spec.rowElements() * sizeof(float), "logsumexp", producer);
-  asTensorFlowKernelsDo([&](Scratch& scratch, cudaStream_t stream) {
-    attentionForward(spec, buffers.tensors(), scratch, stream);
-  });
+  asTensorFlowKernelsDo(
+      [&](Scratch& scratch, cudaStream_t stream) { attentionForward(spec, buffers.tensors(), scratch, stream); });
   napi_value results = buffers.results(env, spec, producer);
   check(cudaStreamSynchronize(producer), "cudaStreamSynchronize(results)");
   return results;
@@ -133,9 +132,8 @@ napi_value deviceBackward(napi_env env, napi_callback_info info) {
   poison(buffers.dValue, spec.valueElements() * sizeof(float), "dValue", producer);
   poison(buffers.dBias, spec.biasElements * sizeof(float), "dBias", producer);
   poison(buffers.dWindowBias, spec.windowElements * sizeof(float), "dWindowBias", producer);
-  asTensorFlowKernelsDo([&](Scratch& scratch, cudaStream_t stream) {
-    attentionBackward(spec, buffers.tensors(), scratch, stream);
-  });
+  asTensorFlowKernelsDo(
+      [&](Scratch& scratch, cudaStream_t stream) { attentionBackward(spec, buffers.tensors(), scratch, stream); });
   napi_value results = buffers.results(env, spec, producer);
   check(cudaStreamSynchronize(producer), "cudaStreamSynchronize(results)");
   return results;

@@ -65,8 +65,8 @@ struct CallBuffers {
   }
   ForwardTensors forward() const { return {q.get(), k.get(), v.get(), bias.get(), window.get(), out.get(), lse.get()}; }
   BackwardTensors backward() const {
-    return {dy.get(), q.get(), k.get(), v.get(), out.get(), lse.get(), bias.get(), window.get(),
-            dq.get(),  dk.get(), dv.get(), dbias.get(), dwindow.get()};
+    return {dy.get(),     q.get(),  k.get(),  v.get(),  out.get(),   lse.get(),    bias.get(),
+            window.get(), dq.get(), dk.get(), dv.get(), dbias.get(), dwindow.get()};
   }
 
   DeviceBuffer q, k, v, out, lse, dy, dq, dk, dv, bias, window, dbias, dwindow;

@@ -56,7 +56,9 @@ class DeviceBuffer {
   }
 
   template <class T = float>
-  T* get() const { return static_cast<T*>(ptr_); }
+  T* get() const {
+    return static_cast<T*>(ptr_);
+  }
 
  private:
   size_t bytes_ = 0;

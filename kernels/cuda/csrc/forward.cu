@@ -123,8 +123,8 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) forwardK
         s, TileRowMajor<Mma>{qs, LD}, TileColMajor<Mma>{ks + stage * BN * LD, LD}, warp * 16, 0, g, t);
 
     float correction[2];
-    softmax.template step<kHasBias>(s[0], correction, bias, p, scaleLog2, key0, fullTile, block.range,
-                                    block.dropState, t);
+    softmax.template step<kHasBias>(s[0], correction, bias, p, scaleLog2, key0, fullTile, block.range, block.dropState,
+                                    t);
     softmax.rescale(o, correction);
 
     if constexpr (kTransposeV) {

@@ -85,9 +85,9 @@ __device__ __forceinline__ void stageBias(float* smem, const AttentionParams& p,
   constexpr int N = Traits::kMaxSeq, kRowStep = Traits::kThreads / N;
   const int j = threadIdx.x % N, i0 = threadIdx.x / N;
   const int validRows = j < p.seqK ? (p.seqQ - i0 + kRowStep - 1) / kRowStep : 0;
-  const BiasSource bias = biases.bias ? BiasSource{biases.bias + i0 * biases.biasRow + j * biases.biasCol,
-                                                   int(kRowStep * biases.biasRow)}
-                                      : BiasSource{};
+  const BiasSource bias =
+      biases.bias ? BiasSource{biases.bias + i0 * biases.biasRow + j * biases.biasCol, int(kRowStep * biases.biasRow)}
+                  : BiasSource{};
   const BiasSource window = biases.window ? BiasSource{biases.window + i0 * biases.windowRow + j * biases.windowCol,
                                                        int(kRowStep * biases.windowRow)}
                                           : BiasSource{};
@@ -131,8 +131,10 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortFor
   auto loadWindow = [&](int bh, float* stage) {
     const int b = bh / p.headsQ, hk = (bh % p.headsQ) / p.group;
     const int64_t kv = int64_t(b) * p.headsKV + hk;
-    loadTile<N, HD, Traits::kThreads>(stage, LD, p.q + int64_t(bh) * p.seqQ * p.headDim, p.seqQ, p.headDim, 0, qkVector);
-    loadTile<N, HD, Traits::kThreads>(stage + N * LD, LD, p.k + kv * p.seqK * p.headDim, p.seqK, p.headDim, 0, qkVector);
+    loadTile<N, HD, Traits::kThreads>(stage, LD, p.q + int64_t(bh) * p.seqQ * p.headDim, p.seqQ, p.headDim, 0,
+                                      qkVector);
+    loadTile<N, HD, Traits::kThreads>(stage + N * LD, LD, p.k + kv * p.seqK * p.headDim, p.seqK, p.headDim, 0,
+                                      qkVector);
     loadTile<N, HD, Traits::kThreads>(stage + 2 * N * LD, LD, p.v + kv * p.seqK * p.valueDim, p.seqK, p.valueDim, 0,
                                       vVector);
     commitAsync();
@@ -192,7 +194,8 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortFor
       for (int r = 0; r < 2; ++r) {
         float2 bias = make_float2(0.f, 0.f);
         if constexpr (kHasBias)
-          bias = *reinterpret_cast<const float2*>(biasCells + (warp * 16 + g + 8 * r) * Traits::kBiasLd + n * 8 + 2 * t);
+          bias =
+              *reinterpret_cast<const float2*>(biasCells + (warp * 16 + g + 8 * r) * Traits::kBiasLd + n * 8 + 2 * t);
 #pragma unroll
         for (int c = 0; c < 2; ++c) {
           const int e = 2 * r + c, j = n * 8 + 2 * t + c;
@@ -228,8 +231,8 @@ cudaError_t launch(const AttentionParams& p, cudaStream_t stream) {
   int multiprocessors = 0, perMultiprocessor = 0;
   status = multiprocessorCount(&multiprocessors);
   if (status == cudaSuccess)
-    status = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perMultiprocessor, kernel, Traits::kThreads,
-                                                           Traits::kSmemBytes);
+    status =
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perMultiprocessor, kernel, Traits::kThreads, Traits::kSmemBytes);
   if (status != cudaSuccess) return status;
   const int64_t windows = int64_t(p.batch) * p.headsQ;
   const int64_t resident = std::min<int64_t>(windows, int64_t(multiprocessors) * std::max(1, perMultiprocessor));

@@ -13,7 +13,7 @@ namespace attention {
 template <int kBlockM, int kBlockN>
 struct QueryBlock {
   int row0, bh, b, h;
-  const float *q, *k, *v;  // this (batch, head)'s rows
+  const float *q, *k, *v;          // this (batch, head)'s rows
   KeyRange firstRange, lastRange;  // of the block's first and last rows
   int tileBegin, tileEnd;          // key tiles that some row sees
   int rows[2];                     // this lane's rows, and what they see
@@ -95,8 +95,8 @@ struct OnlineSoftmax {
   // without it spend nothing.
   template <bool kHasBias>
   __device__ __forceinline__ void step(float (&s)[kScoreTiles][4], float (&correction)[2],
-                                       const float (&bias)[kScoreTiles][4], const AttentionParams& p,
-                                       float scaleLog2, int key0, bool fullTile, const KeyRange (&range)[2],
+                                       const float (&bias)[kScoreTiles][4], const AttentionParams& p, float scaleLog2,
+                                       int key0, bool fullTile, const KeyRange (&range)[2],
                                        const uint32_t (&dropState)[2], int t) {
 #pragma unroll
     for (int n = 0; n < kScoreTiles; ++n)

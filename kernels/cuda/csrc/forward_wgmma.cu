@@ -45,8 +45,8 @@ struct CoreChunks {
 // registers hold them, mma.cuh), rounded to TF32, zeros past Sk, D and Dv. Block (tile, batch·head);
 // each thread reads all of its chunks before it writes any.
 template <int HD>
-__global__ void __launch_bounds__(256) prepareTilesKernel(const AttentionParams p, float* __restrict__ keyTiles,
-                                                          float* __restrict__ valueTiles) {
+__global__ void __launch_bounds__(256)
+    prepareTilesKernel(const AttentionParams p, float* __restrict__ keyTiles, float* __restrict__ valueTiles) {
   constexpr int kPasses = kTileKeys * HD / 4 / 256;
   const int tile = blockIdx.x, bh = blockIdx.y, key0 = tile * kTileKeys;
   const float* __restrict__ k = p.k + int64_t(bh) * p.seqK * p.headDim;
@@ -60,11 +60,13 @@ __global__ void __launch_bounds__(256) prepareTilesKernel(const AttentionParams 
     const int key = key0 + CoreChunks<HD>::row(c), col = CoreChunks<HD>::col(c);
     float* x = &keys[pass].x;
     if (kVector) {
-      keys[pass] = key < p.seqK && col < p.headDim ? __ldg(reinterpret_cast<const float4*>(k + int64_t(key) * p.headDim + col))
-                                                   : make_float4(0.f, 0.f, 0.f, 0.f);
+      keys[pass] = key < p.seqK && col < p.headDim
+                       ? __ldg(reinterpret_cast<const float4*>(k + int64_t(key) * p.headDim + col))
+                       : make_float4(0.f, 0.f, 0.f, 0.f);
     } else {
 #pragma unroll
-      for (int i = 0; i < 4; ++i) x[i] = key < p.seqK && col + i < p.headDim ? __ldg(k + int64_t(key) * p.headDim + col + i) : 0.f;
+      for (int i = 0; i < 4; ++i)
+        x[i] = key < p.seqK && col + i < p.headDim ? __ldg(k + int64_t(key) * p.headDim + col + i) : 0.f;
     }
     const int dim = CoreChunks<kTileKeys>::row(c), position = CoreChunks<kTileKeys>::col(c);
     float* y = &values[pass].x;
@@ -318,7 +320,7 @@ cudaError_t wgmmaForwardAvailable(bool* available) {
 
 cudaError_t launchWgmmaForward(const AttentionParams& p, Scratch& scratch, cudaStream_t stream) {
   return paddedHeadDim(p) == 64 ? launch<WgmmaForwardConfig<64>::type>(p, scratch, stream)
-                                 : launch<WgmmaForwardConfig<128>::type>(p, scratch, stream);
+                                : launch<WgmmaForwardConfig<128>::type>(p, scratch, stream);
 }
 
 }  // namespace attention

@@ -25,9 +25,10 @@ struct ForwardTraits {
   static constexpr int kLd = kHeadDim + 4;
   // V transposed [dim][key] for the TF32 policy's ldmatrix reads, next to one raw V stage.
   static constexpr int kLdTransposed = kBlockN + 4;
-  static constexpr int kValueFloats = 2 * kBlockN * kLd > kBlockN * kLd + kHeadDim * kLdTransposed
-                                          ? 2 * kBlockN * kLd
-                                          : kBlockN * kLd + kHeadDim * kLdTransposed;
+  static constexpr int kTwoValueStages = 2 * kBlockN * kLd;
+  static constexpr int kValueStageAndTransposed = kBlockN * kLd + kHeadDim * kLdTransposed;
+  static constexpr int kValueFloats =
+      kTwoValueStages > kValueStageAndTransposed ? kTwoValueStages : kValueStageAndTransposed;
   static constexpr int kSmemBytes = ((kBlockM + 2 * kBlockN) * kLd + kValueFloats) * 4;
 };
 
@@ -74,37 +75,68 @@ struct WgmmaForwardTraits {
   static constexpr int kBlockM = 64 * kConsumers;
   static constexpr int kEntryRegisters = (65536 / kThreads > 255 ? 255 : 65536 / kThreads) / 8 * 8;
   static constexpr int kProducerRegisters = 24;
-  static constexpr int kConsumerShare = (kEntryRegisters * kThreads - 128 * kProducerRegisters) / (128 * kConsumers) / 8 * 8;
+  static constexpr int kConsumerShare =
+      (kEntryRegisters * kThreads - 128 * kProducerRegisters) / (128 * kConsumers) / 8 * 8;
   static constexpr int kConsumerRegisters = kConsumerShare > 240 ? 240 : kConsumerShare;
   static constexpr int kValueRingStages = kValueStages > 0 ? kValueStages : kKeyStages;
   static constexpr int kSmemBytes =
       (kBlockM * kHeadDim + (kKeyStages + kValueRingStages) * 64 * kHeadDim) * 4 + 2 * (kKeyStages + kValueStages) * 8;
   static_assert(kHeadDim == 64 || kHeadDim == 128, "outputs in m64n64 or m64n128 products");
 };
-template <int kHeadDim> struct WgmmaForwardConfig;
-template <> struct WgmmaForwardConfig<64> {
+template <int kHeadDim>
+struct WgmmaForwardConfig;
+template <>
+struct WgmmaForwardConfig<64> {
   using type =
       WgmmaForwardTraits<64, WGMMA_FORWARD_64_CONSUMERS, WGMMA_FORWARD_64_KEY_STAGES, WGMMA_FORWARD_64_VALUE_STAGES>;
 };
-template <> struct WgmmaForwardConfig<128> {
+template <>
+struct WgmmaForwardConfig<128> {
   using type = WgmmaForwardTraits<128, 2, WGMMA_FORWARD_128_KEY_STAGES, WGMMA_FORWARD_128_VALUE_STAGES>;
 };
 
 // The configurations the launchers instantiate, by padded head dim and whether a bias is
 // read (bias values take registers: fewer blocks per multiprocessor, or smaller key tiles).
-template <int kHeadDim, bool kHasBias> struct ForwardConfig;
-template <int kHeadDim> struct BackwardConfig;
-template <> struct BackwardConfig<32> { using type = BackwardTraits<32, 8, 2>; };
-template <> struct BackwardConfig<64> { using type = BackwardTraits<64, 8, BACKWARD_64_MIN_BLOCKS>; };
-template <> struct BackwardConfig<128> { using type = BackwardTraits<128, BACKWARD_128_WARPS, 1>; };
-template <> struct ForwardConfig<32, false> { using type = ForwardTraits<32, 4, 64, 4>; };
-template <> struct ForwardConfig<32, true> {
+template <int kHeadDim, bool kHasBias>
+struct ForwardConfig;
+template <int kHeadDim>
+struct BackwardConfig;
+template <>
+struct BackwardConfig<32> {
+  using type = BackwardTraits<32, 8, 2>;
+};
+template <>
+struct BackwardConfig<64> {
+  using type = BackwardTraits<64, 8, BACKWARD_64_MIN_BLOCKS>;
+};
+template <>
+struct BackwardConfig<128> {
+  using type = BackwardTraits<128, BACKWARD_128_WARPS, 1>;
+};
+template <>
+struct ForwardConfig<32, false> {
+  using type = ForwardTraits<32, 4, 64, 4>;
+};
+template <>
+struct ForwardConfig<32, true> {
   using type = ForwardTraits<32, 4, FORWARD_32_BIAS_BLOCK_N, FORWARD_32_BIAS_MIN_BLOCKS, 2>;
 };
-template <> struct ForwardConfig<64, false> { using type = ForwardTraits<64, 8, FORWARD_64_BLOCK_N, 2>; };
-template <> struct ForwardConfig<64, true> { using type = ForwardTraits<64, 8, 32, 2, 2>; };
-template <> struct ForwardConfig<128, false> { using type = ForwardTraits<128, 8, FORWARD_128_BLOCK_N, 1>; };
-template <> struct ForwardConfig<128, true> { using type = ForwardTraits<128, 8, 32, 1, 2>; };
+template <>
+struct ForwardConfig<64, false> {
+  using type = ForwardTraits<64, 8, FORWARD_64_BLOCK_N, 2>;
+};
+template <>
+struct ForwardConfig<64, true> {
+  using type = ForwardTraits<64, 8, 32, 2, 2>;
+};
+template <>
+struct ForwardConfig<128, false> {
+  using type = ForwardTraits<128, 8, FORWARD_128_BLOCK_N, 1>;
+};
+template <>
+struct ForwardConfig<128, true> {
+  using type = ForwardTraits<128, 8, 32, 1, 2>;
+};
 
 }  // namespace attention
 
@@ -134,11 +166,19 @@ struct ShortForwardTraits {
   static_assert(kMaxSeq * kMaxSeq % kThreads == 0 && kThreads % kMaxSeq == 0, "bias load mapping");
 };
 
-template <int kHeadDim, bool kHeldBias = false> struct ShortForwardConfig;
-template <> struct ShortForwardConfig<32> { using type = ShortForwardTraits<32, SHORT_FORWARD_32_MIN_BLOCKS>; };
-template <> struct ShortForwardConfig<32, true> {
+template <int kHeadDim, bool kHeldBias = false>
+struct ShortForwardConfig;
+template <>
+struct ShortForwardConfig<32> {
+  using type = ShortForwardTraits<32, SHORT_FORWARD_32_MIN_BLOCKS>;
+};
+template <>
+struct ShortForwardConfig<32, true> {
   using type = ShortForwardTraits<32, SHORT_FORWARD_32_HELD_MIN_BLOCKS, true>;
 };
-template <> struct ShortForwardConfig<64> { using type = ShortForwardTraits<64, 2>; };
+template <>
+struct ShortForwardConfig<64> {
+  using type = ShortForwardTraits<64, 2>;
+};
 
 }  // namespace attention

@@ -133,8 +133,12 @@ struct Tf32Mma : ElementwiseFragments<Tf32Mma> {
   // Kernels round shared tiles to TF32 once (roundOwnChunks) and read them through the
   // Rounded views, instead of converting every fragment element on every load.
   static constexpr bool kRoundsTiles = true;
-  struct A { uint32_t x[4]; };
-  struct B { uint32_t x[2]; };
+  struct A {
+    uint32_t x[4];
+  };
+  struct B {
+    uint32_t x[2];
+  };
   // a0..a3 at (g, t), (g + 8, t), (g, t + 4), (g + 8, t + 4).
   static __device__ __forceinline__ A makeA(float a0, float a1, float a2, float a3) {
     return {{toTf32(a0), toTf32(a1), toTf32(a2), toTf32(a3)}};
@@ -180,10 +184,9 @@ struct Tf32Mma : ElementwiseFragments<Tf32Mma> {
   // far under what fp32's cancellation needs.
   static __device__ __forceinline__ void splitAccToA(const float (*acc)[4], int step, A& hi, A& lo) {
     const float* c = acc[step];
-    const float head[4] = {__uint_as_float(__float_as_uint(c[0]) & 0xffffe000u),
-                           __uint_as_float(__float_as_uint(c[2]) & 0xffffe000u),
-                           __uint_as_float(__float_as_uint(c[1]) & 0xffffe000u),
-                           __uint_as_float(__float_as_uint(c[3]) & 0xffffe000u)};
+    const float head[4] = {
+        __uint_as_float(__float_as_uint(c[0]) & 0xffffe000u), __uint_as_float(__float_as_uint(c[2]) & 0xffffe000u),
+        __uint_as_float(__float_as_uint(c[1]) & 0xffffe000u), __uint_as_float(__float_as_uint(c[3]) & 0xffffe000u)};
     hi = {{__float_as_uint(head[0]), __float_as_uint(head[1]), __float_as_uint(head[2]), __float_as_uint(head[3])}};
     lo = {{__float_as_uint(c[0] - head[0]), __float_as_uint(c[2] - head[1]), __float_as_uint(c[1] - head[2]),
            __float_as_uint(c[3] - head[3])}};
@@ -203,8 +206,12 @@ struct SplitTf32Mma : ElementwiseFragments<SplitTf32Mma> {
   static constexpr int kStep = 8;
   static constexpr Precision kPrecision = Precision::Highest;
   static constexpr bool kRoundsTiles = false;
-  struct A { uint32_t hi[4], lo[4]; };
-  struct B { uint32_t hi[2], lo[2]; };
+  struct A {
+    uint32_t hi[4], lo[4];
+  };
+  struct B {
+    uint32_t hi[2], lo[2];
+  };
   static __device__ __forceinline__ void split(float x, uint32_t& hi, uint32_t& lo) {
     hi = toTf32(x);
     lo = toTf32(x - __uint_as_float(hi));
@@ -247,16 +254,20 @@ struct Bf16Mma {
   static constexpr int kStep = 16;
   static constexpr Precision kPrecision = Precision::BF16;
   static constexpr bool kRoundsTiles = false;
-  struct A { uint32_t x[4]; };
-  struct B { uint32_t x[2]; };
+  struct A {
+    uint32_t x[4];
+  };
+  struct B {
+    uint32_t x[2];
+  };
   static __device__ __forceinline__ void mma(float (&d)[4], const A& a, const B& b) { mmaBf16(d, a.x, b.x); }
 
   // A pairs: rows g / g + 8, columns 2t, 2t + 1 and 2t + 8, 2t + 9.
   template <class View>
   static __device__ __forceinline__ A loadA(View v, int m0, int k0, int g, int t) {
     const int r0 = m0 + g, r1 = m0 + g + 8, c0 = k0 + 2 * t, c1 = k0 + 2 * t + 8;
-    return {{packBf16(v(r0, c0), v(r0, c0 + 1)), packBf16(v(r1, c0), v(r1, c0 + 1)),
-             packBf16(v(r0, c1), v(r0, c1 + 1)), packBf16(v(r1, c1), v(r1, c1 + 1))}};
+    return {{packBf16(v(r0, c0), v(r0, c0 + 1)), packBf16(v(r1, c0), v(r1, c0 + 1)), packBf16(v(r0, c1), v(r0, c1 + 1)),
+             packBf16(v(r1, c1), v(r1, c1 + 1))}};
   }
   // B pairs: k = 2t, 2t + 1 and 2t + 8, 2t + 9 at column g.
   template <class View>
@@ -276,9 +287,7 @@ struct Bf16Mma {
     const float* d = acc[2 * step + 1];
     return {{packBf16(c[0], c[1]), packBf16(c[2], c[3]), packBf16(d[0], d[1]), packBf16(d[2], d[3])}};
   }
-  static __device__ __forceinline__ float bf16Tail(float x) {
-    return x - __bfloat162float(__float2bfloat16_rn(x));
-  }
+  static __device__ __forceinline__ float bf16Tail(float x) { return x - __bfloat162float(__float2bfloat16_rn(x)); }
   static __device__ __forceinline__ void splitAccToA(const float (*acc)[4], int step, A& hi, A& lo) {
     hi = accToA(acc, step);
     const float* c = acc[2 * step];
@@ -336,7 +345,8 @@ __device__ __forceinline__ void attentionOutputMma(float (&o)[kOutTiles][4], con
 // The policy of the backward products that make and use dS (dP = dO Vᵀ, dK = dSᵀ Q,
 // dQ = dS K). dS = P (dP - delta) comes out of a cancellation, and bf16's 8-bit mantissa there
 // costs dQ and dK more accuracy than the 'bf16' mode promises (1e-2): they run in TF32.
-template <class Mma> using GradMma = std::conditional_t<std::is_same_v<Mma, Bf16Mma>, Tf32Mma, Mma>;
+template <class Mma>
+using GradMma = std::conditional_t<std::is_same_v<Mma, Bf16Mma>, Tf32Mma, Mma>;
 
 // A view whose values are rounded to bf16, for the value operand of dP under 'bf16': the
 // forward pass multiplied P by bf16 values, and delta = dO · O must match Σ_j P dP.
@@ -348,10 +358,20 @@ struct Bf16Rounded {
   }
 };
 
-template <Precision P> struct MmaFor;
-template <> struct MmaFor<Precision::Highest> { using type = SplitTf32Mma; };
-template <> struct MmaFor<Precision::TF32> { using type = Tf32Mma; };
-template <> struct MmaFor<Precision::BF16> { using type = Bf16Mma; };
+template <Precision P>
+struct MmaFor;
+template <>
+struct MmaFor<Precision::Highest> {
+  using type = SplitTf32Mma;
+};
+template <>
+struct MmaFor<Precision::TF32> {
+  using type = Tf32Mma;
+};
+template <>
+struct MmaFor<Precision::BF16> {
+  using type = Bf16Mma;
+};
 
 // acc[MT][NT] += A[m0 : m0 + 16 MT, 0 : kDim] · B[0 : kDim, n0 : n0 + 8 NT], one warp; the k loop
 // unrolled kUnroll times (kernel traits: full where registers allow it).
@@ -402,8 +422,10 @@ __device__ __forceinline__ void roundOwnChunks(float* smem, int ld, bool vectori
 }
 
 // The views a kernel reads its shared tiles through: rounded ones where the policy rounds tiles.
-template <class Mma> using TileRowMajor = std::conditional_t<Mma::kRoundsTiles, RoundedRowMajor, RowMajor>;
-template <class Mma> using TileColMajor = std::conditional_t<Mma::kRoundsTiles, RoundedColMajor, ColMajor>;
+template <class Mma>
+using TileRowMajor = std::conditional_t<Mma::kRoundsTiles, RoundedRowMajor, RowMajor>;
+template <class Mma>
+using TileColMajor = std::conditional_t<Mma::kRoundsTiles, RoundedColMajor, ColMajor>;
 
 template <int NT>
 __device__ __forceinline__ void zero(float (&acc)[NT][4]) {

@@ -19,12 +19,14 @@ std::vector<double> numbers(napi_env env, napi_value object, const char* name) {
   std::vector<double> out;
   if (isNullish(env, array)) return out;
   uint32_t length = 0;
-  if (napi_get_array_length(env, array, &length) != napi_ok) throw JsError{std::string("spec.") + name + " must be an array"};
+  if (napi_get_array_length(env, array, &length) != napi_ok)
+    throw JsError{std::string("spec.") + name + " must be an array"};
   for (uint32_t i = 0; i < length; ++i) {
     napi_value item;
     double v = 0;
     napiCheck(env, napi_get_element(env, array, i, &item), name);
-    if (napi_get_value_double(env, item, &v) != napi_ok) throw JsError{std::string("spec.") + name + " must hold numbers"};
+    if (napi_get_value_double(env, item, &v) != napi_ok)
+      throw JsError{std::string("spec.") + name + " must hold numbers"};
     out.push_back(v);
   }
   return out;
@@ -119,7 +121,8 @@ HostArray floatArray(napi_env env, napi_value value, const char* name, size_t ex
   napiCheck(env, napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr), name);
   if (type != napi_float32_array) throw JsError{std::string(name) + " must be a Float32Array"};
   if (length != expected) {
-    throw JsError{std::string(name) + " has " + std::to_string(length) + " elements, expected " + std::to_string(expected)};
+    throw JsError{std::string(name) + " has " + std::to_string(length) + " elements, expected " +
+                  std::to_string(expected)};
   }
   return {static_cast<float*>(data), length};
 }
@@ -146,9 +149,7 @@ napi_value download(napi_env env, const float* device, size_t length, const char
 
 namespace {
 
-DeviceBuffer floats(size_t elements, const char* name) {
-  return DeviceBuffer(elements * sizeof(float), name);
-}
+DeviceBuffer floats(size_t elements, const char* name) { return DeviceBuffer(elements * sizeof(float), name); }
 
 }  // namespace
 
@@ -204,19 +205,20 @@ BackwardBuffers::BackwardBuffers(napi_env env, const std::vector<napi_value>& ar
 }
 
 BackwardTensors BackwardBuffers::tensors() const {
-  return {dy.get(),     query.get(),     key.get(),  value.get(),  output.get(), logsumexp.get(), bias.get(),
-          windowBias.get(), dQuery.get(), dKey.get(), dValue.get(), dBias.get(), dWindowBias.get()};
+  return {dy.get(),         query.get(),  key.get(),  value.get(),  output.get(), logsumexp.get(),  bias.get(),
+          windowBias.get(), dQuery.get(), dKey.get(), dValue.get(), dBias.get(),  dWindowBias.get()};
 }
 
 napi_value BackwardBuffers::results(napi_env env, const CallSpec& spec, cudaStream_t stream) const {
-  return arrayOf(env, {
-      download(env, dQuery.get(), spec.queryElements(), "dQuery", stream),
-      download(env, dKey.get(), spec.keyElements(), "dKey", stream),
-      download(env, dValue.get(), spec.valueElements(), "dValue", stream),
-      spec.hasBias ? download(env, dBias.get(), spec.biasElements, "dBias", stream) : nullValue(env),
-      spec.hasWindowBias ? download(env, dWindowBias.get(), spec.windowElements, "dWindowBias", stream)
-                         : nullValue(env),
-  });
+  return arrayOf(env,
+                 {
+                     download(env, dQuery.get(), spec.queryElements(), "dQuery", stream),
+                     download(env, dKey.get(), spec.keyElements(), "dKey", stream),
+                     download(env, dValue.get(), spec.valueElements(), "dValue", stream),
+                     spec.hasBias ? download(env, dBias.get(), spec.biasElements, "dBias", stream) : nullValue(env),
+                     spec.hasWindowBias ? download(env, dWindowBias.get(), spec.windowElements, "dWindowBias", stream)
+                                        : nullValue(env),
+                 });
 }
 
 napi_value arrayOf(napi_env env, const std::vector<napi_value>& items) {
@@ -260,7 +262,8 @@ napi_value device(napi_env env, napi_callback_info) {
   napi_value object;
   napi_create_object(env, &object);
   setProperty(env, object, "name", makeString(env, prop.name));
-  setProperty(env, object, "computeCapability", makeString(env, std::to_string(prop.major) + "." + std::to_string(prop.minor)));
+  setProperty(env, object, "computeCapability",
+              makeString(env, std::to_string(prop.major) + "." + std::to_string(prop.minor)));
   setProperty(env, object, "multiprocessors", makeNumber(env, prop.multiProcessorCount));
   setProperty(env, object, "totalBytes", makeNumber(env, double(prop.totalGlobalMem)));
   return object;

@@ -43,8 +43,8 @@ __device__ __forceinline__ void fenceAsyncProxy() { asm volatile("fence.proxy.as
 
 // The 32 accumulator operands of eight 8-column tiles d[n0] .. d[n0 + 7], for the products below.
 #define WGMMA_ACCUMULATOR_TILE(d, n) "+f"(d[n][0]), "+f"(d[n][1]), "+f"(d[n][2]), "+f"(d[n][3])
-#define WGMMA_ACCUMULATOR_TILES_8(d, n0)                                                                    \
-  WGMMA_ACCUMULATOR_TILE(d, n0), WGMMA_ACCUMULATOR_TILE(d, n0 + 1), WGMMA_ACCUMULATOR_TILE(d, n0 + 2),    \
+#define WGMMA_ACCUMULATOR_TILES_8(d, n0)                                                                       \
+  WGMMA_ACCUMULATOR_TILE(d, n0), WGMMA_ACCUMULATOR_TILE(d, n0 + 1), WGMMA_ACCUMULATOR_TILE(d, n0 + 2),         \
       WGMMA_ACCUMULATOR_TILE(d, n0 + 3), WGMMA_ACCUMULATOR_TILE(d, n0 + 4), WGMMA_ACCUMULATOR_TILE(d, n0 + 5), \
       WGMMA_ACCUMULATOR_TILE(d, n0 + 6), WGMMA_ACCUMULATOR_TILE(d, n0 + 7)
 
@@ -53,7 +53,8 @@ __device__ __forceinline__ void wgmmaShared64(float (&d)[8][4], uint64_t a, uint
   asm volatile(
       "{\n.reg .pred keep;\nsetp.eq.u32 keep, %34, 0;\n"
       "wgmma.mma_async.sync.aligned.m64n64k8.f32.tf32.tf32 "
-      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, keep, 1, 1;\n}\n"
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, "
+      "%24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, keep, 1, 1;\n}\n"
       : WGMMA_ACCUMULATOR_TILES_8(d, 0)
       : "l"(a), "l"(b), "r"(uint32_t(zero)));
 }
@@ -63,7 +64,8 @@ __device__ __forceinline__ void wgmmaShared64(float (&d)[8][4], uint64_t a, uint
 __device__ __forceinline__ void wgmmaRegisters64(float (&d)[8][4], const uint32_t (&a)[4], uint64_t b) {
   asm volatile(
       "wgmma.mma_async.sync.aligned.m64n64k8.f32.tf32.tf32 "
-      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, 1, 1, 1;\n"
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, "
+      "%24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, 1, 1, 1;\n"
       : WGMMA_ACCUMULATOR_TILES_8(d, 0)
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
 }
@@ -72,7 +74,10 @@ __device__ __forceinline__ void wgmmaRegisters64(float (&d)[8][4], const uint32_
 __device__ __forceinline__ void wgmmaRegisters128(float (&d)[16][4], const uint32_t (&a)[4], uint64_t b) {
   asm volatile(
       "wgmma.mma_async.sync.aligned.m64n128k8.f32.tf32.tf32 "
-      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, {%64, %65, %66, %67}, %68, 1, 1, 1;\n"
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, "
+      "%24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, "
+      "%46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, {%64, %65, %66, "
+      "%67}, %68, 1, 1, 1;\n"
       : WGMMA_ACCUMULATOR_TILES_8(d, 0), WGMMA_ACCUMULATOR_TILES_8(d, 8)
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
 }
@@ -86,7 +91,9 @@ __device__ __forceinline__ void barrierInit(uint64_t* barrier, int arrivals) {
   asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(sharedAddress(barrier)), "r"(arrivals) : "memory");
 }
 // Makes the initialized barriers visible to the other threads and the async proxy (before a __syncthreads).
-__device__ __forceinline__ void barrierInitFence() { asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory"); }
+__device__ __forceinline__ void barrierInitFence() {
+  asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+}
 __device__ __forceinline__ void barrierArrive(uint64_t* barrier) {
   asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(sharedAddress(barrier)) : "memory");
 }
@@ -100,17 +107,17 @@ __device__ __forceinline__ void barrierWait(uint64_t* barrier, uint32_t parity) 
   asm volatile(
       "{\n.reg .pred done;\nwait:\n"
       "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
-      "@!done bra wait;\n}\n" ::"r"(sharedAddress(barrier)), "r"(parity)
+      "@!done bra wait;\n}\n" ::"r"(sharedAddress(barrier)),
+      "r"(parity)
       : "memory");
 }
 // Copies `bytes` (a multiple of 16, both addresses 16-byte aligned) from global to shared memory
 // on the copy engine; the barrier's transaction count falls by `bytes` when they have landed.
 __device__ __forceinline__ void bulkCopy(void* smem, const void* gmem, uint32_t bytes, uint64_t* barrier) {
-  asm volatile(
-      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(
-          sharedAddress(smem)),
-      "l"(gmem), "r"(bytes), "r"(sharedAddress(barrier))
-      : "memory");
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(
+                   sharedAddress(smem)),
+               "l"(gmem), "r"(bytes), "r"(sharedAddress(barrier))
+               : "memory");
 }
 // Moves this warpgroup's register allocation to kRegisters (a multiple of 8 in 24..256): the
 // producer gives registers back, the consumers take them.

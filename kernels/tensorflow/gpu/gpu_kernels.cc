@@ -35,9 +35,7 @@ namespace {
 using StatusPtr = std::unique_ptr<TF_Status, decltype(&TF_DeleteStatus)>;
 using TensorPtr = std::unique_ptr<TF_Tensor, decltype(&TF_DeleteTensor)>;
 
-StatusPtr newStatus() {
-  return StatusPtr(TF_NewStatus(), &TF_DeleteStatus);
-}
+StatusPtr newStatus() { return StatusPtr(TF_NewStatus(), &TF_DeleteStatus); }
 
 struct Kernel {
   const char* opName;
@@ -52,9 +50,7 @@ void* create(TF_OpKernelConstruction* ctx) {
   return nullptr;
 }
 
-void destroy(void* kernel) {
-  delete static_cast<Kernel*>(kernel);
-}
+void destroy(void* kernel) { delete static_cast<Kernel*>(kernel); }
 
 void fail(TF_OpKernelContext* ctx, TF_Code code, const std::string& message) {
   StatusPtr status = newStatus();
@@ -93,9 +89,7 @@ TensorPtr allocateOutput(TF_OpKernelContext* ctx, int index, const Dims& dims) {
   return tensor;
 }
 
-float* deviceData(const TensorPtr& tensor) {
-  return static_cast<float*>(TF_TensorData(tensor.get()));
-}
+float* deviceData(const TensorPtr& tensor) { return static_cast<float*>(TF_TensorData(tensor.get())); }
 
 // Scratch from TensorFlow's allocator (device memory, 256-byte aligned by its GPU allocator),
 // handed back when the call ends, after its stream is synchronized.
@@ -137,9 +131,9 @@ class DeviceScope {
 cudaStream_t kernelStream() {
   static attention::PerDevice<cudaStream_t> streams;
   cudaStream_t stream = nullptr;
-  attention::check(streams.get(&stream, [](cudaStream_t* value) {
-    return cudaStreamCreateWithFlags(value, cudaStreamNonBlocking);
-  }), "cudaStreamCreateWithFlags");
+  attention::check(
+      streams.get(&stream, [](cudaStream_t* value) { return cudaStreamCreateWithFlags(value, cudaStreamNonBlocking); }),
+      "cudaStreamCreateWithFlags");
   return stream;
 }
 
@@ -255,8 +249,8 @@ void computeGrad(void* opaque, TF_OpKernelContext* ctx) {
     } expected[] = {{0, "dy", outDims}, {4, "output", outDims}, {5, "logsumexp", rows}};
     for (const auto& e : expected) {
       if (error.empty() && dimsOf(in[e.input].get()) != e.dims) {
-        error = std::string(kernel.opName) + ": " + e.name + " must have shape " + formatDims(e.dims) +
-                ", got shape " + formatDims(dimsOf(in[e.input].get()));
+        error = std::string(kernel.opName) + ": " + e.name + " must have shape " + formatDims(e.dims) + ", got shape " +
+                formatDims(dimsOf(in[e.input].get()));
       }
     }
     if (!error.empty()) return fail(ctx, TF_INVALID_ARGUMENT, error);
@@ -274,12 +268,12 @@ void computeGrad(void* opaque, TF_OpKernelContext* ctx) {
     }
     if (anyData == nullptr) return;
     onDevice(ctx, anyData, [&](attention::Scratch& scratch, cudaStream_t stream) {
-      attention::attentionBackward(spec,
-                                   {deviceData(in[0]), deviceData(in[1]), deviceData(in[2]), deviceData(in[3]),
-                                    deviceData(in[4]), deviceData(in[5]), deviceData(in[6]), deviceData(in[7]),
-                                    deviceData(dq), deviceData(dk), deviceData(dv), deviceData(dbias),
-                                    deviceData(dwindow)},
-                                   scratch, stream);
+      attention::attentionBackward(
+          spec,
+          {deviceData(in[0]), deviceData(in[1]), deviceData(in[2]), deviceData(in[3]), deviceData(in[4]),
+           deviceData(in[5]), deviceData(in[6]), deviceData(in[7]), deviceData(dq), deviceData(dk), deviceData(dv),
+           deviceData(dbias), deviceData(dwindow)},
+          scratch, stream);
     });
   });
 }
@@ -308,6 +302,4 @@ RegisterOnLoad registerOnLoad;
 
 // The largest head dim (max of D and Dv) the GPU kernels take: above it, the TF.js side runs the
 // composed ops (the kernels fail such calls with UNIMPLEMENTED).
-extern "C" __attribute__((visibility("default"))) int TfjsAttentionGpuMaxHeadDim() {
-  return attention::kMaxHeadDim;
-}
+extern "C" __attribute__((visibility("default"))) int TfjsAttentionGpuMaxHeadDim() { return attention::kMaxHeadDim; }
