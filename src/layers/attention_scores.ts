@@ -24,7 +24,8 @@ export interface ScoredAttentionArgs {
 
 /** query [B, H, T, D], key [B, H, S, D], value [B, H, S, Dv] → output [B, H, T, Dv] and scores [B, H, T, S]. */
 export function attentionWithScores(
-    query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, args: ScoredAttentionArgs): {output: tf.Tensor, scores: tf.Tensor} {
+    query: tf.Tensor, key: tf.Tensor, value: tf.Tensor, args: ScoredAttentionArgs):
+    {output: tf.Tensor, scores: tf.Tensor} {
   const [batch, heads, seqQ, headDim] = query.shape;
   const [, , seqK, valueDim] = value.shape;
   const shape: AttentionShape = {batch, headsQ: heads, headsKV: heads, seqQ, seqK, headDim, valueDim};
@@ -36,7 +37,7 @@ export function attentionWithScores(
     logits = tf.add(logits, bias.toDense(shape));
   }
   const scores = maskedSoftmax(logits);
-  const kept = args.dropoutRate > 0 ?
-      tf.mul(scores, dropoutMultipliers(shape, args.dropoutRate, args.seed ?? (Math.random() * 2 ** 32) >>> 0)) : scores;
+  const seed = args.seed ?? (Math.random() * 2 ** 32) >>> 0;
+  const kept = args.dropoutRate > 0 ? tf.mul(scores, dropoutMultipliers(shape, args.dropoutRate, seed)) : scores;
   return {output: tf.matMul(kept, value), scores};
 }

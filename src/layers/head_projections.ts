@@ -15,7 +15,8 @@ export class HeadProjection {
   readonly kernel: LayerVariable;
   readonly bias: LayerVariable | null;
 
-  constructor(add: AddProjectionWeight, name: string, inputDim: number, heads: number, headDim: number, useBias: boolean) {
+  constructor(
+      add: AddProjectionWeight, name: string, inputDim: number, heads: number, headDim: number, useBias: boolean) {
     this.kernel = add(`${name}/kernel`, [inputDim, heads, headDim], 'kernel');
     this.bias = useBias ? add(`${name}/bias`, [heads, headDim], 'bias') : null;
   }
@@ -34,7 +35,8 @@ export class OutputProjection {
   readonly kernel: LayerVariable;
   readonly bias: LayerVariable | null;
 
-  constructor(add: AddProjectionWeight, name: string, heads: number, valueDim: number, outputDim: number, useBias: boolean) {
+  constructor(
+      add: AddProjectionWeight, name: string, heads: number, valueDim: number, outputDim: number, useBias: boolean) {
     this.kernel = add(`${name}/kernel`, [heads, valueDim, outputDim], 'kernel');
     this.bias = useBias ? add(`${name}/bias`, [outputDim], 'bias') : null;
   }

@@ -34,9 +34,12 @@ function resolve<T>(given: KerasObject<T>, kind: Kind, what: string): T | null {
   if (given == null) return null;
   if (given instanceof BASES[kind]) return given as T;
   const isConfig = typeof given === 'object' && typeof (given as tf.serialization.ConfigDict).className === 'string';
-  if (typeof given !== 'string' && !isConfig) throw new Error(`${what} must be a ${kind}, its name or its config, got ${typeof given}`);
-  const name = typeof given === 'string' ? given : (given as tf.serialization.ConfigDict).className as string;
-  let config = typeof given === 'string' ? {} : ((given as tf.serialization.ConfigDict).config ?? {}) as tf.serialization.ConfigDict;
+  if (typeof given !== 'string' && !isConfig) {
+    throw new Error(`${what} must be a ${kind}, its name or its config, got ${typeof given}`);
+  }
+  const serialized = given as tf.serialization.ConfigDict;
+  const name = typeof given === 'string' ? given : serialized.className as string;
+  let config = (typeof given === 'string' ? {} : serialized.config ?? {}) as tf.serialization.ConfigDict;
   let key = normalize(name);
   if (kind === 'regularizer' && key in KERAS_REGULARIZERS) {
     config = KERAS_REGULARIZERS[key](config);

@@ -25,7 +25,7 @@ import type {Kwargs} from '@tensorflow/tfjs-layers/dist/types';
 import {mix32} from '../dropout';
 import {BiasLike, scaledDotProductAttention} from '../scaled_dot_product_attention';
 import {
-  checkLayout, describeLayout, InputLayout, packRoles, positionalLayout, readRoles, RoleValues, sameLayout,
+  checkLayout, describeLayout, InputLayout, InputRole, packRoles, positionalLayout, readRoles, RoleValues, sameLayout,
 } from './attention_inputs';
 import {checkAttentionMask, maskBias} from './attention_mask';
 import {attentionWithScores} from './attention_scores';
@@ -93,7 +93,8 @@ const isPositiveInteger = (x: unknown): x is number => Number.isInteger(x) && (x
 
 function checkPositiveInteger(value: unknown, name: string): number {
   if (!isPositiveInteger(value)) {
-    throw new Error(`${LAYER}: ${name} must be a positive integer, got ${value === undefined ? 'none' : JSON.stringify(value)}`);
+    const given = value === undefined ? 'none' : JSON.stringify(value);
+    throw new Error(`${LAYER}: ${name} must be a positive integer, got ${given}`);
   }
   return value;
 }
@@ -102,7 +103,8 @@ function outputDimOf(outputShape: MultiHeadAttentionArgs['outputShape']): number
   if (outputShape == null) return null;
   const dims = Array.isArray(outputShape) ? outputShape : [outputShape];
   if (dims.length !== 1 || !isPositiveInteger(dims[0])) {
-    throw new Error(`${LAYER}: outputShape must be a positive integer (or [integer]), got ${JSON.stringify(outputShape)}`);
+    throw new Error(
+        `${LAYER}: outputShape must be a positive integer (or [integer]), got ${JSON.stringify(outputShape)}`);
   }
   return dims[0];
 }
@@ -122,7 +124,8 @@ function checkUnsupported(args: Record<string, unknown>): void {
   const defaults: Record<string, unknown> = {useGate: false, slidingWindow: null, activityRegularizer: null};
   for (const [name, value] of Object.entries(defaults)) {
     if (args[name] != null && args[name] !== value) {
-      throw new Error(`${LAYER}: ${name} is not supported (got ${JSON.stringify(args[name])}; Keras's default is ${value})`);
+      throw new Error(
+          `${LAYER}: ${name} is not supported (got ${JSON.stringify(args[name])}; Keras's default is ${value})`);
     }
   }
 }
@@ -157,18 +160,24 @@ export class MultiHeadAttention extends AttentionPackageLayer {
   private returningScores = false;
 
   constructor(args: MultiHeadAttentionArgs) {
-    if (typeof args !== 'object' || args == null) throw new Error(`${LAYER}: arguments must be an object with numHeads and keyDim`);
+    if (typeof args !== 'object' || args == null) {
+      throw new Error(`${LAYER}: arguments must be an object with numHeads and keyDim`);
+    }
     checkUnsupported(args as unknown as Record<string, unknown>);
     super(args);
     this.numHeads = checkPositiveInteger(args.numHeads, 'numHeads');
     this.keyDim = checkPositiveInteger(args.keyDim, 'keyDim');
     this.valueDim = args.valueDim == null ? this.keyDim : checkPositiveInteger(args.valueDim, 'valueDim');
     this.dropout = args.dropout ?? 0;
-    if (!(this.dropout >= 0 && this.dropout < 1)) throw new Error(`${LAYER}: dropout must be in [0, 1), got ${this.dropout}`);
+    if (!(this.dropout >= 0 && this.dropout < 1)) {
+      throw new Error(`${LAYER}: dropout must be in [0, 1), got ${this.dropout}`);
+    }
     this.useBias = args.useBias ?? true;
     this.useCausalMask = args.useCausalMask ?? false;
     for (const [name, value] of [['useBias', this.useBias], ['useCausalMask', this.useCausalMask]] as const) {
-      if (typeof value !== 'boolean') throw new Error(`${LAYER}: ${name} must be a boolean, got ${JSON.stringify(value)}`);
+      if (typeof value !== 'boolean') {
+        throw new Error(`${LAYER}: ${name} must be a boolean, got ${JSON.stringify(value)}`);
+      }
     }
     this.outputDim = outputDimOf(args.outputShape);
     checkAttentionAxes(args.attentionAxes);
@@ -199,7 +208,9 @@ export class MultiHeadAttention extends AttentionPackageLayer {
       tf.Tensor | tf.Tensor[] | SymbolicTensor | SymbolicTensor[] {
     const list = Array.isArray(inputs) ? inputs : [inputs];
     for (const key of Object.keys(kwargs)) {
-      if (!CALL_KWARGS.includes(key)) throw new Error(`${LAYER}: unknown call argument '${key}' (known: ${CALL_KWARGS.slice(0, -1).join(', ')})`);
+      if (!CALL_KWARGS.includes(key)) {
+        throw new Error(`${LAYER}: unknown call argument '${key}' (known: ${CALL_KWARGS.slice(0, -1).join(', ')})`);
+      }
     }
     for (const key of ['useCausalMask', 'returnAttentionScores', 'training'] as const) {
       if (kwargs[key] != null && typeof kwargs[key] !== 'boolean') {
@@ -263,7 +274,8 @@ export class MultiHeadAttention extends AttentionPackageLayer {
     const shapes = (Array.isArray(inputShape[0]) ? inputShape : [inputShape]) as Shape[];
     const {query, value, key} = this.rolesOf(shapes);
     if (key[1] != null && value[1] != null && key[1] !== value[1]) {
-      throw new Error(`${LAYER}: key and value must have the same sequence length, got key [${key}] and value [${value}]`);
+      throw new Error(
+          `${LAYER}: key and value must have the same sequence length, got key [${key}] and value [${value}]`);
     }
     const {numHeads, keyDim, valueDim, useBias} = this;
     const queryDim = lastDim(query, 'query');
@@ -304,7 +316,9 @@ export class MultiHeadAttention extends AttentionPackageLayer {
       if (attentionMask != null) checkAttentionMask(attentionMask, {batch, heads, seqQ, seqK}, LAYER);
       const fromMasks = maskBias({attentionMask, ...masks});
       const given = roles.attentionBias ?? kwargs.attentionBias as BiasLike | BiasLike[] | undefined;
-      const biases = [...(given == null ? [] : Array.isArray(given) ? given : [given]), ...(fromMasks ? [fromMasks] : [])];
+      const biases = [
+        ...(given == null ? [] : Array.isArray(given) ? given : [given]), ...(fromMasks != null ? [fromMasks] : []),
+      ];
       const causal = this.useCausalMask || kwargs.useCausalMask === true;
       const dropoutRate = kwargs.training === true ? this.dropout : 0;
       const seed = dropoutRate > 0 && this.seed != null ? mix32(this.seed + this.dropoutCalls++) : undefined;
@@ -312,7 +326,8 @@ export class MultiHeadAttention extends AttentionPackageLayer {
       let scores: tf.Tensor | null = null;
       let attended: tf.Tensor;
       if (kwargs.returnAttentionScores === true) {
-        ({output: attended, scores} = attentionWithScores(q, k, v, {biases, causal, scale: this.keyDim ** -0.5, dropoutRate, seed}));
+        const scale = this.keyDim ** -0.5;
+        ({output: attended, scores} = attentionWithScores(q, k, v, {biases, causal, scale, dropoutRate, seed}));
       } else {
         attended = scaledDotProductAttention(q, k, v, {
           bias: biases, causal, dropout: dropoutRate > 0 ? {rate: dropoutRate, seed} : undefined,
@@ -327,8 +342,10 @@ export class MultiHeadAttention extends AttentionPackageLayer {
     const config: tf.serialization.ConfigDict = {
       ...super.getConfig(), numHeads: this.numHeads, keyDim: this.keyDim, valueDim: this.valueDim,
       dropout: this.dropout, useBias: this.useBias, outputShape: this.outputDim, useCausalMask: this.useCausalMask,
-      kernelInitializer: serializeObject(this.kernelInitializer), biasInitializer: serializeObject(this.biasInitializer),
-      kernelRegularizer: serializeObject(this.kernelRegularizer), biasRegularizer: serializeObject(this.biasRegularizer),
+      kernelInitializer: serializeObject(this.kernelInitializer),
+      biasInitializer: serializeObject(this.biasInitializer),
+      kernelRegularizer: serializeObject(this.kernelRegularizer),
+      biasRegularizer: serializeObject(this.biasRegularizer),
       kernelConstraint: serializeObject(this.kernelConstraint), biasConstraint: serializeObject(this.biasConstraint),
       seed: this.seed,
     };
@@ -347,9 +364,10 @@ function tokenMasks(layout: InputLayout, roles: RoleValues<tf.Tensor>, mask: tf.
     {queryMask?: tf.Tensor, valueMask?: tf.Tensor, keyMask?: tf.Tensor} {
   if (mask == null) return {};
   const masks = Array.isArray(mask) ? mask : [mask];
-  const maskOf = (role: 'query' | 'value' | 'key') => masks[layout.findIndex(entry => entry.includes(role))] ?? undefined;
+  const maskOf = (role: InputRole) => masks[layout.findIndex(entry => entry.includes(role))] ?? undefined;
   // As Keras: the key's mask counts only where the key is not the value.
-  return {queryMask: maskOf('query'), valueMask: maskOf('value'), keyMask: roles.key === roles.value ? undefined : maskOf('key')};
+  const keyMask = roles.key === roles.value ? undefined : maskOf('key');
+  return {queryMask: maskOf('query'), valueMask: maskOf('value'), keyMask};
 }
 
 function isPositional(layout: InputLayout): boolean {

@@ -48,17 +48,20 @@ function inputsOf(c: KerasCase): {list: tf.Tensor[], mask: tf.Tensor | null} {
   const list = c.value == null ? [query] : [query, tf.tensor(c.value, c.valueShape)];
   if (c.key != null) list.push(tf.tensor(c.key, c.keyShape!));
   const [batch, seqQ] = c.queryShape;
-  const mask = c.attentionMask == null ? null : tf.tensor3d(c.attentionMask.map(Boolean), [batch, seqQ, c.valueShape[1]], 'bool');
+  const mask = c.attentionMask == null ?
+      null : tf.tensor3d(c.attentionMask.map(Boolean), [batch, seqQ, c.valueShape[1]], 'bool');
   return {list, mask};
 }
 
 function layerOf(c: KerasCase, useCausalMask = false): MultiHeadAttention {
-  const {num_heads: numHeads, key_dim: keyDim, value_dim: valueDim, use_bias: useBias, output_shape: outputShape} = c.config;
-  return new MultiHeadAttention({numHeads, keyDim, valueDim, useBias, outputShape: outputShape as [number] | null, useCausalMask, name: c.name});
+  const {num_heads: numHeads, key_dim: keyDim, value_dim: valueDim, use_bias: useBias} = c.config;
+  const outputShape = c.config.output_shape as [number] | null;
+  return new MultiHeadAttention({numHeads, keyDim, valueDim, useBias, outputShape, useCausalMask, name: c.name});
 }
 
 /** Keras's weights, in its get_weights() order, as tensors for setWeights(). */
-const weightTensors = (weights: Array<{shape: number[], values: number[]}>) => weights.map(w => tf.tensor(w.values, w.shape));
+const weightTensors = (weights: Array<{shape: number[], values: number[]}>) =>
+  weights.map(w => tf.tensor(w.values, w.shape));
 
 export function runKerasCase(c: KerasCase): CaseRun {
   const {list, mask} = inputsOf(c);
@@ -67,8 +70,9 @@ export function runKerasCase(c: KerasCase): CaseRun {
   tf.dispose(layer.apply(list.length === 1 ? list[0] : list, kwargs) as tf.Tensor);
   const weights = weightTensors(c.weights);
   layer.setWeights(weights);
-  const [output, scores] = layer.apply(list.length === 1 ? list[0] : list, {...kwargs, returnAttentionScores: true}) as tf.Tensor[];
-  const opOutput = layer.apply(list.length === 1 ? list[0] : list, kwargs) as tf.Tensor;
+  const inputs = list.length === 1 ? list[0] : list;
+  const [output, scores] = layer.apply(inputs, {...kwargs, returnAttentionScores: true}) as tf.Tensor[];
+  const opOutput = layer.apply(inputs, kwargs) as tf.Tensor;
   const [batch, seqQ] = c.queryShape;
   const probe = [tf.zeros([batch, c.config.num_heads, seqQ, c.config.key_dim]),
                  tf.zeros([batch, c.config.num_heads, c.valueShape[1], c.config.key_dim])];
@@ -101,7 +105,8 @@ export async function runModels(fixture: KerasFixture): Promise<ModelRun> {
   const value = tf.input({shape: c.valueShape.slice(1)});
   const mask = tf.input({shape: [c.queryShape[1], c.valueShape[1]], dtype: 'bool'});
   const layer = layerOf(c, true);
-  const model = tf.model({inputs: [query, value, mask], outputs: layer.apply([query, value], {attentionMask: mask}) as tf.SymbolicTensor});
+  const attended = layer.apply([query, value], {attentionMask: mask}) as tf.SymbolicTensor;
+  const model = tf.model({inputs: [query, value, mask], outputs: attended});
   const weights = weightTensors(c.weights);
   layer.setWeights(weights);
   const {list, mask: maskValues} = inputsOf(c);
@@ -122,9 +127,11 @@ export async function runModels(fixture: KerasFixture): Promise<ModelRun> {
   const k = fixture.kerasModel;
   const specs = k.weights.map(w => ({name: w.name, shape: w.shape, dtype: 'float32' as const}));
   const data = new Float32Array(k.weights.flatMap(w => w.values)).buffer;
-  const kerasModel = await tf.loadLayersModel(withKerasMultiHeadAttention(tf.io.fromMemory({modelTopology: k.modelTopology, weightSpecs: specs, weightData: data})));
+  const artifacts = {modelTopology: k.modelTopology, weightSpecs: specs, weightData: data};
+  const kerasModel = await tf.loadLayersModel(withKerasMultiHeadAttention(tf.io.fromMemory(artifacts)));
   const kerasInputs = (kerasModel.inputs).map((input, i) =>
-    tf.tensor(input.dtype === 'bool' ? k.inputs[i].map(Boolean) : k.inputs[i], [2, ...input.shape.slice(1) as number[]], input.dtype));
+    tf.tensor(input.dtype === 'bool' ? k.inputs[i].map(Boolean) : k.inputs[i], [2, ...input.shape.slice(1) as number[]],
+              input.dtype));
   const kerasOutput = kerasModel.predict(kerasInputs) as tf.Tensor;
   const run = {
     predicted: Array.from(predicted.dataSync()), reloaded: Array.from(reloaded.dataSync()),

@@ -30,21 +30,21 @@ describe(`MultiHeadAttention's Keras API (seed ${RUN_SEED})`, () => {
     }
     it('keyDim missing or 2.5, valueDim 0', () => {
       expect(make({numHeads: 2})).to.throw('MultiHeadAttention: keyDim must be a positive integer, got none');
-      expect(make({numHeads: 2, keyDim: 2.5})).to.throw('MultiHeadAttention: keyDim must be a positive integer, got 2.5');
-      expect(make({numHeads: 2, keyDim: 2, valueDim: 0})).to.throw('MultiHeadAttention: valueDim must be a positive integer, got 0');
+      expect(make({numHeads: 2, keyDim: 2.5})).to.throw(/^MultiHeadAttention: keyDim must be a positive integer, got 2.5/);
+      expect(make({numHeads: 2, keyDim: 2, valueDim: 0})).to.throw(/^MultiHeadAttention: valueDim must be .*, got 0/);
     });
     it('no arguments, dropout, outputShape, useBias', () => {
       expect(make(undefined as unknown as object)).to.throw(/MultiHeadAttention: arguments must be an object with numHeads and keyDim/);
-      expect(make({numHeads: 2, keyDim: 2, dropout: 1})).to.throw('MultiHeadAttention: dropout must be in [0, 1), got 1');
+      expect(make({numHeads: 2, keyDim: 2, dropout: 1})).to.throw(/^MultiHeadAttention: dropout must be in \[0, 1\), got 1/);
       expect(make({numHeads: 2, keyDim: 2, outputShape: [3, 4]})).to.throw(/outputShape must be a positive integer \(or \[integer\]\), got \[3,4\]/);
-      expect(make({numHeads: 2, keyDim: 2, useBias: 'yes'})).to.throw('MultiHeadAttention: useBias must be a boolean, got "yes"');
+      expect(make({numHeads: 2, keyDim: 2, useBias: 'yes'})).to.throw(/^MultiHeadAttention: useBias must be a boolean, got "yes"/);
     });
     it('attentionAxes other than the sequence axis, and Keras options with no counterpart', () => {
       expect(make({numHeads: 2, keyDim: 2, attentionAxes: [1, 2]})).to.throw(/attentionAxes \[1,2\] is not supported: inputs are \[batch, seq, features\]/);
       expect(make({numHeads: 2, keyDim: 2, attentionAxes: 2})).to.throw(/attentionAxes 2 is not supported/);
       for (const axes of [null, 1, [1], -2]) expect(make({numHeads: 2, keyDim: 2, attentionAxes: axes})).to.not.throw();
       expect(make({numHeads: 2, keyDim: 2, useGate: true})).to.throw('MultiHeadAttention: useGate is not supported');
-      expect(make({numHeads: 2, keyDim: 2, slidingWindow: 3})).to.throw('MultiHeadAttention: slidingWindow is not supported');
+      expect(make({numHeads: 2, keyDim: 2, slidingWindow: 3})).to.throw(/^MultiHeadAttention: slidingWindow is not supported/);
       expect(make({numHeads: 2, keyDim: 2, kernelInitializer: 'noSuchThing'})).to.throw(/kernelInitializer: unknown initializer 'noSuchThing'/);
       expect(make({numHeads: 2, keyDim: 2, kernelRegularizer: 'glorotUniform'})).to.throw(/kernelRegularizer: unknown regularizer 'glorotUniform'/);
     });
@@ -68,7 +68,8 @@ describe(`MultiHeadAttention's Keras API (seed ${RUN_SEED})`, () => {
     expect(Math.max(...values.map(Math.abs))).to.be.greaterThan(limit * 0.8);
     expect(Array.from(bias.dataSync()).every(v => v === 0)).to.equal(true);
     const config = layer.getConfig();
-    expect(JSON.parse(JSON.stringify(config.kernelInitializer))).to.deep.equal({className: 'VarianceScaling', config: {scale: 1, mode: 'fanAvg', distribution: 'uniform'}});
+    expect(JSON.parse(JSON.stringify(config.kernelInitializer)))
+        .to.deep.equal({className: 'VarianceScaling', config: {scale: 1, mode: 'fanAvg', distribution: 'uniform'}});
     expect(config.biasInitializer).to.deep.equal({className: 'Zeros', config: {}});
     tf.dispose(x);
     layer.dispose();
@@ -78,25 +79,34 @@ describe(`MultiHeadAttention's Keras API (seed ${RUN_SEED})`, () => {
     const layer = new MultiHeadAttention({numHeads: 2, keyDim: 3, valueDim: 5, outputShape: 7});
     const [q, v, k] = [tensor([2, 4, 6]), tensor([2, 5, 4]), tensor([2, 5, 3])];
     tf.dispose(layer.apply([q, v, k]) as tf.Tensor);
-    expect(layer.getWeights().map(w => w.shape)).to.deep.equal([[6, 2, 3], [2, 3], [3, 2, 3], [2, 3], [4, 2, 5], [2, 5], [2, 5, 7], [7]]);
+    expect(layer.getWeights().map(w => w.shape))
+        .to.deep.equal([[6, 2, 3], [2, 3], [3, 2, 3], [2, 3], [4, 2, 5], [2, 5], [2, 5, 7], [7]]);
     const values = layer.getWeights().map(w => tensor(w.shape));
     layer.setWeights(values);
-    layer.getWeights().forEach((w, i) => expect(Array.from(w.dataSync())).to.deep.equal(Array.from(values[i].dataSync())));
+    layer.getWeights().forEach((w, i) =>
+      expect(Array.from(w.dataSync())).to.deep.equal(Array.from(values[i].dataSync())));
     tf.dispose([q, v, k, ...values]);
     layer.dispose();
   });
 
   it('a Keras layer config (snake_case, in a model.json) makes the same layer', async () => {
     const kerasConfig = {
-      name: 'mha', trainable: true, num_heads: 2, key_dim: 3, value_dim: 5, dropout: 0.1, use_bias: false, output_shape: [7],
-      attention_axes: [1], use_gate: false, sliding_window: null, seed: 5, dtype: 'float32',
-      kernel_initializer: {class_name: 'GlorotUniform', config: {seed: null}}, bias_initializer: {class_name: 'Zeros', config: {}},
+      name: 'mha', trainable: true, num_heads: 2, key_dim: 3, value_dim: 5, dropout: 0.1, use_bias: false,
+      output_shape: [7], attention_axes: [1], use_gate: false, sliding_window: null, seed: 5, dtype: 'float32',
+      kernel_initializer: {class_name: 'GlorotUniform', config: {seed: null}},
+      bias_initializer: {class_name: 'Zeros', config: {}},
       kernel_regularizer: {class_name: 'L2', config: {l2: 0.02}}, bias_regularizer: null, activity_regularizer: null,
       kernel_constraint: {class_name: 'NonNeg', config: {}}, bias_constraint: null,
     };
     const topology = {class_name: 'Functional', config: {name: 'm', layers: [
-      {class_name: 'InputLayer', name: 'x', config: {name: 'x', dtype: 'float32', batch_input_shape: [null, 4, 6]}, inbound_nodes: []},
-      {class_name: 'MultiHeadAttention', name: 'mha', config: kerasConfig, inbound_nodes: [[['x', 0, 0, {value: ['x', 0, 0]}]]]},
+      {
+        class_name: 'InputLayer', name: 'x', config: {name: 'x', dtype: 'float32', batch_input_shape: [null, 4, 6]},
+        inbound_nodes: [],
+      },
+      {
+        class_name: 'MultiHeadAttention', name: 'mha', config: kerasConfig,
+        inbound_nodes: [[['x', 0, 0, {value: ['x', 0, 0]}]]],
+      },
     ], input_layers: [['x', 0, 0]], output_layers: [['mha', 0, 0]]}};
     const model = await tf.models.modelFromJSON({modelTopology: convertKerasMultiHeadAttention(topology)});
     const layer = model.layers[1] as MultiHeadAttention;
@@ -137,7 +147,7 @@ describe(`MultiHeadAttention's Keras API (seed ${RUN_SEED})`, () => {
     model.dispose();
   });
 
-  it('returnAttentionScores: [output, scores]; dropout in training changes the output, not the scores; a seed repeats', () => {
+  it('returnAttentionScores: [output, scores]; dropout changes the output, not the scores; a seed repeats', () => {
     const layer = new MultiHeadAttention({numHeads: 2, keyDim: 4, dropout: 0.5, seed: 7});
     const [q, v] = [tensor([2, 3, 8]), tensor([2, 5, 6])];
     const call = (training: boolean) => layer.apply([q, v], {returnAttentionScores: true, training}) as tf.Tensor[];
@@ -164,7 +174,7 @@ describe(`MultiHeadAttention's Keras API (seed ${RUN_SEED})`, () => {
     // @ts-expect-error attentionBias is a tensor, an AttentionBias or an array of them
     expect(() => layer.apply(x, {attentionBias: 'oops'})).to.throw();
     // @ts-expect-error useCausalMask is a boolean
-    expect(() => layer.apply(x, {useCausalMask: 'yes'})).to.throw('MultiHeadAttention: useCausalMask must be a boolean, got "yes"');
+    expect(() => layer.apply(x, {useCausalMask: 'yes'})).to.throw(/^MultiHeadAttention: useCausalMask must be a boolean/);
     tf.dispose(x);
   });
 });

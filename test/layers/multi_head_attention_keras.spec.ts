@@ -18,7 +18,9 @@ import {expectClose} from './helpers';
 import {CaseRun, KerasFixture, ModelRun, runKerasCase, runModels} from './keras_mha_runner';
 
 const TOLERANCE = 1e-5;
-const fixture = JSON.parse(readFileSync(new URL('../fixtures/keras_mha_fixture.json', import.meta.url), 'utf8')) as KerasFixture;
+const MODELS_TITLE = 'a functional model (causal, mask input) in predict, fit, after save → load; a Keras model.json';
+const fixturePath = new URL('../fixtures/keras_mha_fixture.json', import.meta.url);
+const fixture = JSON.parse(readFileSync(fixturePath, 'utf8')) as KerasFixture;
 
 function checkCase(run: CaseRun, backend: string): void {
   const c = fixture.cases.find(k => k.name === run.name)!;
@@ -50,7 +52,7 @@ describe(`MultiHeadAttention against Keras ${fixture.keras}`, () => {
       for (const c of fixture.cases) {
         it(`${c.name}: outputs, attention scores and weight order`, () => checkCase(runKerasCase(c), backend));
       }
-      it('a functional model (causal, mask input) in predict, fit and after save → load; a Keras model.json', async () => {
+      it(MODELS_TITLE, async () => {
         const before = tf.memory().numTensors;
         checkModels(await runModels(fixture));
         expect(tf.memory().numTensors).to.equal(before);
@@ -80,7 +82,6 @@ describe(`MultiHeadAttention against Keras ${fixture.keras}`, () => {
       it(`${c.name}: outputs, attention scores and weight order`, () =>
         checkCase(result.cases.find(r => r.name === c.name)!, 'webgl'));
     }
-    it('a functional model (causal, mask input) in predict, fit and after save → load; a Keras model.json',
-       () => checkModels(result.models));
+    it(MODELS_TITLE, () => checkModels(result.models));
   });
 });
