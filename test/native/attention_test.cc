@@ -446,6 +446,11 @@ std::vector<Spec> cases() {
   padding.bias = "b11j";
   padding.maskedFraction = 0.3;
   add(padding);
+  Spec keysAndWindow{"padding mask [B,1,1,Sk] + window bias, Sq = 50", 4, 2, 2, 50, 70, 16, 16};
+  keysAndWindow.bias = "b11j";
+  keysAndWindow.windows = 2;
+  keysAndWindow.maskedFraction = 0.2;
+  add(keysAndWindow);
   Spec rows{"query bias [1,1,Sq,1]", 2, 2, 2, 80, 70, 16, 16};
   rows.bias = "11i1";
   add(rows);

@@ -159,9 +159,10 @@ uint32_t dropoutThreshold(float rate) {
   return static_cast<uint32_t>(std::floor(exact * 4294967296.0));
 }
 
-// A bias as the tiles read it. Queries are the vector lanes, so a bias whose query stride
-// is neither 0 nor 1 is copied with its own elements reordered, queries innermost (its
-// own size, never the broadcast [B, Hq, Sq, Sk]); gradients go back through the same map.
+// A bias as the tiles read it. Queries are the vector lanes, so a bias that varies along
+// the queries is copied with its own elements reordered, queries innermost (its own size,
+// never the broadcast [B, Hq, Sq, Sk]), and padded so that a block's last lane vector
+// loads whole; gradients go back through the same map.
 struct BiasLayout {
   BiasView view{};
   bool reordered = false;
@@ -190,7 +191,7 @@ void describeBias(const float* data, const int64_t stride[4], const int64_t full
   layout->stride = stride;
   for (int d = 0; d < 4; ++d) layout->own[d] = stride[d] != 0 ? full[d] : 1;
   layout->view.batchModulo = batchModulo;
-  if (stride[2] == 0 || stride[2] == 1 || layout->own[2] == 1) {
+  if (stride[2] == 0 || layout->own[2] == 1) {
     layout->view.data = data;
     for (int d = 0; d < 4; ++d) layout->view.stride[d] = layout->own[d] > 1 ? stride[d] : 0;
     return;
@@ -199,8 +200,9 @@ void describeBias(const float* data, const int64_t stride[4], const int64_t full
   const int64_t reordered[4] = {own[1] * own[2] * own[3], own[2] * own[3], 1, own[2]};
   for (int d = 0; d < 4; ++d) layout->view.stride[d] = own[d] > 1 ? reordered[d] : 0;
   layout->reordered = true;
-  layout->copy = Floats(layout->elements());
+  layout->copy = Floats(layout->elements() + kQueryBlock);
   float* copy = layout->copy.data();
+  std::memset(copy + layout->elements(), 0, sizeof(float) * kQueryBlock);
   layout->forEach([&](int64_t from, int64_t to) { copy[to] = data[from]; });
   layout->view.data = copy;
 }

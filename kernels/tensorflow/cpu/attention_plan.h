@@ -24,7 +24,8 @@ struct Rows {
 };
 
 // A bias read through strides over [B, Hq, Sq, Sk] (0 on broadcast dimensions), laid out so
-// that the query stride is 0 or 1: queries are the lanes.
+// that the query stride is 0 or 1 (queries are the lanes), and where it is 1, readable
+// kQueryBlock floats past its last element.
 struct BiasView {
   const float* data;   // null when absent
   int64_t stride[4];
