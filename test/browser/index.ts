@@ -3,3 +3,4 @@ import './setup';
 import './environment.spec';
 import './webgl.spec';
 import './webgl_kernels.spec';
+import './webgpu.spec';
