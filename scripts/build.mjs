@@ -1,56 +1,50 @@
-// Builds the package: ESM and CommonJS bundles per entry point (TF.js stays external, a
-// peer dependency), declarations from tsc. 'index' is the core for browsers, 'node' the
-// core plus the native kernels' loaders; the layers import the core through the package's
-// own name, so an application loads one copy of the op and its registry.
-import {build} from 'esbuild';
+// Builds the package: ESM and CommonJS files per entry point (TF.js stays external, a peer
+// dependency), declarations from tsc. 'index' is the core for browsers, 'node' the core
+// plus the native kernels' loaders, 'layers' the tf.layers. The entries share their modules
+// through chunks, so an application loads one copy of the op, its kernel registry and the
+// bias classes, whichever entries it imports.
+import {build, transform} from 'esbuild';
 import {execFileSync} from 'node:child_process';
-import {existsSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import {existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {createRequire} from 'node:module';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const core = path.join(root, 'src');
+const entries = {index: 'src/index.ts', layers: 'layers-entry', node: 'src/node.ts'};
 
-const entries = [
-  {name: 'index', source: 'src/index.ts', platform: 'neutral', own: core},
-  {name: 'layers', source: 'src/layers/index.ts', platform: 'neutral', own: path.join(core, 'layers')},
-  {name: 'node', source: 'src/node.ts', platform: 'node', own: core},
-];
-
-/** Imports that leave an entry's own folder for the core become imports of 'tfjs-attention'. */
-function coreAsPackage(own) {
-  return {
-    name: 'core-as-package',
-    setup(b) {
-      b.onResolve({filter: /^\.\.?\//}, args => {
-        const target = path.resolve(args.resolveDir, args.path);
-        const inCore = target.startsWith(core + path.sep) && !target.startsWith(path.join(core, 'layers') + path.sep);
-        return inCore && !target.startsWith(own + path.sep) ? {path: 'tfjs-attention', external: true} : undefined;
-      });
-    },
-  };
-}
+/**
+ * The layers' entry also imports the package by its name, for its side effects: the kernels
+ * and gradient registered by the entry the platform picks ('node' in Node, else 'index').
+ */
+const layersEntry = {
+  name: 'layers-entry',
+  setup(b) {
+    b.onResolve({filter: /^layers-entry$/}, () => ({path: 'layers', namespace: 'layers-entry'}));
+    b.onLoad({filter: /.*/, namespace: 'layers-entry'}, () => ({
+      contents: `import 'tfjs-attention';\nexport * from './src/layers/index';\n`, resolveDir: root, loader: 'ts',
+    }));
+  },
+};
 
 rmSync('dist', {recursive: true, force: true});
-for (const e of entries) {
-  const common = {
-    entryPoints: [e.source],
-    bundle: true,
-    platform: e.platform,
-    target: 'es2020',
-    sourcemap: true,
-    external: ['@tensorflow/*', 'tfjs-attention'],
-    plugins: e.own === core ? [] : [coreAsPackage(e.own)],
-    logLevel: 'warning',
-  };
-  await build({...common, format: 'esm', outfile: `dist/esm/${e.name}.js`});
-  // The CUDA loader reads import.meta.url only under ESM and __dirname under CommonJS.
-  await build(
-      {...common, format: 'cjs', outfile: `dist/cjs/${e.name}.cjs`, logOverride: {'empty-import-meta': 'silent'}});
+// Chunks sit beside the entries: the native loaders find build/ from their file's folder.
+await build({
+  entryPoints: entries, bundle: true, splitting: true, format: 'esm', platform: 'neutral', target: 'es2020',
+  outdir: 'dist/esm', chunkNames: '[name]-[hash]', sourcemap: true, plugins: [layersEntry], logLevel: 'warning',
+  external: ['@tensorflow/*', 'node:*', 'tfjs-attention'],
+});
+// esbuild splits ESM only: each ESM file becomes a CommonJS one, its chunk imports renamed.
+// The native loaders read import.meta.url only under ESM and __dirname under CommonJS.
+mkdirSync('dist/cjs');
+for (const file of readdirSync('dist/esm').filter(f => f.endsWith('.js'))) {
+  const {code} = await transform(readFileSync(path.join('dist/esm', file), 'utf8'),
+      {format: 'cjs', target: 'es2020', logOverride: {'empty-import-meta': 'silent'}});
+  const cjs = code.replace(/(require\("\.\/[\w.-]+)\.js"\)/g, '$1.cjs")').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n');
+  writeFileSync(path.join('dist/cjs', file.replace(/\.js$/, '.cjs')), cjs);
 }
 execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], {stdio: 'inherit'});
 completeDeclarations(path.join(root, 'dist/types'));
-console.log(`built ${entries.map(e => e.name).join(', ')} into dist/esm, dist/cjs and dist/types`);
+console.log(`built ${Object.keys(entries).join(', ')} into dist/esm, dist/cjs and dist/types`);
 
 /**
  * Makes the declarations resolve under every `moduleResolution`. tsc copies import

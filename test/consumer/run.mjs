@@ -31,6 +31,15 @@ function expectLines(what, output, expected) {
   console.log(`  ok  ${what}`);
 }
 
+// The README shows these files verbatim.
+const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+for (const snippet of ['esm/quickstart.mts', 'cjs/quickstart.cjs', 'browser/index.html', 'esm/bias_kinds.mts',
+  'esm/save_load.mts']) {
+  if (!readme.includes(readFileSync(path.join(here, snippet), 'utf8').trimEnd())) {
+    throw new Error(`README.md does not show test/consumer/${snippet} as it is`);
+  }
+}
+
 rmSync(work, {recursive: true, force: true});
 mkdirSync(path.join(work, 'node_modules'), {recursive: true});
 const tarball = run('npm pack', 'npm', ['pack', '--silent', '--pack-destination', work], root).trim().split('\n').pop();
@@ -57,6 +66,7 @@ for (const project of ['esm', 'cjs', 'bundler']) {
 const node = (project, file) => run(`${project}/${file}`, process.execPath, [file], path.join(work, project));
 expectLines('ESM quick start', node('esm', 'out/quickstart.mjs'),
     ['[ 2, 8, 128, 32 ]', 'cpu-fused', '[ 2, 8, 128, 64 ]']);
+expectLines('bias kinds', node('esm', 'out/bias_kinds.mjs'), ['[ 8, 3, 49, 32 ] [ 1, 4, 16, 8 ]']);
 expectLines('ESM save and load', node('esm', 'out/save_load.mjs'), ['saved and loaded models differ by 0']);
 expectLines('CommonJS quick start', node('cjs', 'quickstart.cjs'), ['[ 1, 4, 16, 8 ]\n[ 1, 4, 16, 8 ]']);
 expectLines('CommonJS TypeScript', node('cjs', 'out/layers.cjs'), ['[ 2, 5, 6 ]']);
