@@ -7,8 +7,8 @@ import {cpus, loadavg} from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import {
-  attentionFlops, composedBaseline, extraPeakBytes, forward, forwardBackward, fusedAttention, ioBytes, mb, medianMsInTurns,
-  randomInputs,
+  attentionFlops, composedBaseline, extraPeakBytes, forward, forwardBackward, fusedAttention, ioBytes, mb,
+  medianMsInTurns, randomInputs,
 } from './harness';
 import {markdownTable, writeResultsSection} from './results';
 
