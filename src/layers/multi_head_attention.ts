@@ -356,9 +356,9 @@ export class MultiHeadAttention extends AttentionPackageLayer {
 registerLayer(MultiHeadAttention);
 
 /**
- * The per-token masks tfjs-layers passes in `mask` (Embedding's maskZero): one per input in
- * model.apply(), the first input's alone in predict() and fit(); the value's is then known
- * only where the value is the query (self-attention).
+ * The per-token masks tfjs-layers passes in `mask` (Embedding's maskZero): its executor
+ * (predict(), fit(), model.apply()) passes the first input's alone, so the value's is known
+ * where the value is the query (self-attention); a list, one per input, is read as such.
  */
 function tokenMasks(layout: InputLayout, roles: RoleValues<tf.Tensor>, mask: tf.Tensor | tf.Tensor[] | undefined):
     {queryMask?: tf.Tensor, valueMask?: tf.Tensor, keyMask?: tf.Tensor} {

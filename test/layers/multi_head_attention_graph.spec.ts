@@ -232,6 +232,30 @@ for (const backend of ['cpu', 'wasm']) {
       model.dispose();
     });
 
+    // tfjs-layers' executor hands a layer its first input's mask alone: the context's mask must come as attentionMask.
+    it('cross-attention after two Embeddings: the query mask holds in predict() and model.apply()', () => {
+      const [queryTokens, contextTokens] = [tf.input({shape: [SEQ]}), tf.input({shape: [SEQ - 1]})];
+      const embed = (tokens: tf.SymbolicTensor) =>
+        tf.layers.embedding({inputDim: 10, outputDim: DIM, maskZero: true}).apply(tokens) as tf.SymbolicTensor;
+      const layer = new MultiHeadAttention({numHeads: 2, keyDim: 4});
+      const out = layer.apply([embed(queryTokens), embed(contextTokens)]) as tf.SymbolicTensor;
+      const model = tf.model({inputs: [queryTokens, contextTokens], outputs: out});
+      model.layers.forEach((l, i) => randomizeWeights(l, testSeed(RUN_SEED, `cross embedding ${i}`)));
+      const [queryIds, contextIds] = [[[3, 1, 4, 0, 0, 0], [2, 7, 1, 8, 2, 0]], [[5, 9, 0, 0, 0], [2, 6, 5, 3, 0]]];
+      const inputs = [tf.tensor2d(queryIds), tf.tensor2d(contextIds)];
+      const embedded = [model.layers[2].apply(inputs[0]) as tf.Tensor, model.layers[3].apply(inputs[1]) as tf.Tensor];
+      const allowed = (useContextMask: boolean) => tf.tensor3d(queryIds.map((q, b) => q.map(qi =>
+        contextIds[b].map(kj => qi !== 0 && (!useContextMask || kj !== 0)))), undefined, 'bool');
+      const masks = [allowed(true), allowed(false)];
+      const [both, queryOnly] = masks.map(mask => layer.apply(embedded, {attentionMask: mask}) as tf.Tensor);
+      const [applied, predicted] = [model.apply(inputs) as tf.Tensor, model.predict(inputs) as tf.Tensor];
+      expectClose(applied.dataSync(), queryOnly.dataSync(), 1e-6);
+      expectClose(predicted.dataSync(), queryOnly.dataSync(), 1e-6);
+      expect(Array.from(both.dataSync())).to.not.deep.equal(Array.from(queryOnly.dataSync()));
+      tf.dispose([...inputs, ...embedded, ...masks, both, queryOnly, applied, predicted]);
+      model.dispose();
+    });
+
     describe('rejects what a graph would drop, naming the layer and the argument', () => {
       const x = () => tf.input({shape: [SEQ, DIM]});
       const mha = () => new MultiHeadAttention({numHeads: 2, keyDim: 4});
