@@ -168,6 +168,21 @@ describe(`MultiHeadAttention's Keras API (seed ${RUN_SEED})`, () => {
     tf.dispose([q, v, out, scores, dropped, sameScores, plain, ...repeated]);
   });
 
+  it('eager calls with masks, a bias, causal and scores leave no tensors behind', () => {
+    const layer = new MultiHeadAttention({numHeads: 2, keyDim: 4});
+    const [q, v, bias] = [tensor([2, 3, 8]), tensor([2, 5, 6]), tensor([1, 2, 3, 5])];
+    const mask = tf.ones([2, 3, 5], 'bool');
+    tf.dispose(layer.apply([q, v]) as tf.Tensor);
+    const before = tf.memory().numTensors;
+    for (const returnAttentionScores of [false, true]) {
+      const kwargs = {attentionMask: mask, attentionBias: bias, useCausalMask: true, returnAttentionScores, training: true};
+      tf.dispose(layer.apply([q, v], kwargs) as tf.Tensor[]);
+    }
+    expect(tf.memory().numTensors).to.equal(before);
+    tf.dispose([q, v, mask, bias]);
+    layer.dispose();
+  });
+
   it("the call's kwargs are typed", () => {
     const layer = new MultiHeadAttention({numHeads: 1, keyDim: 2});
     const x = tf.zeros([1, 2, 2]);
