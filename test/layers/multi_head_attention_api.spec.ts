@@ -175,7 +175,8 @@ describe(`MultiHeadAttention's Keras API (seed ${RUN_SEED})`, () => {
     tf.dispose(layer.apply([q, v]) as tf.Tensor);
     const before = tf.memory().numTensors;
     for (const returnAttentionScores of [false, true]) {
-      const kwargs = {attentionMask: mask, attentionBias: bias, useCausalMask: true, returnAttentionScores, training: true};
+      const kwargs = {attentionMask: mask, attentionBias: bias, useCausalMask: true, returnAttentionScores};
+      tf.dispose(layer.apply([q, v], {...kwargs, training: true}) as tf.Tensor[]);
       tf.dispose(layer.apply([q, v], kwargs) as tf.Tensor[]);
     }
     expect(tf.memory().numTensors).to.equal(before);
