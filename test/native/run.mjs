@@ -1,16 +1,16 @@
 // Builds the CPU attention core (kernels/tensorflow/cpu/sources.json) with a native
-// program of test/native into build/native/ with g++, then runs it with the remaining
-// arguments: `node test/native/run.mjs attention_test [--seed=N] [--simd=NAME]`.
+// program of test/native into build/native/<compiler>/ with g++ (or $CXX, e.g. clang++),
+// then runs it with the remaining arguments:
+// `node test/native/run.mjs attention_test [--seed=N] [--simd=NAME]`.
 // Objects are rebuilt when their source or a header is newer; two compiles at a time.
 import {spawn, spawnSync} from 'node:child_process';
 import {existsSync, mkdirSync, readdirSync, readFileSync, statSync} from 'node:fs';
-import {dirname, join, resolve} from 'node:path';
+import {basename, dirname, join, resolve} from 'node:path';
 import {fileURLToPath} from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const coreDir = join(root, 'kernels/tensorflow/cpu');
 const testDir = join(root, 'test/native');
-const outDir = join(root, 'build/native');
 const [program, ...args] = process.argv.slice(2);
 if (!program || !existsSync(join(testDir, `${program}.cc`))) {
   console.error(`usage: node test/native/run.mjs <program> [args]; programs: ${
@@ -18,6 +18,7 @@ if (!program || !existsSync(join(testDir, `${program}.cc`))) {
   process.exit(2);
 }
 const gxx = process.env.CXX || 'g++';
+const outDir = join(root, 'build/native', basename(gxx));
 if (spawnSync(gxx, ['--version']).status !== 0) {
   console.error(`${gxx} not found: the native tests need a C++17 compiler (set CXX)`);
   process.exit(1);

@@ -1,6 +1,7 @@
 // The CPU core for AVX2 with FMA (8 lanes), compiled with -mavx2 -mfma and run only where
 // the CPU and the OS support them (attention_cpu.cc checks at run time).
 #include <cstdint>
+#include <utility>  // std::integer_sequence (clang's vector shuffles)
 
 #include "attention_plan.h"
 

@@ -1,6 +1,7 @@
 // The CPU core for AVX-512 (16 lanes), compiled with -mavx512f -mavx2 -mfma and run only
 // where the CPU and the OS support it (attention_cpu.cc checks at run time).
 #include <cstdint>
+#include <utility>  // std::integer_sequence (clang's vector shuffles)
 
 #include "attention_plan.h"
 

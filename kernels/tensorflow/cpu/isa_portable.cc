@@ -1,6 +1,7 @@
 // The CPU core for any target: 4-lane vectors of GCC's vector extensions, which become
 // SSE2 on x86-64 and NEON on aarch64, compiled without extra flags.
 #include <cstdint>
+#include <utility>  // std::integer_sequence (clang's vector shuffles)
 
 #include "attention_plan.h"
 
