@@ -89,7 +89,7 @@ describe(`MultiHeadAttention's Keras API (seed ${RUN_SEED})`, () => {
     layer.dispose();
   });
 
-  it('a Keras layer config (snake_case, in a model.json) makes the same layer', async () => {
+  it('a Keras layer config and call (snake_case, in a model.json) make the same layer', async () => {
     const kerasConfig = {
       name: 'mha', trainable: true, num_heads: 2, key_dim: 3, value_dim: 5, dropout: 0.1, use_bias: false,
       output_shape: [7], attention_axes: [1], use_gate: false, sliding_window: null, seed: 5, dtype: 'float32',
@@ -105,19 +105,24 @@ describe(`MultiHeadAttention's Keras API (seed ${RUN_SEED})`, () => {
       },
       {
         class_name: 'MultiHeadAttention', name: 'mha', config: kerasConfig,
-        inbound_nodes: [[['x', 0, 0, {value: ['x', 0, 0]}]]],
+        inbound_nodes: [[['x', 0, 0, {value: ['x', 0, 0], use_causal_mask: true}]]],
       },
     ], input_layers: [['x', 0, 0]], output_layers: [['mha', 0, 0]]}};
     const model = await tf.models.modelFromJSON({modelTopology: convertKerasMultiHeadAttention(topology)});
     const layer = model.layers[1] as MultiHeadAttention;
     expect(layer).to.be.instanceOf(MultiHeadAttention);
     expect(layer.inboundNodes[0].inputTensors).to.have.length(1);
+    expect(layer.useCausalMask).to.equal(true);
     expect([layer.numHeads, layer.keyDim, layer.valueDim, layer.useBias, layer.outputDim, layer.dropout, layer.seed])
         .to.deep.equal([2, 3, 5, false, 7, 0.1, 5]);
     expect(layer.getConfig().kernelRegularizer).to.deep.equal({className: 'L1L2', config: {l1: 0, l2: 0.02}});
     expect(layer.getConfig().kernelConstraint).to.deep.equal({className: 'NonNeg', config: {}});
     expect(model.outputs[0].shape).to.deep.equal([null, 4, 7]);
     model.dispose();
+    const node = topology.config.layers[1].inbound_nodes[0][0][3] as Record<string, unknown>;
+    node.return_attention_scores = true;
+    expect(() => convertKerasMultiHeadAttention(topology))
+        .to.throw(/Keras MultiHeadAttention 'mha': call argument return_attention_scores=true is not supported/);
   });
 
   // tf.layers applies constraints where a weight is written (setWeights), not after optimizer steps, for every layer.
