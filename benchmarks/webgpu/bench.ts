@@ -7,7 +7,9 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import type {WebGPUBackend} from '@tensorflow/tfjs-backend-webgpu';
 import {attentionImplementation} from '../../src/index';
-import {composedBaseline, forward, forwardBackward, fusedAttention, ioBytes, medianMsInTurns, randomInputs} from '../harness';
+import {
+  composedBaseline, forward, forwardBackward, fusedAttention, ioBytes, medianMsInTurns, randomInputs,
+} from '../harness';
 import {REPS, WARMUP, WebGPUBenchRow} from './settings';
 
 const CASES: {label: string, shape: number[], bias?: number[]}[] = [

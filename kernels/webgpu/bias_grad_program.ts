@@ -31,7 +31,8 @@ export class BiasGradProgram implements WebGPUProgram {
   dispatchLayout = {x: [0]};
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [ELEMENTWISE_WORKGROUP, 1, 1];
-  uniforms = `${ATTENTION_UNIFORMS} viewShape : vec4<i32>, counts : vec4<i32>, batchStep : i32, elements : i32, chunk : i32,`;
+  uniforms =
+      `${ATTENTION_UNIFORMS} viewShape : vec4<i32>, counts : vec4<i32>, batchStep : i32, elements : i32, chunk : i32,`;
   size = true;
   readonly parts: number;
   private readonly chunk: number;
@@ -52,7 +53,8 @@ export class BiasGradProgram implements WebGPUProgram {
     const elements = this.view.shape.reduce((a, b) => a * b, 1);
     return [
       {type: 'int32', data: this.view.shape}, {type: 'int32', data: this.view.counts},
-      {type: 'int32', data: [this.view.batchStep]}, {type: 'int32', data: [elements]}, {type: 'int32', data: [this.chunk]},
+      {type: 'int32', data: [this.view.batchStep]}, {type: 'int32', data: [elements]},
+      {type: 'int32', data: [this.chunk]},
     ];
   }
 
@@ -94,23 +96,18 @@ export class BiasGradProgram implements WebGPUProgram {
   }
 
   fn main(index : i32) {
-    let elements = uniforms.elements;
-    let part = index / elements;
-    let e = index % elements;
-    let shape = uniforms.viewShape;
-    let counts = uniforms.counts;
-    if (part * uniforms.chunk >= counts.x * counts.y * counts.z * counts.w || index >= uniforms.size) {
-      if (index < uniforms.size) {
-        result[index] = 0.0;
-      }
+    if (index >= uniforms.size) {
       return;
     }
+    let e = index % uniforms.elements;
+    let shape = uniforms.viewShape;
+    let counts = uniforms.counts;
     let origin = vec4<i32>(e / (shape.y * shape.z * shape.w), (e / (shape.z * shape.w)) % shape.y,
                            (e / shape.w) % shape.z, e % shape.w);
-    let total = counts.x * counts.y * counts.z * counts.w;
-    let end = min(total, (part + 1) * uniforms.chunk);
+    let first = (index / uniforms.elements) * uniforms.chunk;
+    let end = min(counts.x * counts.y * counts.z * counts.w, first + uniforms.chunk);
     var sum = 0.0;
-    for (var n = part * uniforms.chunk; n < end; n++) {
+    for (var n = first; n < end; n++) {
       let j = origin.w + n % counts.w;
       let i = origin.z + (n / counts.w) % counts.z;
       let h = origin.y + (n / (counts.w * counts.z)) % counts.y;

@@ -21,7 +21,8 @@ const STORAGE_BUFFERS = 8;
  */
 function largestBuffer(call: AttentionCall): number {
   const {batch, headsQ, headsKV, seqQ, seqK, headDim, valueDim} = call.shape;
-  return Math.max(batch * headsQ * seqQ * (Math.max(headDim, valueDim) + 1), batch * headsKV * seqK * (headDim + valueDim));
+  const queryRows = batch * headsQ * seqQ, keyRows = batch * headsKV * seqK;
+  return Math.max(queryRows * (Math.max(headDim, valueDim) + 1), keyRows * (headDim + valueDim));
 }
 
 function limits(call: AttentionCall): string[] {
@@ -35,18 +36,23 @@ function limits(call: AttentionCall): string[] {
   const l = device.limits;
   const bytes = largestWorkgroupBytes(headDim, valueDim);
   if (bytes > l.maxComputeWorkgroupStorageSize) {
-    reasons.push(`needs ${bytes} bytes of workgroup storage, above maxComputeWorkgroupStorageSize = ${l.maxComputeWorkgroupStorageSize}`);
+    reasons.push(
+        `needs ${bytes} bytes of workgroup storage, above maxComputeWorkgroupStorageSize = ` +
+        `${l.maxComputeWorkgroupStorageSize}`);
   }
   const invocations = Math.min(l.maxComputeInvocationsPerWorkgroup, l.maxComputeWorkgroupSizeX);
   if (invocations < MAX_ROWS_PER_WORKGROUP) {
     reasons.push(`needs workgroups of ${MAX_ROWS_PER_WORKGROUP} invocations, the device allows ${invocations}`);
   }
   if (l.maxStorageBuffersPerShaderStage < STORAGE_BUFFERS) {
-    reasons.push(`needs ${STORAGE_BUFFERS} storage buffers per shader stage, maxStorageBuffersPerShaderStage = ${l.maxStorageBuffersPerShaderStage}`);
+    reasons.push(
+        `needs ${STORAGE_BUFFERS} storage buffers per shader stage, maxStorageBuffersPerShaderStage = ` +
+        `${l.maxStorageBuffersPerShaderStage}`);
   }
   const bufferBytes = 4 * largestBuffer(call);
   if (bufferBytes > l.maxStorageBufferBindingSize) {
-    reasons.push(`a buffer of ${bufferBytes} bytes is above maxStorageBufferBindingSize = ${l.maxStorageBufferBindingSize}`);
+    reasons.push(
+        `a buffer of ${bufferBytes} bytes is above maxStorageBufferBindingSize = ${l.maxStorageBufferBindingSize}`);
   }
   return reasons;
 }

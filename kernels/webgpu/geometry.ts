@@ -23,7 +23,7 @@ import {AttentionAttrs, CausalMode} from '../../src/kernel_names';
 export const MAX_ROWS_PER_WORKGROUP = 64;
 /** Rows of the staged tile, at most: more amortize the barriers, fewer leave room for wide heads. */
 export const MAX_TILE_ROWS = 32;
-/** Workgroup memory the staged tiles may take: half of WebGPU's default 16 KiB minimum limit is too little for head dim 64. */
+/** Workgroup memory a staged tile may take: WebGPU's default limit, 16 KiB (32 rows at head dims 64). */
 export const TILE_BYTES = 16384;
 /** Workgroups of the element-wise programs. */
 export const ELEMENTWISE_WORKGROUP = 64;
@@ -68,8 +68,8 @@ export function tileRows(vecs: number): number {
 /** A key that names the shader variant: everything score_wgsl.ts bakes into the WGSL. */
 export function variantKey(g: AttentionGeometry): string {
   const {seqQ, seqK} = g.layout.shape;
-  return [g.headVecs, g.valueVecs, g.hasBias, g.hasWindow, g.ranged, g.dropout, rowsPerWorkgroup(seqQ), rowsPerWorkgroup(seqK)]
-      .map(Number).join('_');
+  const flags = [g.hasBias, g.hasWindow, g.ranged, g.dropout].map(Number);
+  return [g.headVecs, g.valueVecs, ...flags, rowsPerWorkgroup(seqQ), rowsPerWorkgroup(seqK)].join('_');
 }
 
 /** The storage buffers a score program reads besides its own, in binding order. */

@@ -6,7 +6,7 @@
  */
 import {AttentionGeometry, rowsPerWorkgroup} from './geometry';
 
-/** The rows of the ranges buffer (geometry.ts rangesTensor) for row blocks of `rowBlock` and key blocks of `keyBlock`. */
+/** Readers of the ranges buffer (geometry.ts rangesTensor), made with blocks of `rowBlock` rows and `keyBlock` keys. */
 function rangeOffsetsWgsl(rangesAt: string, rowBlock: number, keyBlock: number): string {
   return `
   fn rangeAt(x : i32) -> f32 { return ${rangesAt}; }

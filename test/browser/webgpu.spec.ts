@@ -13,7 +13,9 @@ import {expect} from 'chai';
 import {attentionImplementation, LowerTriangularMask, scaledDotProductAttention, WindowBias} from '../../src/index';
 import type {AttentionOptions} from '../../src/index';
 import {FEATURE_CASES} from '../suite/index';
-import {CaseShape, caseTensors, describeCase, makeCase, randomArray, randomSeed, relativeError, rng, testSeed} from '../suite/cases';
+import {
+  CaseShape, caseTensors, describeCase, makeCase, randomArray, randomSeed, relativeError, rng, testSeed,
+} from '../suite/cases';
 import {AttentionCase, referenceBackward, referenceForward} from '../suite/reference';
 
 const FORWARD_TOLERANCE = 1e-5;
@@ -25,7 +27,8 @@ const karmaConfig = (globalThis as {__karma__?: {config?: {webgpuRequired?: bool
 function useWebGPU(): void {
   before(async function() {
     // A device that never answers fails here, not as a silent browser timeout.
-    const timeout = new Promise<string>(resolve => setTimeout(() => resolve('no adapter or device within 120 s'), 120_000));
+    const timeout = new Promise<string>(
+        resolve => setTimeout(() => resolve('no adapter or device within 120 s'), 120_000));
     const outcome = await Promise.race([tf.setBackend('webgpu').catch((e: Error) => e.message), timeout]);
     if (outcome === true) return;
     const why = `WebGPU did not come up in this browser (navigator.gpu ${'gpu' in navigator ? 'present' : 'absent'}` +
@@ -62,7 +65,8 @@ function outputAndGrads(c: AttentionCase, dy: Float64Array): tf.Tensor[] {
     return {...options, bias: bias as AttentionOptions['bias']};
   };
   const f = (...xs: tf.Tensor[]) =>
-      scaledDotProductAttention(xs[0] as tf.Tensor4D, xs[1] as tf.Tensor4D, xs[2] as tf.Tensor4D, withBiases(xs.slice(3)));
+      scaledDotProductAttention(
+          xs[0] as tf.Tensor4D, xs[1] as tf.Tensor4D, xs[2] as tf.Tensor4D, withBiases(xs.slice(3)));
   const dyT = tf.tensor4d(Float32Array.from(dy), [c.B, c.Hq, c.Sq, c.Dv]);
   return [f(q, k, v, ...biasTensors), ...tf.grads(f)([q, k, v, ...biasTensors], dyT)];
 }
@@ -82,9 +86,19 @@ async function checkCase(c: AttentionCase, random: () => number): Promise<void> 
 
 /** Shapes past one tile and workgroup: real head dims, GQA, Swin's windows, the largest head dim. */
 const TILED_CASES: CaseShape[] = [
-  {B: 1, Hq: 4, Hkv: 2, Sq: 130, Sk: 200, D: 64, biases: [{kind: 'tensor', shape: [1, 4, 130, 200], maskFraction: 0.2}, {kind: 'causal'}]},
-  {B: 8, Hq: 3, Sq: 49, D: 32, biases: [{kind: 'tensor', shape: [1, 3, 49, 49]}, {kind: 'window', shape: [4, 1, 49, 49], maskFraction: 0.3}]},
-  {B: 1, Hq: 2, Sq: 100, Sk: 90, D: 128, Dv: 96, biases: [{kind: 'blockDiagonal', qLens: [40, 60], kLens: [50, 40], causal: true}], dropout: {rate: 0.25, seed: 11}},
+  {
+    B: 1, Hq: 4, Hkv: 2, Sq: 130, Sk: 200, D: 64,
+    biases: [{kind: 'tensor', shape: [1, 4, 130, 200], maskFraction: 0.2}, {kind: 'causal'}],
+  },
+  {
+    B: 8, Hq: 3, Sq: 49, D: 32,
+    biases: [{kind: 'tensor', shape: [1, 3, 49, 49]}, {kind: 'window', shape: [4, 1, 49, 49], maskFraction: 0.3}],
+  },
+  {
+    B: 1, Hq: 2, Sq: 100, Sk: 90, D: 128, Dv: 96,
+    biases: [{kind: 'blockDiagonal', qLens: [40, 60], kLens: [50, 40], causal: true}],
+    dropout: {rate: 0.25, seed: 11},
+  },
   {B: 1, Hq: 1, Sq: 9, Sk: 40, D: 256, Dv: 256, biases: [{kind: 'causal', fromBottomRight: true}]},
 ];
 
@@ -137,14 +151,18 @@ describe('on the webgpu backend', () => {
     it('gradients match central finite differences of the float64 reference', async () => {
       const c = makeCase(random, {
         B: 2, Hq: 2, Hkv: 1, Sq: 3, Sk: 4, D: 3, Dv: 2,
-        biases: [{kind: 'tensor', shape: [1, 2, 3, 4]}, {kind: 'window', shape: [2, 1, 3, 4]}, {kind: 'causal', fromBottomRight: true}],
+        biases: [
+          {kind: 'tensor', shape: [1, 2, 3, 4]}, {kind: 'window', shape: [2, 1, 3, 4]},
+          {kind: 'causal', fromBottomRight: true},
+        ],
         dropout: {rate: 0.3, seed: 5},
       });
       const dy = randomArray(random, c.B * c.Hq * c.Sq * c.Dv);
       const [, ...grads] = await read(() => outputAndGrads(c, dy));
       const trainable = c.biases.filter(b => b.kind === 'tensor' || b.kind === 'window') as {data: Float64Array}[];
       [c.q, c.k, c.v, ...trainable.map(b => b.data)].forEach((x, n) => {
-        expect(relativeError(grads[n], finiteDifferences(c, dy, x)), `input ${n}`).to.be.at.most(GRADIENT_TOLERANCE * 10);
+        const numeric = finiteDifferences(c, dy, x);
+        expect(relativeError(grads[n], numeric), `input ${n}`).to.be.at.most(GRADIENT_TOLERANCE * 10);
       });
     });
 
@@ -158,7 +176,9 @@ describe('on the webgpu backend', () => {
       await tf.setBackend('cpu');
       try {
         const onCpu = await read(() => outputAndGrads(c, dy));
-        onCpu.forEach((want, i) => expect(relativeError(onWebGPU[i], want), `result ${i}`).to.be.at.most(GRADIENT_TOLERANCE));
+        onCpu.forEach((want, i) => {
+          expect(relativeError(onWebGPU[i], want), `result ${i}`).to.be.at.most(GRADIENT_TOLERANCE);
+        });
       } finally {
         await tf.setBackend('webgpu');
       }
@@ -175,7 +195,9 @@ describe('on the webgpu backend', () => {
         const bias = tf.tensor4d(mask, [2, 1, 6, 5]);
         return [f(q, k, v, bias), ...tf.grads(f)([q, k, v, bias], tf.ones([2, 2, 6, 3]))];
       });
-      for (const h of [0, 1]) expect(Array.from(out.subarray((h * 6 + 1) * 3, (h * 6 + 2) * 3))).to.deep.equal([0, 0, 0]);
+      for (const h of [0, 1]) {
+        expect(Array.from(out.subarray((h * 6 + 1) * 3, (h * 6 + 2) * 3))).to.deep.equal([0, 0, 0]);
+      }
       expect(out.subarray(2 * 6 * 3).every(x => x === 0)).to.equal(true);
       expect(dq.subarray(2 * 6 * 4).every(x => x === 0)).to.equal(true);
       expect(dBias.subarray(6 * 5).every(x => x === 0)).to.equal(true);
@@ -199,7 +221,8 @@ describe('on the webgpu backend', () => {
     it('rejects bad input with the op\'s error and leaks nothing', () => {
       const before = tf.memory().numTensors;
       const q = tf.zeros([1, 2, 4, 8]), k = tf.zeros([1, 2, 5, 8]);
-      expect(() => scaledDotProductAttention(q as tf.Tensor4D, k as tf.Tensor4D, k as tf.Tensor4D, {bias: tf.zeros([3, 5])}))
+      const bias = tf.zeros([3, 5]);
+      expect(() => scaledDotProductAttention(q as tf.Tensor4D, k as tf.Tensor4D, k as tf.Tensor4D, {bias}))
           .to.throw(Error, /bias must broadcast to \[batch, heads, seqQ, seqK\] = \[1,2,4,5\], got shape \[3,5\]/);
       tf.dispose([q, k]);
       expect(tf.memory().numTensors).to.equal(before + 1);  // the rejected bias, still the caller's
