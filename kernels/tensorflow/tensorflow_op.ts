@@ -2,7 +2,7 @@
  * Runs the library's TensorFlow ops (op_names.h) through tfjs-node's op execution, so their
  * inputs and outputs stay TensorFlow tensors.
  */
-import type {DataId, KernelBackend, NamedAttrMap, Tensor, TensorInfo} from '@tensorflow/tfjs-core';
+import type {KernelBackend, NamedAttrMap, Tensor, TensorInfo} from '@tensorflow/tfjs-core';
 import type {AttentionAttrs} from '../../src/kernel_names';
 
 export const FORWARD_OP = 'TfjsScaledDotProductAttention';
@@ -35,23 +35,26 @@ function opAttrs(backend: NodeJSKernelBackend, attrs: AttentionAttrs): OpAttr[] 
 }
 
 /**
- * Runs `opName` on `inputs`, where an absent bias (undefined) is passed as the op's float32
- * tensor of shape [0]; returns all the op's outputs.
+ * The op's stand-in for an absent bias: a float32 tensor of shape [0], one per backend,
+ * kept for the process (creating one per call cost more than a small call's attention).
+ * It lives in the backend only, so tf.memory() does not count it.
  */
+const emptyTensors = new WeakMap<KernelBackend, TensorInfo>();
+
+function emptyTensor(backend: KernelBackend): TensorInfo {
+  let empty = emptyTensors.get(backend);
+  if (empty == null) {
+    empty = {dataId: backend.write(new Float32Array(0), [0], 'float32'), shape: [0], dtype: 'float32'};
+    emptyTensors.set(backend, empty);
+  }
+  return empty;
+}
+
+/** Runs `opName` on `inputs`, an absent bias (undefined) passed as the op's [0] tensor; returns all its outputs. */
 export function runTensorflowOp(opName: string, kernelBackend: KernelBackend, attrs: NamedAttrMap,
                                 inputs: Array<TensorInfo | undefined>, numOutputs: number): Tensor[] {
   const backend = kernelBackend as NodeJSKernelBackend;
-  const empties: DataId[] = [];
-  const opInputs = inputs.map(input => {
-    if (input != null) return input;
-    const dataId = backend.write(new Float32Array(0), [0], 'float32');
-    empties.push(dataId);
-    return {dataId, shape: [0], dtype: 'float32'} as TensorInfo;
-  });
-  try {
-    const tfAttrs = opAttrs(backend, attrs as unknown as AttentionAttrs);
-    return backend.executeMultipleOutputs(opName, tfAttrs, opInputs, numOutputs);
-  } finally {
-    for (const dataId of empties) backend.disposeData(dataId);
-  }
+  const opInputs = inputs.map(input => input ?? emptyTensor(backend));
+  const tfAttrs = opAttrs(backend, attrs as unknown as AttentionAttrs);
+  return backend.executeMultipleOutputs(opName, tfAttrs, opInputs, numOutputs);
 }
