@@ -23,6 +23,11 @@ export interface SuiteOptions {
   gradientTolerance: number;
   /** Random combinations in the sweep. */
   sweepCases: number;
+  /**
+   * Why this backend's kernels still read keys that a mask hides (docs/contract.md §7 names
+   * the backends that do): the masked-key cases are skipped with this reason.
+   */
+  readsMaskedKeys?: string;
 }
 
 /** Cases that exercise every feature; shapes stay small enough for the float64 reference. */
@@ -421,7 +426,11 @@ export function describeAttentionSuite(o: SuiteOptions): void {
         ['a block-diagonal mask', {B: 1, Hq: 2, Sq: 6, Sk: 7, D: 4, Dv: 3, biases: [{kind: 'blockDiagonal', qLens: [3, 3], kLens: [4, 3]}]}],
       ];
       for (const [name, shape] of masks) {
-        it(`a NaN or Infinity in a key or value masked by ${name} reaches no row it is masked for`, () => {
+        it(`a NaN or Infinity in a key or value masked by ${name} reaches no row it is masked for`, function() {
+          if (o.readsMaskedKeys != null) {
+            console.log(`      skipped: ${o.readsMaskedKeys}`);
+            this.skip();
+          }
           const c = makeCase(random, shape);
           const poisoned = {...c, k: c.k.slice(), v: c.v.slice()};
           for (let b = 0; b < c.B; b++) {
