@@ -28,7 +28,7 @@ namespace {
 struct Shape {
   const char* name;
   int B, Hq, Sq, Sk, D;
-  bool headBias;   // a [1, Hq, Sq, Sk] bias (Swin's relative position bias)
+  bool headBias;  // a [1, Hq, Sq, Sk] bias (Swin's relative position bias)
 };
 
 struct Buffers {
@@ -71,14 +71,16 @@ int main(int argc, char** argv) {
   std::mt19937 rng(1);
   std::normal_distribution<float> normal;
   std::printf("threads %d, %d repetitions, medians (ms); variants in turns\n", threads, reps);
-  std::printf("| shape | variant | forward ms: median (GFLOP/s) / fastest / CPU per thread | "
-              "forward+backward ms: median (GFLOP/s) / fastest / CPU per thread |\n| --- | --- | --- | --- |\n");
+  std::printf(
+      "| shape | variant | forward ms: median (GFLOP/s) / fastest / CPU per thread | "
+      "forward+backward ms: median (GFLOP/s) / fastest / CPU per thread |\n| --- | --- | --- | --- |\n");
   for (const Shape& s : shapes) {
     Buffers b;
     const size_t rows = static_cast<size_t>(s.B) * s.Hq * s.Sq, keys = static_cast<size_t>(s.B) * s.Hq * s.Sk;
     for (auto* t : {&b.q, &b.dout}) t->resize(rows * s.D);
     for (auto* t : {&b.k, &b.v}) t->resize(keys * s.D);
-    for (auto* t : {&b.q, &b.k, &b.v, &b.dout}) for (float& e : *t) e = normal(rng);
+    for (auto* t : {&b.q, &b.k, &b.v, &b.dout})
+      for (float& e : *t) e = normal(rng);
     b.out.resize(rows * s.D);
     b.lse.resize(rows);
     b.dq.resize(rows * s.D);
@@ -125,8 +127,8 @@ int main(int argc, char** argv) {
     const double forwardFlops = 2.0 * s.B * s.Hq * s.Sq * s.Sk * (2.0 * s.D);
     for (size_t v = 0; v < variants.size(); ++v) {
       const double fm = median(forwardTimes[v]), tm = median(trainTimes[v]);
-      std::printf("| %s | %s | %.2f (%.0f) / %.2f / %.2f | %.2f (%.0f) / %.2f / %.2f |\n", s.name,
-                  variants[v].c_str(), fm, forwardFlops / fm / 1e6, minimum(forwardTimes[v]), median(forwardCpu[v]), tm,
+      std::printf("| %s | %s | %.2f (%.0f) / %.2f / %.2f | %.2f (%.0f) / %.2f / %.2f |\n", s.name, variants[v].c_str(),
+                  fm, forwardFlops / fm / 1e6, minimum(forwardTimes[v]), median(forwardCpu[v]), tm,
                   3.5 * forwardFlops / tm / 1e6, minimum(trainTimes[v]), median(trainCpu[v]));
     }
   }

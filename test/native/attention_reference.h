@@ -49,9 +49,9 @@ struct Bias {
 struct Problem {
   int64_t B, Hq, Hkv, Sq, Sk, D, Dv;
   double scale;
-  int causal;                          // 0 none, 1 top-left, 2 bottom-right
-  std::vector<int> qStarts, kStarts;   // block-diagonal cumulative starts, or empty
-  Bias bias, window;                   // window: own[0] = nW, batch b reads b % nW
+  int causal;                         // 0 none, 1 top-left, 2 bottom-right
+  std::vector<int> qStarts, kStarts;  // block-diagonal cumulative starts, or empty
+  Bias bias, window;                  // window: own[0] = nW, batch b reads b % nW
   double dropoutRate;
   uint32_t dropoutSeed;
   std::vector<double> q, k, v;

@@ -13,11 +13,10 @@
 // tensor divided by max |reference| over it. Inputs are N(0, 1), scale 1/√D, so sums run
 // over at most a few hundred terms of magnitude ≲ 1: float32 round-off (u = 6e-8) grows
 // like √n·u in practice (n·u = 2e-5 at worst for n = 300); runs measure at most about
-// 1e-6 on every tensor. The forward allows 1e-5, the backward 3e-5: its dS = P ∘ (dP − D) subtracts nearly equal sums, and dK / dV sum over
-// every query row of a head group. A wrong mask, bias index, dropout decision or tile
-// bound changes results by O(1) of max |reference| and cannot pass. Masked results are
-// checked exactly: fully masked rows give output 0, logsumexp +Infinity and zero dQ; bias
-// entries of -Infinity get gradient exactly 0; nothing is NaN.
+// 1e-6 on every tensor. The forward allows 1e-5, the backward 3e-5: its dS = P ∘ (dP − D) subtracts nearly equal sums,
+// and dK / dV sum over every query row of a head group. A wrong mask, bias index, dropout decision or tile bound
+// changes results by O(1) of max |reference| and cannot pass. Masked results are checked exactly: fully masked rows
+// give output 0, logsumexp +Infinity and zero dQ; bias entries of -Infinity get gradient exactly 0; nothing is NaN.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -66,11 +65,11 @@ struct Spec {
   int64_t B, Hq, Hkv, Sq, Sk, D, Dv;
   int causal = 0;
   std::vector<int> qLens, kLens;
-  std::string bias;                   // "" none, else 4 characters of "b h i j 1"
-  int64_t windows = 0;                // window bias [windows, 1 or Hq, Sq, Sk]
+  std::string bias;     // "" none, else 4 characters of "b h i j 1"
+  int64_t windows = 0;  // window bias [windows, 1 or Hq, Sq, Sk]
   bool windowPerHead = false;
-  double maskedFraction = 0;          // share of bias entries set to -Infinity
-  int maskedRows = 0;                 // bias rows (all keys) set to -Infinity
+  double maskedFraction = 0;  // share of bias entries set to -Infinity
+  int maskedRows = 0;         // bias rows (all keys) set to -Infinity
   double dropout = 0;
 };
 
@@ -98,7 +97,8 @@ void fillBias(std::mt19937_64& rng, const Spec& s, reference::Bias* bias, std::v
   if (s.maskedRows > 0 && bias->own[2] > 1 && bias->own[3] > 1) {
     const int64_t slices = bias->own[0] * bias->own[1];
     for (int r = 0; r < s.maskedRows; ++r) {
-      const int64_t slice = static_cast<int64_t>(unit(rng) * slices), i = static_cast<int64_t>(unit(rng) * bias->own[2]);
+      const int64_t slice = static_cast<int64_t>(unit(rng) * slices),
+                    i = static_cast<int64_t>(unit(rng) * bias->own[2]);
       for (int64_t j = 0; j < bias->own[3]; ++j) {
         (*values)[slice * bias->own[2] * bias->own[3] + i * bias->own[3] + j] = -std::numeric_limits<float>::infinity();
       }
@@ -198,8 +198,8 @@ void checkTensor(const std::string& label, const char* tensor, const std::vector
   const Comparison c = compare(got, want, exact, magnitude);
   largestErrors[tensor] = std::max(largestErrors[tensor], c.error);
   check(c.finite, label + " " + tensor + " has no NaN");
-  check(c.error <= tolerance, label + " " + tensor + " error " + format("%.2e", c.error) + " <= " +
-                                  format("%.0e", tolerance));
+  check(c.error <= tolerance,
+        label + " " + tensor + " error " + format("%.2e", c.error) + " <= " + format("%.0e", tolerance));
   if (exact != nullptr) check(c.exactOk, label + " " + tensor + " exact zeros where masked");
 }
 
@@ -253,8 +253,8 @@ void testCase(const Spec& s, uint64_t seed, const std::vector<std::string>& vari
     cpu::selectSimd(variant);
     std::vector<float> firstOut;
     for (int threads : {1, 2}) {
-      const std::string label = s.name + " [" + variant + ", " + std::to_string(threads) + " thread" +
-                                (threads > 1 ? "s" : "") + "]";
+      const std::string label =
+          s.name + " [" + variant + ", " + std::to_string(threads) + " thread" + (threads > 1 ? "s" : "") + "]";
       const Outputs o = runCore(d, threads);
       checkTensor(label, "output", o.out, want.out, 1e-5, &maskedOut);
       bool lseOk = true;
@@ -384,9 +384,11 @@ void testHashAgainstJavaScript() {
 // softmax's arguments are <= 0), and its exact points.
 void testExponential(const std::string& variant, uint64_t seed) {
   const cpu::IsaKernels* kernels = nullptr;
-  for (const cpu::IsaKernels* k : {cpu::portableKernels()
+  for (const cpu::IsaKernels* k : {
+         cpu::portableKernels()
 #if defined(__x86_64__)
-                                   , cpu::avx2Kernels(), cpu::avx512Kernels()
+             ,
+             cpu::avx2Kernels(), cpu::avx512Kernels()
 #endif
        }) {
     if (variant == k->name) kernels = k;
@@ -405,8 +407,8 @@ void testExponential(const std::string& variant, uint64_t seed) {
     worstUlps = std::max(worstUlps, std::fabs(y[e] - exact) / ulp);
   }
   std::printf("exponential [%s]: worst %.2f ulp over [-87.3, 0]\n", variant.c_str(), worstUlps);
-  check(worstUlps <= 2.0, "exponential [" + variant + "] within 2 ulp on [-87.3, 0]: worst " +
-                              format("%.2f", worstUlps) + " ulp");
+  check(worstUlps <= 2.0,
+        "exponential [" + variant + "] within 2 ulp on [-87.3, 0]: worst " + format("%.2f", worstUlps) + " ulp");
   const float special[] = {0.f, -std::numeric_limits<float>::infinity(), -88.f, -1000.f};
   float result[4];
   kernels->exponential(special, result, 4);
@@ -556,13 +558,15 @@ void testNonFiniteInputs(uint64_t seed, const std::vector<std::string>& variants
     }
     const reference::Result want = reference::run(clean.problem, nullptr);
     const reference::Problem& r = clean.problem;
-    auto reads = [&](int64_t b, int64_t h, int64_t i, int64_t j) { return !std::isinf(reference::score(r, b, h, i, j)); };
+    auto reads = [&](int64_t b, int64_t h, int64_t i, int64_t j) {
+      return !std::isinf(reference::score(r, b, h, i, j));
+    };
     for (const std::string& variant : variants) {
       cpu::selectSimd(variant);
       std::vector<float> out(want.out.size()), lse(want.logsumexp.size());
       const cpu::Problem p = coreProblem(poisoned);
-      cpu::forward(p, cpu::ForwardTensors{poisoned.q.data(), poisoned.k.data(), poisoned.v.data(), out.data(),
-                                          lse.data()}, 2);
+      cpu::forward(
+          p, cpu::ForwardTensors{poisoned.q.data(), poisoned.k.data(), poisoned.v.data(), out.data(), lse.data()}, 2);
       int64_t readers = 0, maskers = 0, wrong = 0;
       double error = 0, scale = 0;
       for (int64_t b = 0; b < s.B; ++b)
@@ -601,7 +605,7 @@ void testNonFiniteQueryAndBias(uint64_t seed, const std::vector<std::string>& va
   s.bias = "11ij";
   const Draw clean = draw(s, seed);
   Draw poisoned = clean;
-  const int64_t nanQueryRow = 1, nanBiasRow = 67;   // head 0's row 1; row 67 of every head
+  const int64_t nanQueryRow = 1, nanBiasRow = 67;  // head 0's row 1; row 67 of every head
   for (int64_t d = 0; d < s.D; ++d) poisoned.q[nanQueryRow * s.D + d] = std::numeric_limits<float>::quiet_NaN();
   poisoned.bias[nanBiasRow * s.Sk + 2] = std::numeric_limits<float>::quiet_NaN();
   const reference::Result want = reference::run(clean.problem, nullptr);
@@ -609,8 +613,8 @@ void testNonFiniteQueryAndBias(uint64_t seed, const std::vector<std::string>& va
     cpu::selectSimd(variant);
     std::vector<float> out(want.out.size()), lse(want.logsumexp.size());
     const cpu::Problem p = coreProblem(poisoned);
-    cpu::forward(p, cpu::ForwardTensors{poisoned.q.data(), poisoned.k.data(), poisoned.v.data(), out.data(),
-                                        lse.data()}, 2);
+    cpu::forward(
+        p, cpu::ForwardTensors{poisoned.q.data(), poisoned.k.data(), poisoned.v.data(), out.data(), lse.data()}, 2);
     int64_t wrong = 0;
     double error = 0, scale = 0;
     for (int64_t h = 0; h < s.Hq; ++h)
@@ -690,8 +694,7 @@ int main(int argc, char** argv) {
     testCase(s, seed + ++index, variants);
     std::printf("%s %s\n", failed == before ? "ok  " : "FAIL", s.name.c_str());
   }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("largest errors (relative to max |reference|):");
   for (const auto& [tensor, error] : largestErrors) std::printf(" %s %.1e", tensor.c_str(), error);
   std::printf("\n(%.1f s)\n%d passed, %d failed\n", seconds, passed, failed);

@@ -166,8 +166,8 @@ uint32_t dropoutThreshold(float rate) {
 struct BiasLayout {
   BiasView view{};
   bool reordered = false;
-  int64_t own[4] = {1, 1, 1, 1};           // the bias's own dimensions
-  const int64_t* stride = nullptr;         // the caller's strides
+  int64_t own[4] = {1, 1, 1, 1};    // the bias's own dimensions
+  const int64_t* stride = nullptr;  // the caller's strides
   Floats copy;
 
   int64_t elements() const { return own[0] * own[1] * own[2] * own[3]; }
@@ -379,9 +379,8 @@ void forward(const Problem& problem, const ForwardTensors& t, int numThreads) {
   const int slots = slotsFor(threads, tasks);
   const int64_t scratchFloats = roundUp(kernels->scratchSizes(p, kKeysAndValues).forward, 16);
   Floats scratch(scratchFloats * slots);
-  runTasks(slots, tasks, false, [&](int slot, int64_t task) {
-    kernels->forwardTask(p, scratch.data() + slot * scratchFloats, task);
-  });
+  runTasks(slots, tasks, false,
+           [&](int slot, int64_t task) { kernels->forwardTask(p, scratch.data() + slot * scratchFloats, task); });
 }
 
 void backward(const Problem& problem, const BackwardTensors& t, int numThreads) {
@@ -418,8 +417,7 @@ void backward(const Problem& problem, const BackwardTensors& t, int numThreads) 
   const int querySlots = slotsFor(threads, queryTasks);
   if (mode == kKeysAndValues) prepareBackwardRows(kernels, threads, &prepared);
   const bool perKeyBlock = mode == kKeysAndValues;
-  const bool shared =
-      tasksShareBias(p, p.bias, perKeyBlock) || tasksShareBias(p, p.windowBias, perKeyBlock);
+  const bool shared = tasksShareBias(p, p.bias, perKeyBlock) || tasksShareBias(p, p.windowBias, perKeyBlock);
   BiasGradientBuffer biasGradients, windowGradients;
   biasGradients.start(prepared.bias, t.dbias, shared, keySlots);
   windowGradients.start(prepared.windowBias, t.dwindowBias, shared, keySlots);

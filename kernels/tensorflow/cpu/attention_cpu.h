@@ -13,7 +13,7 @@ namespace cpu {
 struct Problem {
   int batch = 0, headsQ = 0, headsKV = 0, seqQ = 0, seqK = 0, headDim = 0, valueDim = 0;
   float scale = 1.f;
-  int causal = 0;                        // 0 none, 1 top-left, 2 bottom-right (inside each block)
+  int causal = 0;  // 0 none, 1 top-left, 2 bottom-right (inside each block)
   float dropoutRate = 0.f;
   uint32_t dropoutSeed = 0;
   std::vector<int> qSeqStarts, kSeqStarts;  // cumulative starts with the end; empty: one block
@@ -27,17 +27,17 @@ struct Problem {
 };
 
 struct ForwardTensors {
-  const float *q, *k, *v;   // [B,Hq,Sq,D], [B,Hkv,Sk,D], [B,Hkv,Sk,Dv]
-  float* out;               // [B,Hq,Sq,Dv]
-  float* logsumexp;         // [B,Hq,Sq]; +Infinity on fully masked rows
+  const float *q, *k, *v;  // [B,Hq,Sq,D], [B,Hkv,Sk,D], [B,Hkv,Sk,Dv]
+  float* out;              // [B,Hq,Sq,Dv]
+  float* logsumexp;        // [B,Hq,Sq]; +Infinity on fully masked rows
 };
 
 struct BackwardTensors {
   const float *dout, *q, *k, *v, *out, *logsumexp;
-  float *dq, *dk, *dv;      // written whole
-  float* dbias;             // the bias's own (unbroadcast) elements, or null; written whole
+  float *dq, *dk, *dv;  // written whole
+  float* dbias;         // the bias's own (unbroadcast) elements, or null; written whole
   int64_t biasElements;
-  float* dwindowBias;       // windowBias's own elements, or null; written whole
+  float* dwindowBias;  // windowBias's own elements, or null; written whole
   int64_t windowElements;
 };
 

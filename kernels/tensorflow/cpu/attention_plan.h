@@ -27,18 +27,18 @@ struct Rows {
 // that the query stride is 0 or 1 (queries are the lanes), and where it is 1, readable
 // kQueryBlock floats past its last element.
 struct BiasView {
-  const float* data;   // null when absent
+  const float* data;  // null when absent
   int64_t stride[4];
-  int64_t batchModulo; // batch index b reads b % batchModulo (the window bias's nW), else B
+  int64_t batchModulo;  // batch index b reads b % batchModulo (the window bias's nW), else B
 };
 
 struct Plan {
   int64_t batch, headsQ, headsKV, group, seqQ, seqK, headDim, valueDim;
-  int64_t headDimPadded, valueDimPadded;   // rounded up to kPadTo
-  int64_t queryBlocks, keyBlocks;          // ceil(seqQ / kQueryBlock), ceil(seqK / kKeyBlock)
+  int64_t headDimPadded, valueDimPadded;  // rounded up to kPadTo
+  int64_t queryBlocks, keyBlocks;         // ceil(seqQ / kQueryBlock), ceil(seqK / kKeyBlock)
   float scale;
-  int causal;                              // 0 none, 1 top-left, 2 bottom-right (inside each block)
-  const int* qSeqStarts;                   // numSeqBlocks + 1 cumulative starts, or null
+  int causal;             // 0 none, 1 top-left, 2 bottom-right (inside each block)
+  const int* qSeqStarts;  // numSeqBlocks + 1 cumulative starts, or null
   const int* kSeqStarts;
   int64_t numSeqBlocks;
   BiasView bias, windowBias;
@@ -47,7 +47,7 @@ struct Plan {
   float dropoutScale;                      // 1 / (1 - rate)
 
   // Inputs as rows (padded copies where a dimension is not a multiple of kPadTo).
-  Rows query, key, value, dout;            // [B·Hq·Sq], [B·Hkv·Sk], [B·Hkv·Sk], [B·Hq·Sq]
+  Rows query, key, value, dout;  // [B·Hq·Sq], [B·Hkv·Sk], [B·Hkv·Sk], [B·Hq·Sq]
   // Backward inputs: the forward's output and logsumexp.
   const float *forwardOut, *logsumexp;
   // Backward, where the key pass is split from the query pass (kKeysAndValues): query and
@@ -56,8 +56,8 @@ struct Plan {
   float *queryT, *doutT, *rowDelta;
 
   // Outputs, unpadded in the contract's layout.
-  float *out, *logsumexpOut;               // forward
-  float *dq, *dk, *dv;                     // backward
+  float *out, *logsumexpOut;  // forward
+  float *dq, *dk, *dv;        // backward
 };
 
 // Bias gradients of one backward worker, laid out as plan.bias / plan.windowBias: the

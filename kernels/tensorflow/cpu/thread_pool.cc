@@ -15,8 +15,8 @@ struct Job {
   const std::function<void(int)>* work;
   int slots;
   std::atomic<int> next{0};
-  int finished = 0;         // slots done, under Pool::mutex
-  int workersInside = 0;    // workers holding this job, under Pool::mutex
+  int finished = 0;       // slots done, under Pool::mutex
+  int workersInside = 0;  // workers holding this job, under Pool::mutex
 };
 
 class Pool {
