@@ -13,11 +13,10 @@ import {createRequire} from 'node:module';
 import {cpus, freemem, loadavg} from 'node:os';
 import {fileURLToPath} from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import {tensorflowAvailability} from '../../src/node';
+import {forceComposed, tensorflowAvailability} from '../../src/node';
+import {SwinTransformerBlock, swinPresets, swinTransformer} from '../../src/layers/index';
 import {Attention, composedBaseline, fusedAttention, Inputs, medianMsInTurns, randomInputs} from '../harness';
 import {markdownTable, writeResultsSection} from '../results';
-import {benchmarkSwinT, SwinRow} from '../swin/swin_t';
-import {median} from '../stats';
 
 const CASES: {label: string, shape: number[], bias?: number[]}[] = [
   {label: '[1,8,512,64]', shape: [1, 8, 512, 64]},
@@ -29,28 +28,31 @@ const MEMORY_SHAPE = [1, 8, 8192, 64];
 const COMPOSED_MEMORY_FREE_BYTES = 16 * 2 ** 30;
 const WARMUP = 2;
 const REPS = Number(process.env.BENCH_REPS ?? 9);
+const SWIN_BATCH = 8;
 const SWIN_REPS = Number(process.env.BENCH_SWIN_REPS ?? 3);
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const script = fileURLToPath(import.meta.url);
 
 /**
- * The passes end in a reduction read back, not in reading the outputs: tfjs-node's dataSync()
+ * Every pass ends in a reduction read back, not in reading the outputs: tfjs-node's dataSync()
  * of large tensors is far slower than the attention itself (NOTES: 9 s for 32 MB).
  */
-function forwardSum(attention: Attention, x: Inputs): void {
-  const sum = tf.tidy(() => tf.sum(attention(x.q, x.k, x.v, x.bias)));
+function readSum(make: () => tf.Tensor): void {
+  const sum = tf.tidy(() => tf.sum(make()));
   sum.dataSync();
   sum.dispose();
 }
 
+function forwardSum(attention: Attention, x: Inputs): void {
+  readSum(() => attention(x.q, x.k, x.v, x.bias));
+}
+
 function forwardBackwardSum(attention: Attention, x: Inputs): void {
-  const sum = tf.tidy(() => {
+  readSum(() => {
     const inputs = x.bias != null ? [x.q, x.k, x.v, x.bias] : [x.q, x.k, x.v];
     const grads = tf.grads((...xs: tf.Tensor[]) => attention(xs[0], xs[1], xs[2], xs[3]))(inputs, x.dy);
     return tf.addN(grads.map(g => tf.sum(g)));
   });
-  sum.dataSync();
-  sum.dispose();
 }
 
 function loadTfjsNode(): void {
@@ -88,11 +90,15 @@ async function memoryChild(mode: string): Promise<void> {
 
 function measureMemory(mode: string): {extraPeakBytes: number, ms: number} | string {
   if (mode === 'composed' && freemem() < COMPOSED_MEMORY_FREE_BYTES) {
-    return `not measured: ${(freemem() / 2 ** 30).toFixed(1)} GiB free, under the ${COMPOSED_MEMORY_FREE_BYTES / 2 ** 30} GiB it needs`;
+    const gib = (bytes: number) => (bytes / 2 ** 30).toFixed(1);
+    return `not measured: ${gib(freemem())} GiB free, under the ${gib(COMPOSED_MEMORY_FREE_BYTES)} GiB it needs`;
   }
-  const child = spawnSync(process.execPath, ['--import', 'tsx', script, `--memory=${mode}`], {cwd: root, encoding: 'utf8'});
+  const child =
+      spawnSync(process.execPath, ['--import', 'tsx', script, `--memory=${mode}`], {cwd: root, encoding: 'utf8'});
   const line = child.stdout.trim().split('\n').pop() ?? '';
-  if (child.status !== 0 || !line.startsWith('{')) return `failed (exit ${child.status}): ${child.stderr.trim().split('\n').pop()}`;
+  if (child.status !== 0 || !line.startsWith('{')) {
+    return `failed (exit ${child.status}): ${child.stderr.trim().split('\n').pop()}`;
+  }
   return JSON.parse(line);
 }
 
@@ -103,8 +109,46 @@ function torchAnchor(): {version: string, threads: number, ms: Map<string, numbe
   const child = spawnSync(python, [fileURLToPath(new URL('./torch_sdpa_cpu.py', import.meta.url)), out, String(REPS)],
                           {stdio: ['ignore', 'inherit', 'inherit']});
   if (child.status !== 0) return `PyTorch's run failed (exit ${child.status})`;
-  const result = JSON.parse(readFileSync(out, 'utf8')) as {torch: string, threads: number, rows: {label: string, pass: string, ms: number}[]};
-  return {version: result.torch, threads: result.threads, ms: new Map(result.rows.map(r => [`${r.label} ${r.pass}`, r.ms]))};
+  const result = JSON.parse(readFileSync(out, 'utf8')) as
+      {torch: string, threads: number, rows: {label: string, pass: string, ms: number}[]};
+  const ms = new Map(result.rows.map(r => [`${r.label} ${r.pass}`, r.ms]));
+  return {version: result.torch, threads: result.threads, ms};
+}
+
+/**
+ * Swin-T (timm's swin_tiny_patch4_window7_224) at `batch`: a forward pass (its logits summed)
+ * and a training step (Adam, softmax cross-entropy), fused and composed in turns.
+ */
+async function swinTInTurns(batch: number, reps: number): Promise<{pass: string, fused: number, composed: number}[]> {
+  const config = swinPresets.tiny;
+  const model = swinTransformer(config);
+  model.compile({optimizer: tf.train.adam(1e-4), loss: tf.losses.softmaxCrossEntropy});
+  const block = model.layers.find((l): l is SwinTransformerBlock => l instanceof SwinTransformerBlock)!;
+  const implementation = block.attentionDispatch(batch, true).implementation;
+  if (implementation !== 'tensorflow-native') throw new Error(`Swin-T's attention runs ${implementation}`);
+  const images = tf.randomNormal([batch, config.imgSize, config.imgSize, config.inChans]);
+  const labels = tf.oneHot(tf.randomUniform([batch], 0, config.numClasses, 'int32') as tf.Tensor1D, config.numClasses);
+  const composed = (run: () => Promise<void>) => async () => {
+    const restore = forceComposed('tensorflow');
+    try {
+      await run();
+    } finally {
+      restore();
+    }
+  };
+  const forward = async () => readSum(() => model.predict(images) as tf.Tensor);
+  const step = async () => {
+    await model.trainOnBatch(images, labels);
+  };
+  const rows = [];
+  for (const [pass, run] of [['forward', forward], ['training step', step]] as const) {
+    const [fusedMs, composedMs] = await medianMsInTurns([run, composed(run)], 1, reps);
+    console.log(`Swin-T batch ${batch} ${pass}: fused ${fusedMs.toFixed(0)} ms, composed ${composedMs.toFixed(0)} ms`);
+    rows.push({pass, fused: fusedMs, composed: composedMs});
+  }
+  tf.dispose([images, labels]);
+  model.dispose();
+  return rows;
 }
 
 async function main(): Promise<void> {
@@ -121,7 +165,8 @@ async function main(): Promise<void> {
           [async () => run(fusedAttention, x), async () => run(composedBaseline, x)], WARMUP, REPS);
       timed.push({label: c.label, pass, fused, composed});
       ratios.push({label: c.label, pass, ratio: composed / fused});
-      console.log(`${c.label} ${pass}: fused ${fused.toFixed(1)} ms, composed ${composed.toFixed(1)} ms (${(composed / fused).toFixed(2)}×)`);
+      console.log(`${c.label} ${pass}: fused ${fused.toFixed(1)} ms, composed ${composed.toFixed(1)} ms ` +
+                  `(${(composed / fused).toFixed(2)}×)`);
     }
     tf.dispose(Object.values(x).filter((t): t is tf.Tensor => t != null));
   }
@@ -136,23 +181,25 @@ async function main(): Promise<void> {
 
   const memory = ['fused', 'composed'].map(mode => {
     const m = measureMemory(mode);
-    console.log(`[1,8,8192,64] forward+backward ${mode}: ${typeof m === 'string' ? m : `${(m.extraPeakBytes / 1e6).toFixed(0)} MB, ${m.ms.toFixed(0)} ms`}`);
+    const said = typeof m === 'string' ? m : `${(m.extraPeakBytes / 1e6).toFixed(0)} MB, ${m.ms.toFixed(0)} ms`;
+    console.log(`[1,8,8192,64] forward+backward ${mode}: ${said}`);
     return m;
   });
   const memoryCell = (m: (typeof memory)[number]) =>
       typeof m === 'string' ? m : `${(m.extraPeakBytes / 1e6).toFixed(0)} MB (${(m.ms / 1000).toFixed(1)} s)`;
 
-  const swin: SwinRow[] = await benchmarkSwinT('tensorflow', [8], SWIN_REPS, line => console.log(line));
-  const swinRows = swin.map(r => {
-    const [fused, composed] = [median(r.fused.times), median(r.composed.times)];
-    return [`Swin-T batch ${r.batch}`, r.pass, fused.toFixed(0), composed.toFixed(0), `${(composed / fused).toFixed(2)}×`];
-  });
+  const swin = await swinTInTurns(SWIN_BATCH, SWIN_REPS);
+  const swinRows = swin.map(r => [`Swin-T batch ${SWIN_BATCH}`, r.pass, r.fused.toFixed(0), r.composed.toFixed(0),
+                                  `${(r.composed / r.fused).toFixed(2)}×`]);
 
-  const header = ['shape', 'pass', 'native fused ms', 'TF composed ms', 'speed-up', 'PyTorch SDPA ms', 'PyTorch / fused'];
+  const header =
+      ['shape', 'pass', 'native fused ms', 'TF composed ms', 'speed-up', 'PyTorch SDPA ms', 'PyTorch / fused'];
   const table = markdownTable(header, rows);
   const torchNote = typeof torch === 'string' ? `PyTorch: ${torch}.` :
-      `PyTorch ${torch.version} (${torch.threads} threads) ran right after, in its own process, with the same reduction.`;
-  const targets = ratios.map(r => `${r.label} ${r.pass} ${r.ratio.toFixed(2)}× (target ${r.pass === 'forward' ? 2 : 1.5}×)`);
+      `PyTorch ${torch.version} (${torch.threads} threads) ran right after, in its own process, with the same ` +
+          'reduction.';
+  const target = (pass: string) => pass === 'forward' ? 2 : 1.5;
+  const targets = ratios.map(r => `${r.label} ${r.pass} ${r.ratio.toFixed(2)}× (target ${target(r.pass)}×)`);
   console.log(`\n${table}\n\ntargets: ${targets.join('; ')}`);
   writeResultsSection('tensorflow', [
     '## tensorflow backend (tfjs-node, CPU): native fused vs TensorFlow composed',
@@ -170,8 +217,8 @@ async function main(): Promise<void> {
         `resident bytes before it, in a fresh process): native fused ${memoryCell(memory[0])}; TensorFlow composed ` +
         `${memoryCell(memory[1])}.`,
     '',
-    `Swin-T (timm's swin_tiny_patch4_window7_224) on tensorflow, median of ${SWIN_REPS} runs after a warm-up, ` +
-        'fused then composed:',
+    `Swin-T (timm's swin_tiny_patch4_window7_224) on tensorflow, one warm-up round, then the median of ` +
+        `${SWIN_REPS} rounds, fused and composed in turns (the forward pass ends in a sum of the logits read back):`,
     '',
     markdownTable(['model', 'pass', 'fused ms', 'composed ms', 'composed / fused'], swinRows),
   ].join('\n'));
