@@ -24,13 +24,18 @@ export function randomSeed(): number {
   const pinned = (globalThis as {process?: {env: Record<string, string | undefined>}}).process?.env.ATTENTION_TEST_SEED;
   if (pinned != null && pinned !== '') {
     const seed = Number(pinned);
-    if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) throw new Error(`ATTENTION_TEST_SEED must be a uint32, got '${pinned}'`);
+    if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) {
+      throw new Error(`ATTENTION_TEST_SEED must be a uint32, got '${pinned}'`);
+    }
     return seed;
   }
   return Math.floor(Math.random() * 4294967296);
 }
 
-/** A test's own seed from its run's seed and its title, so that each test draws the same values when the seed is replayed. */
+/**
+ * A test's own seed from its run's seed and its title, so that each test draws the same values
+ * when the seed is replayed.
+ */
 export function testSeed(seed: number, title: string): number {
   let h = seed >>> 0;
   for (let i = 0; i < title.length; i++) h = Math.imul(h ^ title.charCodeAt(i), 0x01000193) >>> 0;
@@ -70,7 +75,9 @@ function draw(random: () => number, draft: BiasDraft): BiasSpec {
     case 'causal':
       return {kind: 'causal', fromBottomRight: draft.fromBottomRight ?? false};
     case 'blockDiagonal':
-      return {kind: 'blockDiagonal', qLens: draft.qLens, kLens: draft.kLens ?? draft.qLens, causal: draft.causal ?? false};
+      return {
+        kind: 'blockDiagonal', qLens: draft.qLens, kLens: draft.kLens ?? draft.qLens, causal: draft.causal ?? false,
+      };
   }
 }
 
@@ -141,6 +148,7 @@ export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<num
 
 export function describeCase(c: AttentionCase): string {
   const kinds = c.biases.map(b => b.kind === 'tensor' || b.kind === 'window' ? `${b.kind}[${b.shape}]` : b.kind);
-  return `q[${c.B},${c.Hq},${c.Sq},${c.D}] kv[${c.Hkv},${c.Sk},${c.Dv}]` + (kinds.length ? ` + ${kinds.join(' + ')}` : '') +
+  return `q[${c.B},${c.Hq},${c.Sq},${c.D}] kv[${c.Hkv},${c.Sk},${c.Dv}]` +
+      (kinds.length ? ` + ${kinds.join(' + ')}` : '') +
       (c.scale != null ? ` scale ${c.scale}` : '') + (c.dropout ? ` dropout ${c.dropout.rate}` : '');
 }

@@ -6,12 +6,14 @@
 import {expect} from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  AttentionBias, attentionImplementation, BlockDiagonalMask, DenseBias, dropoutKeeps, fusedKernelsFor, LowerTriangularMask,
-  preferFusedKernel, scaledDotProductAttention, WindowBias, withdrawFusedKernel,
+  AttentionBias, attentionImplementation, BlockDiagonalMask, DenseBias, dropoutKeeps, fusedKernelsFor,
+  LowerTriangularMask, preferFusedKernel, scaledDotProductAttention, WindowBias, withdrawFusedKernel,
 } from '../../src/index';
 import type {AttentionOptions, AttentionShape} from '../../src/index';
 import {composedAttention} from '../../src/composed';
-import {CaseShape, caseTensors, describeCase, makeCase, randomArray, randomSeed, relativeError, rng, testSeed} from './cases';
+import {
+  CaseShape, caseTensors, describeCase, makeCase, randomArray, randomSeed, relativeError, rng, testSeed,
+} from './cases';
 import {AttentionCase, biasAt, referenceBackward, referenceForward} from './reference';
 
 export interface SuiteOptions {
@@ -40,7 +42,10 @@ export const FEATURE_CASES: CaseShape[] = [
   {B: 2, Hq: 2, Sq: 10, Sk: 12, D: 8, biases: [{kind: 'tensor', shape: [2, 2, 10, 12]}]},
   {B: 2, Hq: 3, Sq: 6, Sk: 9, D: 4, biases: [{kind: 'tensor', shape: [9]}]},
   {B: 3, Hq: 2, Sq: 7, D: 4, biases: [{kind: 'tensor', shape: [3, 1, 1, 7]}, {kind: 'tensor', shape: [2, 7, 1]}]},
-  {B: 4, Hq: 3, Sq: 49, D: 8, biases: [{kind: 'tensor', shape: [1, 3, 49, 49]}, {kind: 'window', shape: [2, 1, 49, 49]}]},
+  {
+    B: 4, Hq: 3, Sq: 49, D: 8,
+    biases: [{kind: 'tensor', shape: [1, 3, 49, 49]}, {kind: 'window', shape: [2, 1, 49, 49]}],
+  },
   {B: 6, Hq: 2, Sq: 5, Sk: 6, D: 4, biases: [{kind: 'window', shape: [3, 2, 5, 6], maskFraction: 0.3}]},
   {B: 1, Hq: 2, Sq: 70, D: 8, biases: [{kind: 'causal'}]},
   {B: 2, Hq: 2, Sq: 5, Sk: 9, D: 4, biases: [{kind: 'causal', fromBottomRight: true}]},
@@ -54,13 +59,22 @@ export const FEATURE_CASES: CaseShape[] = [
   {B: 1, Hq: 2, Sq: 7, D: 4, scale: 0.3},
   {B: 1, Hq: 2, Sq: 7, D: 4, scale: 0},
   {B: 2, Hq: 2, Sq: 9, Sk: 70, D: 8, Dv: 5, dropout: {rate: 0.3, seed: 1234}},
-  {B: 4, Hq: 2, Sq: 6, D: 4, biases: [{kind: 'window', shape: [2, 1, 6, 6]}, {kind: 'causal'}], dropout: {rate: 0.5, seed: 7}},
+  {
+    B: 4, Hq: 2, Sq: 6, D: 4, biases: [{kind: 'window', shape: [2, 1, 6, 6]}, {kind: 'causal'}],
+    dropout: {rate: 0.5, seed: 7},
+  },
 ];
 
 /** Small cases for finite differences: every input element is perturbed twice. */
 const FINITE_DIFFERENCE_CASES: CaseShape[] = [
-  {B: 2, Hq: 2, Hkv: 1, Sq: 3, Sk: 4, D: 3, Dv: 2, biases: [{kind: 'tensor', shape: [1, 2, 3, 4]}, {kind: 'causal', fromBottomRight: true}]},
-  {B: 2, Hq: 2, Sq: 3, D: 2, biases: [{kind: 'window', shape: [2, 1, 3, 3]}, {kind: 'tensor', shape: [3]}], dropout: {rate: 0.3, seed: 5}},
+  {
+    B: 2, Hq: 2, Hkv: 1, Sq: 3, Sk: 4, D: 3, Dv: 2,
+    biases: [{kind: 'tensor', shape: [1, 2, 3, 4]}, {kind: 'causal', fromBottomRight: true}],
+  },
+  {
+    B: 2, Hq: 2, Sq: 3, D: 2, biases: [{kind: 'window', shape: [2, 1, 3, 3]}, {kind: 'tensor', shape: [3]}],
+    dropout: {rate: 0.3, seed: 5},
+  },
 ];
 
 /** d(Σ out ⊙ dy)/dx by central differences of the float64 reference, x being one of the case's arrays. */
@@ -91,7 +105,9 @@ class DistanceBias extends AttentionBias {
     const {seqQ, seqK} = shape;
     const values = new Float32Array(this.slopes.length * seqQ * seqK);
     this.slopes.forEach((slope, h) => {
-      for (let i = 0; i < seqQ; i++) for (let j = 0; j < seqK; j++) values[(h * seqQ + i) * seqK + j] = -slope * Math.abs(i - j);
+      for (let i = 0; i < seqQ; i++) {
+        for (let j = 0; j < seqK; j++) values[(h * seqQ + i) * seqK + j] = -slope * Math.abs(i - j);
+      }
     });
     return tf.tensor4d(values, [1, this.slopes.length, seqQ, seqK]);
   }
@@ -111,7 +127,8 @@ function runCase(c: AttentionCase, dy: Float64Array, run = scaledDotProductAtten
       });
       return {...options, bias: bias as AttentionOptions['bias']};
     };
-    const f = (...xs: tf.Tensor[]) => run(xs[0] as tf.Tensor4D, xs[1] as tf.Tensor4D, xs[2] as tf.Tensor4D, withBiases(xs.slice(3)));
+    const f = (...xs: tf.Tensor[]) =>
+        run(xs[0] as tf.Tensor4D, xs[1] as tf.Tensor4D, xs[2] as tf.Tensor4D, withBiases(xs.slice(3)));
     const out = f(q, k, v, ...biasTensors);
     const grads = tf.grads(f)([q, k, v, ...biasTensors], dyT);
     return {out: out.dataSync(), grads: grads.map(g => g.dataSync())};
@@ -169,7 +186,8 @@ export function describeAttentionSuite(o: SuiteOptions): void {
         const trainable = c.biases.filter(b => b.kind === 'tensor' || b.kind === 'window') as {data: Float64Array}[];
         [c.q, c.k, c.v, ...trainable.map(b => b.data)].forEach((x, n) => {
           const numeric = finiteDifferences(c, dy, x);
-          expect(relativeError(actual[n], numeric), `${describeCase(c)}: input ${n}`).to.be.at.most(o.gradientTolerance * 10);
+          expect(relativeError(actual[n], numeric), `${describeCase(c)}: input ${n}`)
+              .to.be.at.most(o.gradientTolerance * 10);
         });
       }
     });
@@ -178,7 +196,11 @@ export function describeAttentionSuite(o: SuiteOptions): void {
       const c = makeCase(random, {B: 2, Hq: 3, Sq: 6, Sk: 8, D: 4});
       const slopes = [0.5, 0.25, 0.125];
       const dense = new Float64Array(3 * 6 * 8);
-      for (let h = 0; h < 3; h++) for (let i = 0; i < 6; i++) for (let j = 0; j < 8; j++) dense[(h * 6 + i) * 8 + j] = -slopes[h] * Math.abs(i - j);
+      for (let h = 0; h < 3; h++) {
+        for (let i = 0; i < 6; i++) {
+          for (let j = 0; j < 8; j++) dense[(h * 6 + i) * 8 + j] = -slopes[h] * Math.abs(i - j);
+        }
+      }
       const expected = referenceForward({...c, biases: [{kind: 'tensor', shape: [1, 3, 6, 8], data: dense}]});
       tf.tidy(() => {
         const {q, k, v} = caseTensors(c);
@@ -190,7 +212,8 @@ export function describeAttentionSuite(o: SuiteOptions): void {
         }
         const out = scaledDotProductAttention(q, k, v, {bias});
         expect(relativeError(out.dataSync(), expected.out)).to.be.at.most(o.forwardTolerance);
-        const grads = tf.grads((a: tf.Tensor) => scaledDotProductAttention(a as tf.Tensor4D, k, v, {bias}))([q], tf.onesLike(out));
+        const grads = tf.grads((a: tf.Tensor) => scaledDotProductAttention(a as tf.Tensor4D, k, v, {bias}))(
+            [q], tf.onesLike(out));
         expect(grads[0].dataSync().every(Number.isFinite)).to.equal(true);
       });
     });
@@ -206,11 +229,13 @@ export function describeAttentionSuite(o: SuiteOptions): void {
           const options = {causal: true, dropout: {rate: 0.1, seed: 3}};
           const d = attentionImplementation(q, kv, kv, options);
           expect(d.implementation).to.equal(o.implementation);
-          expect(d.reasons['test-first']).to.deep.equal(["bias kind 'causal' is not supported", 'head dim 8 is above its maximum 4', 'no dropout']);
+          expect(d.reasons['test-first']).to.deep.equal(
+              ["bias kind 'causal' is not supported", 'head dim 8 is above its maximum 4', 'no dropout']);
           // The declined call runs on the next kernel, gradient included.
           const [dq] = tf.grads((a: tf.Tensor) => scaledDotProductAttention(a as tf.Tensor4D, kv, kv, options))([q]);
           expect(dq.dataSync().every(Number.isFinite)).to.equal(true);
-          expect(attentionImplementation(tf.zeros([1, 1, 2, 4]), tf.zeros([1, 1, 2, 4]), tf.zeros([1, 1, 2, 4])).implementation)
+          const small = [1, 1, 2, 4];
+          expect(attentionImplementation(tf.zeros(small), tf.zeros(small), tf.zeros(small)).implementation)
               .to.equal('test-first');
         });
       } finally {
@@ -294,7 +319,8 @@ export function describeAttentionSuite(o: SuiteOptions): void {
 
       it('the same seed gives the same output, another seed another', () => {
         tf.tidy(() => {
-          const q = tf.randomNormal([1, 2, 16, 8]), k = tf.randomNormal([1, 2, 16, 8]), v = tf.randomNormal([1, 2, 16, 8]);
+          const q = tf.randomNormal([1, 2, 16, 8]), k = tf.randomNormal([1, 2, 16, 8]);
+          const v = tf.randomNormal([1, 2, 16, 8]);
           const run = (seed: number) => scaledDotProductAttention(q, k, v, {dropout: {rate: 0.5, seed}}).dataSync();
           expect(Array.from(run(5))).to.deep.equal(Array.from(run(5)));
           expect(Array.from(run(5))).to.not.deep.equal(Array.from(run(6)));
@@ -323,7 +349,8 @@ export function describeAttentionSuite(o: SuiteOptions): void {
         const [bias, causal] = options!.bias as [tf.Tensor, LowerTriangularMask];
         const shape = {batch: c.B, headsQ: c.Hq, headsKV: c.Hkv, seqQ: c.Sq, seqK: c.Sk, headDim: c.D, valueDim: c.Dv};
         return composedAttention(q, k, v, {
-          shape, scale: 1 / Math.sqrt(c.D), terms: [new DenseBias(bias).composedTerm(shape), causal.composedTerm(shape)],
+          shape, scale: 1 / Math.sqrt(c.D),
+          terms: [new DenseBias(bias).composedTerm(shape), causal.composedTerm(shape)],
           dropoutRate: 0.2, dropoutSeed: 99,
         }) as tf.Tensor4D;
       });
@@ -346,30 +373,38 @@ export function describeAttentionSuite(o: SuiteOptions): void {
         ['bias does not broadcast', () => call([1, 2, 4, 8], [1, 2, 5, 8], [1, 2, 5, 8], {bias: tf.zeros([3, 5])}),
          /bias must broadcast to \[batch, heads, seqQ, seqK\] = \[1,2,4,5\], got shape \[3,5\]/],
         ['bias rank 5', () => call([1, 2, 4, 8], [1, 2, 5, 8], [1, 2, 5, 8], {bias: tf.zeros([1, 1, 2, 4, 5])}), /bias must broadcast/],
-        ['window count', () => call([3, 2, 4, 8], [3, 2, 4, 8], [3, 2, 4, 8], {bias: new WindowBias(tf.zeros([2, 1, 4, 4]))}),
+        ['window count',
+         () => call([3, 2, 4, 8], [3, 2, 4, 8], [3, 2, 4, 8], {bias: new WindowBias(tf.zeros([2, 1, 4, 4]))}),
          /batch to be a multiple of its 2 windows, got batch 3/],
-        ['window shape', () => call([2, 2, 4, 8], [2, 2, 4, 8], [2, 2, 4, 8], {bias: new WindowBias(tf.zeros([2, 3, 4, 4]))}),
+        ['window shape',
+         () => call([2, 2, 4, 8], [2, 2, 4, 8], [2, 2, 4, 8], {bias: new WindowBias(tf.zeros([2, 3, 4, 4]))}),
          /windowBias must have shape \[nW, 1 or 2, 4, 4\], got shape \[2,3,4,4\]/],
         ['dropout rate 1', () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], {dropout: {rate: 1, seed: 0}}), /dropout rate must be a number in \[0, 1\), got 1/],
         ['dropout rate < 0', () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], {dropout: {rate: -0.1, seed: 0}}), /got -0.1/],
         ['dropout seed', () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], {dropout: {rate: 0.1, seed: 2 ** 32}}), /dropout seed must be an integer/],
         ['negative scale', () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], {scale: -1}), /scale must be a finite number ≥ 0, got -1/],
         ['NaN scale', () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], {scale: NaN}), /scale must be a finite number ≥ 0, got NaN/],
-        ['block lengths', () => call([1, 1, 5, 2], [1, 1, 5, 2], [1, 1, 5, 2], {bias: BlockDiagonalMask.fromSeqLens([2, 2])}),
+        ['block lengths',
+         () => call([1, 1, 5, 2], [1, 1, 5, 2], [1, 1, 5, 2], {bias: BlockDiagonalMask.fromSeqLens([2, 2])}),
          /BlockDiagonalMask lengths must sum to seqQ = 5 and seqK = 5, got 4 and 4/],
-        ['block batch', () => call([2, 1, 4, 2], [2, 1, 4, 2], [2, 1, 4, 2], {bias: BlockDiagonalMask.fromSeqLens([2, 2])}),
+        ['block batch',
+         () => call([2, 1, 4, 2], [2, 1, 4, 2], [2, 1, 4, 2], {bias: BlockDiagonalMask.fromSeqLens([2, 2])}),
          /BlockDiagonalMask needs batch 1/],
         ['options null', () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], null as unknown as AttentionOptions),
          /^scaledDotProductAttention: options must be an object, got null$/],
-        ['causal not a boolean', () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], {causal: 'false' as unknown as boolean}),
+        ['causal not a boolean',
+         () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], {causal: 'false' as unknown as boolean}),
          /^scaledDotProductAttention: causal must be a boolean, got string 'false'$/],
-        ['an unknown option', () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], {isCausal: true} as AttentionOptions),
+        ['an unknown option',
+         () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], {isCausal: true} as AttentionOptions),
          /^scaledDotProductAttention: unknown option 'isCausal' \(known: bias, causal, scale, dropout\)$/],
-        ['an unknown dropout option', () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], {dropout: {p: 0.1}} as unknown as AttentionOptions),
+        ['an unknown dropout option',
+         () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], {dropout: {p: 0.1}} as unknown as AttentionOptions),
          /unknown dropout option 'p'/],
         ['headDim 0', () => call([1, 1, 2, 0], [1, 1, 2, 0], [1, 1, 2, 2]),
          /^scaledDotProductAttention: query must have headDim ≥ 1 .*got shape \[1,1,2,0\]$/],
-        ['a bias that is not a tensor', () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], {bias: [1, 2] as unknown as tf.Tensor}),
+        ['a bias that is not a tensor',
+         () => call([1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 2], {bias: [1, 2] as unknown as tf.Tensor}),
          /bias must be a tf.Tensor, an AttentionBias or an array of these, got number 1/],
       ];
       for (const [name, prepare, message] of cases) {
@@ -406,7 +441,8 @@ export function describeAttentionSuite(o: SuiteOptions): void {
             .to.throw(TypeError, /^scaledDotProductAttention: LowerTriangularMask fromBottomRight must be a boolean, got string 'no'$/);
         expect(() => new LowerTriangularMask({bottomRight: true} as {fromBottomRight?: boolean}))
             .to.throw(Error, /unknown LowerTriangularMask option 'bottomRight'/);
-        expect(() => new LowerTriangularMask(null as unknown as {})).to.throw(TypeError, /LowerTriangularMask options must be an object, got null/);
+        expect(() => new LowerTriangularMask(null as unknown as {fromBottomRight?: boolean}))
+            .to.throw(TypeError, /LowerTriangularMask options must be an object, got null/);
         expect(() => BlockDiagonalMask.fromSeqLens(8 as unknown as number[]))
             .to.throw(TypeError, /^scaledDotProductAttention: BlockDiagonalMask.fromSeqLens query lengths must be an array .*got number 8$/);
         expect(() => BlockDiagonalMask.fromSeqLens([2, 2], 4 as unknown as number[])).to.throw(TypeError, /key lengths must be an array/);
@@ -421,9 +457,12 @@ export function describeAttentionSuite(o: SuiteOptions): void {
       const jk = 4, jv = 2;
       const masks: [string, CaseShape][] = [
         ['causal masking', {B: 2, Hq: 2, Sq: 6, D: 4, Dv: 3, biases: [{kind: 'causal'}]}],
-        ['a -Infinity tensor bias', {B: 2, Hq: 2, Sq: 6, D: 4, Dv: 3, biases: [{kind: 'tensor', shape: [2, 1, 6, 6], maskFraction: 0.5}]}],
-        ['a -Infinity window bias', {B: 2, Hq: 2, Sq: 6, D: 4, Dv: 3, biases: [{kind: 'window', shape: [2, 2, 6, 6], maskFraction: 0.5}]}],
-        ['a block-diagonal mask', {B: 1, Hq: 2, Sq: 6, Sk: 7, D: 4, Dv: 3, biases: [{kind: 'blockDiagonal', qLens: [3, 3], kLens: [4, 3]}]}],
+        ['a -Infinity tensor bias',
+         {B: 2, Hq: 2, Sq: 6, D: 4, Dv: 3, biases: [{kind: 'tensor', shape: [2, 1, 6, 6], maskFraction: 0.5}]}],
+        ['a -Infinity window bias',
+         {B: 2, Hq: 2, Sq: 6, D: 4, Dv: 3, biases: [{kind: 'window', shape: [2, 2, 6, 6], maskFraction: 0.5}]}],
+        ['a block-diagonal mask',
+         {B: 1, Hq: 2, Sq: 6, Sk: 7, D: 4, Dv: 3, biases: [{kind: 'blockDiagonal', qLens: [3, 3], kLens: [4, 3]}]}],
       ];
       for (const [name, shape] of masks) {
         it(`a NaN or Infinity in a key or value masked by ${name} reaches no row it is masked for`, function() {
@@ -456,10 +495,12 @@ export function describeAttentionSuite(o: SuiteOptions): void {
                 if (h === 0 && reads(jk)) {
                   readers++;
                   const values = Array.from(actual.subarray(row, row + c.Dv));
-                  expect(values.some(Number.isFinite), `row (${b},${h},${i}) reads the NaN key: ${values}`).to.equal(false);
+                  expect(values.some(Number.isFinite), `row (${b},${h},${i}) reads the NaN key: ${values}`)
+                      .to.equal(false);
                 } else if (reads(jv)) {
                   readers++;
-                  expect(Number.isFinite(actual[row + (h === 0 ? 2 : 1)]), `row (${b},${h},${i}) reads the non-finite value`).to.equal(false);
+                  expect(Number.isFinite(actual[row + (h === 0 ? 2 : 1)]),
+                      `row (${b},${h},${i}) reads the non-finite value`).to.equal(false);
                 } else {
                   for (let d = 0; d < c.Dv; d++) got.push(actual[row + d]), want.push(expected[row + d]);
                 }
@@ -474,8 +515,10 @@ export function describeAttentionSuite(o: SuiteOptions): void {
       }
 
       it('a NaN in a query row or in a bias entry a row reads makes that row non-finite, and no other', () => {
-        const c = makeCase(random, {B: 1, Hq: 2, Sq: 5, Sk: 6, D: 4, Dv: 3, biases: [{kind: 'tensor', shape: [1, 1, 5, 6]}]});
-        const poisoned = {...c, q: c.q.slice(), biases: [{...c.biases[0], data: (c.biases[0] as {data: Float64Array}).data.slice()}]} as AttentionCase;
+        const c =
+            makeCase(random, {B: 1, Hq: 2, Sq: 5, Sk: 6, D: 4, Dv: 3, biases: [{kind: 'tensor', shape: [1, 1, 5, 6]}]});
+        const biasData = (c.biases[0] as {data: Float64Array}).data;
+        const poisoned = {...c, q: c.q.slice(), biases: [{...c.biases[0], data: biasData.slice()}]} as AttentionCase;
         for (let d = 0; d < c.D; d++) poisoned.q[(0 * c.Sq + 1) * c.D + d] = NaN;  // head 0, row 1
         (poisoned.biases[0] as {data: Float64Array}).data[3 * c.Sk + 2] = NaN;  // every head, row 3, key 2
         const expected = referenceForward(c).out;
@@ -499,7 +542,8 @@ export function describeAttentionSuite(o: SuiteOptions): void {
 
     it('leaks no tensors over forward + backward inside tf.tidy', () => {
       const c = makeCase(random, {
-        B: 2, Hq: 2, Sq: 9, D: 4, biases: [{kind: 'tensor', shape: [1, 2, 9, 9]}, {kind: 'window', shape: [2, 1, 9, 9]}, {kind: 'causal'}],
+        B: 2, Hq: 2, Sq: 9, D: 4,
+        biases: [{kind: 'tensor', shape: [1, 2, 9, 9]}, {kind: 'window', shape: [2, 1, 9, 9]}, {kind: 'causal'}],
         dropout: {rate: 0.1, seed: 1},
       });
       const dy = randomArray(random, c.B * c.Hq * c.Sq * c.Dv);
@@ -535,16 +579,23 @@ function randomShape(random: () => number): CaseShape {
   if (random() < 0.4) {
     const full = [B, Hq, Sq, Sk];
     const rank = int(1, 4);
-    shape.biases!.push({kind: 'tensor', shape: full.slice(4 - rank).map(d => random() < 0.4 ? 1 : d), maskFraction: random() < 0.3 ? 0.3 : 0});
+    shape.biases!.push({
+      kind: 'tensor', shape: full.slice(4 - rank).map(d => random() < 0.4 ? 1 : d),
+      maskFraction: random() < 0.3 ? 0.3 : 0,
+    });
   }
   if (random() < 0.3) {
     const divisors = [1, 2, 3, 4].filter(n => B % n === 0);
     const nW = divisors[int(0, divisors.length - 1)];
-    shape.biases!.push({kind: 'window', shape: [nW, random() < 0.5 ? 1 : Hq, Sq, Sk], maskFraction: random() < 0.3 ? 0.2 : 0});
+    shape.biases!.push(
+        {kind: 'window', shape: [nW, random() < 0.5 ? 1 : Hq, Sq, Sk], maskFraction: random() < 0.3 ? 0.2 : 0});
   }
   if (B === 1 && random() < 0.25) {
     const blocks = int(1, 3);
-    shape.biases!.push({kind: 'blockDiagonal', qLens: split(random, Sq, blocks), kLens: split(random, Sk, blocks), causal: random() < 0.5});
+    shape.biases!.push({
+      kind: 'blockDiagonal', qLens: split(random, Sq, blocks), kLens: split(random, Sk, blocks),
+      causal: random() < 0.5,
+    });
   } else if (random() < 0.3) {
     shape.biases!.push({kind: 'causal', fromBottomRight: random() < 0.5});
   }
