@@ -133,7 +133,8 @@ function walkGlsl(walked: Walked[], count: string, body: string, lastBody?: stri
 export function rowDotRowGlsl(acc: string, a: Cursor, b: Cursor, dim: number): string {
   const product = `${acc} += a.xxzz * b.xzxz + a.yyww * b.ywyw;`;
   // An odd dim's last texel holds one real column: only its .x and .z count.
-  return walkGlsl(cursors(a, b), `${Math.ceil(dim / 2)}`, product, dim % 2 === 1 ? `a.yw = vec2(0.0); ${product}` : undefined);
+  return walkGlsl(
+      cursors(a, b), `${Math.ceil(dim / 2)}`, product, dim % 2 === 1 ? `a.yw = vec2(0.0); ${product}` : undefined);
 }
 
 /**
@@ -145,9 +146,11 @@ export function rowDotRowGlsl(acc: string, a: Cursor, b: Cursor, dim: number): s
 export function tileTimesMatrixGlsl(
     acc: string, tile: Cursor, m: Cursor, pairs: string, padded: string | null, skipZeroWeights = false): string {
   const zero = 'vec4(0.0)';
-  const term = (w: string, m: string) => skipZeroWeights ? `mix(${zero}, ${w} * ${m}, notEqual(${w}, ${zero}))` : `${w} * ${m}`;
+  const term = (w: string, m: string) =>
+      skipZeroWeights ? `mix(${zero}, ${w} * ${m}, notEqual(${w}, ${zero}))` : `${w} * ${m}`;
   const product = `${acc} += ${term('a.xxzz', 'b.xyxy')} + ${term('a.yyww', 'b.zwzw')};`;
-  return walkGlsl(cursors(tile, m), pairs, product, padded != null ? `if (${padded}) b.zw = vec2(0.0); ${product}` : undefined);
+  return walkGlsl(
+      cursors(tile, m), pairs, product, padded != null ? `if (${padded}) b.zw = vec2(0.0); ${product}` : undefined);
 }
 
 /**

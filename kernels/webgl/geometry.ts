@@ -161,8 +161,9 @@ export function planTiles(g: AttentionGeometry, budget = 1): TilePlan {
   const oneTileCost = g.queryHeads * headCost;
   // An output much larger than q, k, v (large Dv) leaves little: an eighth of the values is
   // then the floor, so tiles never shrink to a few rows.
-  const share = oneTileCost <= tf.env().getNumber(ONE_TILE_BYTES) / 4 ? oneTileCost :
-                                                                       budget * Math.max(ioValues - 1.25 * outputValues, ioValues / 8);
+  const share = oneTileCost <= tf.env().getNumber(ONE_TILE_BYTES) / 4 ?
+      oneTileCost :
+      budget * Math.max(ioValues - 1.25 * outputValues, ioValues / 8);
   const headsPerTile = Math.min(Math.floor(share / headCost), Math.floor(maxTileValues / headValues));
   // Or one query row of a head, once the head's k and v rows are packed.
   const rowsPerTile = Math.min(
@@ -194,7 +195,10 @@ export function tileUniform(t: Tile): number[] {
 export function dropoutUniforms(attrs: AttentionAttrs): number[][] {
   const seedMix = mix32(attrs.dropoutSeed >>> 0);
   const threshold = dropoutThreshold(attrs.dropoutRate);
-  return [[seedMix >>> 16, seedMix & 0xffff, Math.floor(threshold / 65536), threshold % 65536], [1 / (1 - attrs.dropoutRate)]];
+  return [
+    [seedMix >>> 16, seedMix & 0xffff, Math.floor(threshold / 65536), threshold % 65536],
+    [1 / (1 - attrs.dropoutRate)],
+  ];
 }
 
 export const TILE_UNIFORM = {name: 'tile', type: 'ivec4' as const};
@@ -203,7 +207,10 @@ export const TILE_UNIFORM = {name: 'tile', type: 'ivec4' as const};
  * head of its key-side input, subtracted from global indices (0 for a whole input).
  */
 export const ORIGIN_UNIFORM = {name: 'origin', type: 'ivec3' as const};
-export const DROPOUT_UNIFORMS = [{name: 'dropoutBits', type: 'ivec4' as const}, {name: 'keepScale', type: 'float' as const}];
+export const DROPOUT_UNIFORMS = [
+  {name: 'dropoutBits', type: 'ivec4' as const},
+  {name: 'keepScale', type: 'float' as const},
+];
 
 /**
  * Per query row, its unmasked key range [start, end), and per key its query range, as
@@ -307,7 +314,8 @@ export const DROPOUT_GLSL = `
   vec4 dropoutBlock(int queryHead, int i, int j) {
     uint top = dropoutRowState(queryHead, i);
     uint bottom = dropoutRowState(queryHead, i + 1);
-    return vec4(dropoutFactor(top, j), dropoutFactor(top, j + 1), dropoutFactor(bottom, j), dropoutFactor(bottom, j + 1));
+    return vec4(dropoutFactor(top, j), dropoutFactor(top, j + 1),
+                dropoutFactor(bottom, j), dropoutFactor(bottom, j + 1));
   }
 `;
 

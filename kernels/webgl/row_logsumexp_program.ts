@@ -54,7 +54,9 @@ export class RowLogsumexpProgram implements GPGPUProgram {
         int i = coords.y;
         vec4 result = ${hasPrevious ? 'getPrevious(coords.x, i)' : 'vec4(0.0)'};
         bool rows = i >= tile.z && i < tile.w;
-        if (rows && coords.x >= tile.x && coords.x < tile.y) result.xy = rowPairLogsumexp(coords.x - tile.x, i - tile.z, i);
+        if (rows && coords.x >= tile.x && coords.x < tile.y) {
+          result.xy = rowPairLogsumexp(coords.x - tile.x, i - tile.z, i);
+        }
         if (rows && coords.x + 1 >= tile.x && coords.x + 1 < tile.y) {
           result.zw = rowPairLogsumexp(coords.x + 1 - tile.x, i - tile.z, i);
         }

@@ -42,12 +42,15 @@ export function scaledDotProductAttentionWebGL(
     const output = new TileAssembly(runner, [g.queryHeads, seqQ, valueDim], false, 1 / 4);
     for (const tile of plan.tiles) {
       const at = tileUniform(tile);
-      const qRows = tileInputs.queryRows(q, tile), kRows = tileInputs.keyRows(k, tile), vRows = tileInputs.keyRows(v, tile);
+      const qRows = tileInputs.queryRows(q, tile);
+      const kRows = tileInputs.keyRows(k, tile), vRows = tileInputs.keyRows(v, tile);
       const scores = runner.run(
-          new ScoresProgram(g, tileShape, false, qRows.info.shape, kRows.info.shape), [qRows.info, kRows.info, ...biases, ...keyRange],
-          [at, originUniform(qRows, kRows), [attrs.scale]]);
-      logsumexp = runner.carry(logsumexp, new RowLogsumexpProgram(g, tileShape, logsumexp != null), [scores, ...keyRange], [at]);
-      const probs = runner.run(new ProbabilitiesProgram(g, tileShape, true, g.dropout), [scores, logsumexp], [at, ...dropout]);
+          new ScoresProgram(g, tileShape, false, qRows.info.shape, kRows.info.shape),
+          [qRows.info, kRows.info, ...biases, ...keyRange], [at, originUniform(qRows, kRows), [attrs.scale]]);
+      logsumexp = runner.carry(
+          logsumexp, new RowLogsumexpProgram(g, tileShape, logsumexp != null), [scores, ...keyRange], [at]);
+      const probs = runner.run(
+          new ProbabilitiesProgram(g, tileShape, true, g.dropout), [scores, logsumexp], [at, ...dropout]);
       runner.free(scores);
       const part = runner.run(
           new TileTimesMatrixProgram(g, valueDim, tileShape, vRows.info.shape, true), [probs, vRows.info, ...keyRange],

@@ -77,12 +77,14 @@ export function scaledDotProductAttentionGradWebGL(
       const kRows = tileInputs.keyRows(k, tile), vRows = tileInputs.keyRows(v, tile);
       const probs = runner.run(
           new ScoresProgram(g, tileShape, true, qRows.info.shape, kRows.info.shape, true),
-          [qRows.info, kRows.info, ...biases, ...keyRange, logsumexp], [at, originUniform(qRows, kRows), [attrs.scale]]);
+          [qRows.info, kRows.info, ...biases, ...keyRange, logsumexp],
+          [at, originUniform(qRows, kRows), [attrs.scale]]);
       const dScores = runner.run(
-          new ScoreGradProgram(g, tileShape, dyRows.info.shape, vRows.info.shape), [dyRows.info, vRows.info, probs, rowDot],
-          [at, originUniform(dyRows, vRows), ...dropout]);
+          new ScoreGradProgram(g, tileShape, dyRows.info.shape, vRows.info.shape),
+          [dyRows.info, vRows.info, probs, rowDot], [at, originUniform(dyRows, vRows), ...dropout]);
       const kept = g.dropout ?
-          runner.run(new ProbabilitiesProgram(g, transposedShape, false, true, true), [probs], [at, ...dropout]) : probs;
+          runner.run(new ProbabilitiesProgram(g, transposedShape, false, true, true), [probs], [at, ...dropout]) :
+          probs;
       if (kept !== probs) runner.free(probs);
       const kvRegion = [tile.kvStart, Math.min(tile.kvStart + plan.kvHeadsPerTile, g.kvHeads), 0, seqK];
       if (kvParts != null && kvParts.region.some((x, n) => x !== kvRegion[n])) putKvParts();
@@ -90,7 +92,8 @@ export function scaledDotProductAttentionGradWebGL(
       // dV first, so that P' is freed before dSᵀ is made: two tiles live at a time.
       const dvPart = runner.carry(
           previous?.dv ?? null,
-          new TileTransposedTimesRowsProgram(g, valueDim, plan.kvHeadsPerTile, transposedShape, dyRows.info.shape, previous != null),
+          new TileTransposedTimesRowsProgram(
+              g, valueDim, plan.kvHeadsPerTile, transposedShape, dyRows.info.shape, previous != null),
           [kept, dyRows.info, ...queryRange], [at, originUniform(dyRows, null), [1]]);
       runner.free(kept);
       const dqPart = runner.run(
@@ -100,7 +103,8 @@ export function scaledDotProductAttentionGradWebGL(
       const dScoresT = runner.run(new TransposeTileProgram(tileShape), [dScores], []);
       const dkPart = runner.carry(
           previous?.dk ?? null,
-          new TileTransposedTimesRowsProgram(g, headDim, plan.kvHeadsPerTile, transposedShape, qRows.info.shape, previous != null),
+          new TileTransposedTimesRowsProgram(
+              g, headDim, plan.kvHeadsPerTile, transposedShape, qRows.info.shape, previous != null),
           [dScoresT, qRows.info, ...queryRange], [at, originUniform(qRows, null), [attrs.scale]]);
       runner.free(dScoresT);
       kvParts = {region: kvRegion, dk: dkPart, dv: dvPart};
@@ -129,7 +133,8 @@ export function scaledDotProductAttentionGradWebGL(
 function packedRows(runner: ProgramRunner, rows: tf.TensorInfo): tf.TensorInfo {
   if (runner.isPacked(rows)) return rows;
   const shape = [1, ...rows.shape];
-  return reshaped(runner.temporary(runner.run(new PackRowsProgram(shape, shape), [reshaped(rows, shape)], [[0, 0]])), rows.shape);
+  return reshaped(
+      runner.temporary(runner.run(new PackRowsProgram(shape, shape), [reshaped(rows, shape)], [[0, 0]])), rows.shape);
 }
 
 export const scaledDotProductAttentionGradConfig: tf.KernelConfig = {

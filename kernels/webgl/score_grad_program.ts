@@ -5,7 +5,9 @@
  */
 import type {GPGPUProgram} from '@tensorflow/tfjs-backend-webgl';
 import {rowDotRowGlsl} from './block_glsl';
-import {AttentionGeometry, DROPOUT_GLSL, DROPOUT_UNIFORMS, geometryGlsl, ORIGIN_UNIFORM, TILE_UNIFORM} from './geometry';
+import {
+  AttentionGeometry, DROPOUT_GLSL, DROPOUT_UNIFORMS, geometryGlsl, ORIGIN_UNIFORM, TILE_UNIFORM,
+} from './geometry';
 
 export class ScoreGradProgram implements GPGPUProgram {
   variableNames = ['dy', 'value', 'probs', 'rowDot'];
@@ -15,7 +17,10 @@ export class ScoreGradProgram implements GPGPUProgram {
   packedOutput = true;
   customUniforms: GPGPUProgram['customUniforms'] = [TILE_UNIFORM, ORIGIN_UNIFORM];
 
-  /** Inputs: dy (`dyShape`), value (`valueShape`), Pᵀ, D. Uniforms: tile, origin, then dropout's when the call has dropout. */
+  /**
+   * Inputs: dy (`dyShape`), value (`valueShape`), Pᵀ, D. Uniforms: tile, origin, then dropout's
+   * when the call has dropout.
+   */
   constructor(g: AttentionGeometry, tileShape: number[], dyShape: number[], valueShape: number[]) {
     this.outputShape = tileShape;
     if (g.dropout) this.customUniforms!.push(...DROPOUT_UNIFORMS);
@@ -32,7 +37,9 @@ export class ScoreGradProgram implements GPGPUProgram {
         if (queryHead < tile.y && i < tile.w && any(notEqual(p, vec4(0.0)))) {
           int kv = kvHead(queryHead);
           vec4 acc = vec4(0.0);
-          ${rowDotRowGlsl('acc', {input: 'dy', shape: dyShape, start: ['queryHead - origin.x', 'i - origin.y', '0'], along: 'col'}, {input: 'value', shape: valueShape, start: ['kv - origin.z', 'j', '0'], along: 'col'}, g.shape.valueDim)}
+          ${rowDotRowGlsl('acc',
+              {input: 'dy', shape: dyShape, start: ['queryHead - origin.x', 'i - origin.y', '0'], along: 'col'},
+              {input: 'value', shape: valueShape, start: ['kv - origin.z', 'j', '0'], along: 'col'}, g.shape.valueDim)}
           ${g.dropout ? 'acc *= dropoutBlock(queryHead, i, j);' : ''}
           vec4 rowDot = pickRow(getRowDot(queryHead, i), queryHead).xxyy;
           result = p * (acc - rowDot);

@@ -106,7 +106,9 @@ export class ScoresProgram implements GPGPUProgram {
           int h = queryHead - b * HEADS_Q;
           int kv = kvHead(queryHead);
           vec4 acc = vec4(0.0);
-          ${rowDotRowGlsl('acc', {input: 'q', shape: qShape, start: ['queryHead - origin.x', 'i - origin.y', '0'], along: 'col'}, {input: 'k', shape: kShape, start: ['kv - origin.z', 'j', '0'], along: 'col'}, g.shape.headDim)}
+          ${rowDotRowGlsl('acc',
+              {input: 'q', shape: qShape, start: ['queryHead - origin.x', 'i - origin.y', '0'], along: 'col'},
+              {input: 'k', shape: kShape, start: ['kv - origin.z', 'j', '0'], along: 'col'}, g.shape.headDim)}
           acc *= scale;
           ${addBias}
           ${finish}

@@ -49,7 +49,9 @@ export class TileInputs {
     const current = copies.get(x.dataId);
     if (current != null && current.headOrigin === head && current.rowOrigin === row) return current;
     if (current != null) this.runner.free(current.info);
-    const copy = {info: this.runner.run(new PackRowsProgram(x.shape, shape), [x], [[head, row]]), headOrigin: head, rowOrigin: row};
+    const copy = {
+      info: this.runner.run(new PackRowsProgram(x.shape, shape), [x], [[head, row]]), headOrigin: head, rowOrigin: row,
+    };
     copies.set(x.dataId, copy);
     return copy;
   }

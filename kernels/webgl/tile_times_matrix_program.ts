@@ -42,7 +42,10 @@ export class TileTimesMatrixProgram implements GPGPUProgram {
           int hi = max(range.y, range.w);
           int start = lo - (lo & 1);
           int pairs = (hi - start + 1) / 2;
-          ${tileTimesMatrixGlsl('result', {input: 'tileIn', shape: tileShape, start: ['n', 't', 'start'], along: 'col'}, {input: 'matrix', shape: matrixShape, start: ['kv - origin.z', 'start', 'col'], along: 'row'}, 'pairs', g.shape.seqK % 2 === 1 ? 'start + 2 * pairs > SEQ_K' : null, skipZeroWeights)}
+          ${tileTimesMatrixGlsl('result',
+              {input: 'tileIn', shape: tileShape, start: ['n', 't', 'start'], along: 'col'},
+              {input: 'matrix', shape: matrixShape, start: ['kv - origin.z', 'start', 'col'], along: 'row'},
+              'pairs', g.shape.seqK % 2 === 1 ? 'start + 2 * pairs > SEQ_K' : null, skipZeroWeights)}
           result *= factor;
         }
         ${zeroPaddingGlsl('result', 'i', 'SEQ_Q', 'col', `${cols}`)}

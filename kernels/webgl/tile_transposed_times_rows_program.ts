@@ -50,7 +50,13 @@ export class TileTransposedTimesRowsProgram implements GPGPUProgram {
         int pairs = (hi - start + 1) / 2;
         for (int queryHead = headLo; queryHead < headHi; queryHead++) {
           int n = queryHead - tile.x;
-          ${tileTimesMatrixGlsl('acc', {input: 'tileIn', shape: transposedShape, start: ['n', 'j', 'start - tile.z'], along: 'col'}, {input: 'rows', shape: rowsShape, start: ['queryHead - origin.x', 'start - origin.y', 'col'], along: 'row'}, 'pairs', g.shape.seqQ % 2 === 1 ? 'start + 2 * pairs > SEQ_Q' : null)}
+          ${tileTimesMatrixGlsl('acc',
+              {input: 'tileIn', shape: transposedShape, start: ['n', 'j', 'start - tile.z'], along: 'col'},
+              {
+                input: 'rows', shape: rowsShape, start: ['queryHead - origin.x', 'start - origin.y', 'col'],
+                along: 'row',
+              },
+              'pairs', g.shape.seqQ % 2 === 1 ? 'start + 2 * pairs > SEQ_Q' : null)}
         }
         vec4 result = factor * acc${hasPrevious ? ' + getPrevious(coords.x, coords.y, col)' : ''};
         ${zeroPaddingGlsl('result', 'j', 'SEQ_K', 'col', `${cols}`)}

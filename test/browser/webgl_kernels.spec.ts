@@ -100,12 +100,17 @@ describe('webgl kernels', () => {
     const tiled: [string, CaseShape][] = [
       ['several heads per tile, the last tile partly empty', {
         B: 2, Hq: 4, Hkv: 2, Sq: 6, Sk: 7, D: 8, Dv: 9,
-        biases: [{kind: 'tensor', shape: [4, 6, 7]}, {kind: 'window', shape: [2, 1, 6, 7]}, {kind: 'causal', fromBottomRight: true}],
+        biases: [
+          {kind: 'tensor', shape: [4, 6, 7]}, {kind: 'window', shape: [2, 1, 6, 7]},
+          {kind: 'causal', fromBottomRight: true},
+        ],
         dropout: {rate: 0.25, seed: 11},
       }],
       ['slices of one head\'s query rows', {
         B: 1, Hq: 2, Hkv: 1, Sq: 41, Sk: 24, D: 6, Dv: 5,
-        biases: [{kind: 'tensor', shape: [41, 1]}, {kind: 'blockDiagonal', qLens: [17, 24], kLens: [9, 15], causal: true}],
+        biases: [
+          {kind: 'tensor', shape: [41, 1]}, {kind: 'blockDiagonal', qLens: [17, 24], kLens: [9, 15], causal: true},
+        ],
         dropout: {rate: 0.3, seed: 5},
       }],
     ];
@@ -131,7 +136,8 @@ describe('webgl kernels', () => {
         const x = tf.randomNormal([1, 2, 41, 8]) as tf.Tensor4D;
         const copy = () => tf.tensor4d(x.dataSync(), [1, 2, 41, 8]);
         const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
-            scaledDotProductAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, {bias: new LowerTriangularMask()});
+            scaledDotProductAttention(
+                a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, {bias: new LowerTriangularMask()});
         const {programs} = programsRunBy(() => f(x, x, x));
         expect(programs.filter(p => p instanceof ScoresProgram).length, 'score tiles').to.be.greaterThan(1);
         expect(relativeError(f(x, x, x).dataSync(), f(copy(), copy(), copy()).dataSync())).to.be.at.most(1e-6);
@@ -226,7 +232,8 @@ describe('webgl kernels', () => {
   describe('WebGL 1 (WEBGL_VERSION set to 1)', () => {
     // Only dispatch is checked under the flag: running shaders would make tfjs compile
     // GLSL ES 1.0 against this WebGL 2 context, which fails to link.
-    it('every call, with or without dropout, is sent to the composed path with its reason, and nothing is printed', () => {
+    it('every call, with or without dropout, is sent to the composed path with its reason, and nothing is printed',
+       () => {
       tf.tidy(() => {
         const q = tf.randomNormal([1, 2, 5, 4]), k = tf.randomNormal([1, 2, 6, 4]), v = tf.randomNormal([1, 2, 6, 3]);
         const printed: string[] = [];
@@ -256,7 +263,9 @@ describe('webgl kernels', () => {
     const rate = 0.37, dropoutSeed = Math.floor(random() * 4294967296);
     const run = () => tf.tidy(() => {
       const v = tf.tile(tf.reshape(tf.eye(S), [1, 1, S, S]), [B, Hkv, 1, 1]) as tf.Tensor4D;
-      const args = [tf.tensor4d(Float32Array.from(q), [B, Hq, S, 8]), tf.tensor4d(Float32Array.from(k), [B, Hkv, S, 8]), v] as const;
+      const args = [
+        tf.tensor4d(Float32Array.from(q), [B, Hq, S, 8]), tf.tensor4d(Float32Array.from(k), [B, Hkv, S, 8]), v,
+      ] as const;
       const options = {dropout: {rate, seed: dropoutSeed}};
       return {
         implementation: attentionImplementation(...args, options).implementation,
