@@ -3,7 +3,9 @@
  * `ScaledDotProductAttentionGrad` kernel once and hands each input its part.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {AttentionAttrs, AttentionGradInputs, ScaledDotProductAttention, ScaledDotProductAttentionGrad} from './kernel_names';
+import {
+  AttentionAttrs, AttentionGradInputs, ScaledDotProductAttention, ScaledDotProductAttentionGrad,
+} from './kernel_names';
 
 export const attentionGradConfig: tf.GradConfig = {
   kernelName: ScaledDotProductAttention,

@@ -151,7 +151,8 @@ export function accumulateKeys(
     scale: number, out: Float32Array, outOffset: number): void {
   const [a0, a1, a2, a3] = rowStarts(aOffset, i0, rows, len);
   for (let c = 0; c < cols; c++) {
-    const p0 = w[c] * scale, p1 = w[KEY_TILE + c] * scale, p2 = w[2 * KEY_TILE + c] * scale, p3 = w[3 * KEY_TILE + c] * scale;
+    const p0 = w[c] * scale, p1 = w[KEY_TILE + c] * scale;
+    const p2 = w[2 * KEY_TILE + c] * scale, p3 = w[3 * KEY_TILE + c] * scale;
     if (p0 === 0 && p1 === 0 && p2 === 0 && p3 === 0) continue;
     const o = outOffset + (j0 + c) * len;
     for (let d = 0; d < len; d++) out[o + d] += p0 * a[a0 + d] + p1 * a[a1 + d] + p2 * a[a2 + d] + p3 * a[a3 + d];

@@ -72,7 +72,8 @@ function addonPath(): string | null {
   return null;
 }
 
-export type AddonLoad = {addon: CudaAddon, device: CudaDevice, reason?: undefined} | {addon?: undefined, reason: string};
+export type AddonLoad =
+    {addon: CudaAddon, device: CudaDevice, reason?: undefined} | {addon?: undefined, reason: string};
 
 let loaded: AddonLoad | undefined;
 

@@ -1,4 +1,7 @@
-/** What the CUDA kernels support (docs/contract.md §4): every bias kind, dropout, head dims up to the addon's maximum. */
+/**
+ * What the CUDA kernels support (docs/contract.md §4): every bias kind, dropout, head dims up
+ * to the addon's maximum.
+ */
 import {BIAS_KINDS} from '../../src/bias/attention_bias';
 import type {KernelDeclaration} from '../../src/dispatch';
 import type {CudaAddon} from './addon';

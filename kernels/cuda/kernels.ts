@@ -6,7 +6,9 @@
 import type {DataId, KernelBackend, KernelConfig, TensorInfo} from '@tensorflow/tfjs-core';
 import type {FusedBackendKernels} from '../../src/dispatch';
 import {attentionLayout} from '../../src/kernel_layout';
-import {AttentionAttrs, AttentionGradInputs, AttentionInputs, ScaledDotProductAttention, ScaledDotProductAttentionGrad} from '../../src/kernel_names';
+import {
+  AttentionAttrs, AttentionGradInputs, AttentionInputs, ScaledDotProductAttention, ScaledDotProductAttentionGrad,
+} from '../../src/kernel_names';
 import type {CudaAddon, NativeSpec} from './addon';
 import {cudaDeclaration} from './declaration';
 
@@ -40,7 +42,9 @@ function reader(backend: KernelBackend) {
   return (t: TensorInfo | undefined): Float32Array | null => {
     if (t == null) return null;
     const values = backend.readSync(t.dataId);
-    if (!(values instanceof Float32Array)) throw new Error(`tfjs-attention cuda: expected float32 data, got ${t.dtype}`);
+    if (!(values instanceof Float32Array)) {
+      throw new Error(`tfjs-attention cuda: expected float32 data, got ${t.dtype}`);
+    }
     return values;
   };
 }
@@ -62,7 +66,8 @@ export function scaledDotProductAttentionConfig(addon: CudaAddon, backendName: s
       const x = inputs as AttentionInputs;
       const spec = nativeSpec(x, attrs as unknown as AttentionAttrs, precision);
       const read = reader(backend as KernelBackend), write = writer(backend as KernelBackend);
-      const [out, lse] = addon.forward(spec, read(x.query)!, read(x.key)!, read(x.value)!, read(x.bias), read(x.windowBias));
+      const [out, lse] =
+          addon.forward(spec, read(x.query)!, read(x.key)!, read(x.value)!, read(x.bias), read(x.windowBias));
       const [B, Hq, Sq] = x.query.shape;
       return [write(out, [B, Hq, Sq, x.value.shape[3]]), write(lse, [B, Hq, Sq])];
     },

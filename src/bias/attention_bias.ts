@@ -99,7 +99,9 @@ export function describeValue(x: unknown): string {
   if (typeof x === 'string') return `string '${x}'`;
   if (typeof x === 'number' || typeof x === 'boolean') return `${typeof x} ${String(x)}`;
   if (Array.isArray(x)) return 'an array';
-  if (x instanceof tf.Tensor) return x.isDisposed ? 'a disposed tf.Tensor' : `a tf.Tensor of shape ${fmtShape(x.shape)}`;
+  if (x instanceof tf.Tensor) {
+    return x.isDisposed ? 'a disposed tf.Tensor' : `a tf.Tensor of shape ${fmtShape(x.shape)}`;
+  }
   return typeof x;
 }
 
