@@ -149,10 +149,12 @@ describe('layers against float64 references', () => {
       const biasValues = random(2 * seqQ * seqK);
       const bias = tensorOf(biasValues, [1, 2, seqQ, seqK]);
       const layer = new MultiHeadAttention({numHeads: 2, keyDim, valueDim: 5, outputShape: 9});
-      const inputs = [tensorOf(q, [batch, seqQ, queryDim]), tensorOf(v, [batch, seqK, valueDim]), tensorOf(k, [batch, seqK, 5])];
+      const inputs =
+          [tensorOf(q, [batch, seqQ, queryDim]), tensorOf(v, [batch, seqK, valueDim]), tensorOf(k, [batch, seqK, 5])];
       const out = run(layer, inputs, 5, {attentionBias: bias});
       expect(out.length).to.equal(batch * seqQ * 9);
-      expectClose(out, reference(layer, q, v, k, valueDim, 5, (h, i, j) => biasValues[(h * seqQ + i) * seqK + j]), TOLERANCE);
+      expectClose(
+          out, reference(layer, q, v, k, valueDim, 5, (h, i, j) => biasValues[(h * seqQ + i) * seqK + j]), TOLERANCE);
       tf.dispose([...inputs, bias]);
     });
 

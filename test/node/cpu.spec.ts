@@ -22,7 +22,9 @@ describe('on the cpu backend', () => {
     for (const center of [1e4, 2e6]) {
       it(`matches the float64 reference near ${center} (seed ${seed})`, function() {
         const random = rng(testSeed(seed, this.test!.fullTitle()));
-        const c = makeCase(random, {B: 1, Hq: 2, Sq: 8, Sk: 16, D: 4, Dv: 4, biases: [{kind: 'tensor', shape: [1, 2, 8, 16]}]});
+        const c = makeCase(random, {
+          B: 1, Hq: 2, Sq: 8, Sk: 16, D: 4, Dv: 4, biases: [{kind: 'tensor', shape: [1, 2, 8, 16]}],
+        });
         const bias = c.biases[0] as {data: Float64Array};
         bias.data = bias.data.map(() => center + Math.floor(random() * 16) / 4);
         const dy = randomArray(random, c.B * c.Hq * c.Sq * c.Dv);
@@ -31,7 +33,8 @@ describe('on the cpu backend', () => {
           const {q, k, v, biasTensors: [b]} = caseTensors(c);
           const f = (a: tf.Tensor, bk: tf.Tensor, bv: tf.Tensor, bb: tf.Tensor) =>
               scaledDotProductAttention(a as tf.Tensor4D, bk as tf.Tensor4D, bv as tf.Tensor4D, {bias: bb});
-          return tf.grads(f)([q, k, v, b], tf.tensor4d(Float32Array.from(dy), [c.B, c.Hq, c.Sq, c.Dv])).map(g => g.dataSync());
+          const dyT = tf.tensor4d(Float32Array.from(dy), [c.B, c.Hq, c.Sq, c.Dv]);
+          return tf.grads(f)([q, k, v, b], dyT).map(g => g.dataSync());
         });
         [want.dq, want.dk, want.dv, want.dBiases[0]].forEach((w, n) => {
           expect(relativeError(got[n], w), ['dQuery', 'dKey', 'dValue', 'dBias'][n]).to.be.at.most(1e-5);

@@ -33,7 +33,8 @@ describe('training through scaledDotProductAttention (cpu)', () => {
     const target = tf.randomNormal([2, 2, 5, 3]);
     const optimizer = tf.train.adam(0.05);
     const loss = () => tf.mean(tf.squaredDifference(
-        scaledDotProductAttention(q as unknown as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D), target)) as tf.Scalar;
+        scaledDotProductAttention(q as unknown as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D),
+        target)) as tf.Scalar;
     const first = tf.tidy(() => loss().dataSync()[0]);
     optimizer.minimize(loss);
     const tensors = tf.memory().numTensors;
