@@ -46,7 +46,8 @@ function describeAttention(model: tf.LayersModel, batchSize: number, training: b
     const key = dispatch.implementation === 'composed' ?
         `composed (${reasons.map(([name, why]) => `${name}: ${why.join('; ')}`).join(', ')})` :
         dispatch.implementation;
-    byImplementation.set(key, [...(byImplementation.get(key) ?? []), `${block.name}${block.hasShift ? ' (SW-MSA)' : ''}`]);
+    const layer = `${block.name}${block.hasShift ? ' (SW-MSA)' : ''}`;
+    byImplementation.set(key, [...(byImplementation.get(key) ?? []), layer]);
   }
   return [...byImplementation].map(([name, layers]) => `${name}: ${layers.join(', ')}`).join('\n    ');
 }
@@ -58,7 +59,8 @@ function progressBar(epoch: number, batchesPerEpoch: number): tf.CustomCallbackA
     const filled = Math.round((width * batch) / batchesPerEpoch);
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     const stats = logs == null ? '' : ` loss ${logs.loss.toFixed(3)} acc ${logs.acc.toFixed(3)}`;
-    const line = `epoch ${epoch + 1}/${EPOCHS} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${batch}/${batchesPerEpoch} ${seconds}s${stats}`;
+    const line = `epoch ${epoch + 1}/${EPOCHS} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ` +
+        `${batch}/${batchesPerEpoch} ${seconds}s${stats}`;
     if (process.stdout.isTTY) process.stdout.write(`\r${line}${done ? '\n' : ''}`);
     else if (done) console.log(line);
   };
@@ -124,7 +126,8 @@ async function main(): Promise<void> {
   }
   const trainAccuracy = accuracy(model, train.images, train.labels);
   const validationAccuracy = accuracy(model, validation.images, validation.labels);
-  console.log(`trained: train accuracy ${(100 * trainAccuracy).toFixed(1)}%, validation accuracy ${(100 * validationAccuracy).toFixed(1)}%`);
+  console.log(`trained: train accuracy ${(100 * trainAccuracy).toFixed(1)}%, ` +
+              `validation accuracy ${(100 * validationAccuracy).toFixed(1)}%`);
   console.log(`attention in inference:\n    ${describeAttention(model, 64, false)}`);
 
   rmSync(OUTPUT_FOLDER, {recursive: true, force: true});
@@ -136,7 +139,8 @@ async function main(): Promise<void> {
     return tf.all(tf.equal(before, after)).dataSync()[0] === 1;
   });
   console.log(`saved to ${OUTPUT_FOLDER}; reloaded: validation accuracy ${(100 * reloadedAccuracy).toFixed(1)}%, ` +
-              (identical ? 'predictions identical to the trained model\'s' : 'predictions DIFFER from the trained model\'s'));
+              (identical ? 'predictions identical to the trained model\'s' :
+                   'predictions DIFFER from the trained model\'s'));
   console.log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   if (!identical) process.exitCode = 1;
 }

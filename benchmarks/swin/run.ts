@@ -55,7 +55,9 @@ async function main(): Promise<void> {
     '',
     `\`npm run bench:swin\`, ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ` +
         `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown cpu'}; webgl: headless Chromium on SwiftShader. ` +
-        `Median of ${reps} run(s) per cell; one warm-up run of each pass and path at the first batch only (${batches[0]}), so later batches' first webgl runs include compiling shaders for their shapes. Peak: tf.profile's peak tensor bytes above those held before ` +
+        `Median of ${reps} run(s) per cell; one warm-up run of each pass and path at the first batch only ` +
+        `(${batches[0]}), so later batches' first webgl runs include compiling shaders for their shapes. ` +
+        `Peak: tf.profile's peak tensor bytes above those held before ` +
         'the run (weights and optimizer state excluded). Attention: 7×7 windows (49 tokens) with the relative ' +
         'position bias ([1, heads, 49, 49]) and, on shifted blocks, the WindowBias mask. The fused column runs ' +
         'the backend\'s fused kernel, the composed one matMul / softmax. Attention is a small part of Swin-T\'s ' +
@@ -67,7 +69,8 @@ async function main(): Promise<void> {
          'fused kernel'],
         rows.map(r => [
           r.backend, r.batch, r.pass, median(r.fused.times).toFixed(0), median(r.composed.times).toFixed(0),
-          (median(r.composed.times) / median(r.fused.times)).toFixed(2), mb(r.fused.peakBytes), mb(r.composed.peakBytes), r.fused.implementation,
+          (median(r.composed.times) / median(r.fused.times)).toFixed(2), mb(r.fused.peakBytes),
+          mb(r.composed.peakBytes), r.fused.implementation,
         ])),
   ].join('\n'));
 }

@@ -55,7 +55,8 @@ export async function benchmarkSwinT(
   const rows: SwinRow[] = [];
   for (const batch of batches) {
     const images = tf.randomNormal([batch, config.imgSize, config.imgSize, config.inChans]);
-    const labels = tf.oneHot(tf.randomUniform([batch], 0, config.numClasses, 'int32') as tf.Tensor1D, config.numClasses);
+    const labels =
+        tf.oneHot(tf.randomUniform([batch], 0, config.numClasses, 'int32') as tf.Tensor1D, config.numClasses);
     const passes: Array<[string, () => Promise<void>]> = [
       ['forward', async () => {
         const logits = model.predict(images) as tf.Tensor;
@@ -77,7 +78,8 @@ export async function benchmarkSwinT(
         const implementation = firstBlock.attentionDispatch(batch, pass !== 'forward').implementation;
         row[mode] = {...await measure(run, reps), implementation};
         restore();
-        log(`${backend} batch ${batch} ${pass} ${mode} (${implementation}): ${row[mode].times.map(t => t.toFixed(0)).join(', ')} ms, ` +
+        log(`${backend} batch ${batch} ${pass} ${mode} (${implementation}): ` +
+            `${row[mode].times.map(t => t.toFixed(0)).join(', ')} ms, ` +
             `peak +${(row[mode].peakBytes / 1e6).toFixed(1)} MB`);
       }
       rows.push(row);

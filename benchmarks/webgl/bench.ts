@@ -6,7 +6,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type {MathBackendWebGL} from '@tensorflow/tfjs-backend-webgl';
 import {attentionImplementation} from '../../src/index';
-import {composedBaseline, forward, forwardBackward, fusedAttention, ioBytes, medianMsInTurns, randomInputs} from '../harness';
+import {
+  composedBaseline, forward, forwardBackward, fusedAttention, ioBytes, medianMsInTurns, randomInputs,
+} from '../harness';
 import {REPS, WARMUP, WebGLBenchRow} from './settings';
 
 const CASES: {label: string, shape: number[], bias?: number[]}[] = [

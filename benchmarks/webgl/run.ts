@@ -47,8 +47,8 @@ function targetsLine(rows: WebGLBenchRow[]): string {
 async function main(): Promise<void> {
   const printed = await runInBrowser();
   const rows = (printed.get('BENCH_ROW') ?? []) as WebGLBenchRow[];
-  const [env] =
-      (printed.get('BENCH_ENV') ?? [{}]) as {renderer?: string, webglVersion?: number, userAgent?: string, cpus?: number}[];
+  const [env] = (printed.get('BENCH_ENV') ?? [{}]) as
+      {renderer?: string, webglVersion?: number, userAgent?: string, cpus?: number}[];
   if (rows.length === 0) throw new Error('the benchmark page printed no results');
   const table = markdownTable(
       ['shape', 'pass', 'fused ms', 'composed ms', 'speed-up', 'fused extra peak GPU MB', 'composed extra peak GPU MB',
