@@ -21,7 +21,7 @@ function unavailableReason(): string | null {
   const tfjsNode = loadTfjsNode();
   if (tfjsNode != null) return tfjsNode;
   const native = tensorflowAvailability();
-  return native.available ? null : `${native.reason}; run npm run build:tensorflow`;
+  return native.available ? null : native.reason;
 }
 
 export const skipReason = unavailableReason();
