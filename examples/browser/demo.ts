@@ -1,11 +1,13 @@
 /**
  * The browser demo: loads the Swin trained by `npm run example` (served at
  * ../output/swin_textures/), or builds an untrained one of the same shape when there is
- * none, classifies synthetic textures on the webgl backend, and times the model with the
- * fused attention kernel and with the composed path, in turns. The result is shown on the
- * page and left in `window.demoResult` for the headless test.
+ * none, classifies synthetic textures on the webgl backend (or webgpu: `?backend=webgpu`),
+ * and times the model with the fused attention kernel and with the composed path, in turns.
+ * The result, with the attention implementation each block runs, is shown on the page and
+ * left in `window.demoResult` for the headless test.
  */
 import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-webgpu';
 import '../../src/index';
 import {SwinTransformerBlock, swinTransformer} from '../../src/layers/index';
 import {forceComposedAttention} from '../force_composed';
@@ -14,6 +16,9 @@ import {CLASS_NAMES, makeTextures} from '../synthetic_textures';
 const IMAGE_SIZE = 24;
 const COUNT = 32;
 const REPS = 9;
+const BACKENDS = ['webgl', 'webgpu'];
+/** The backend the page's switch chose (?backend=…), webgl by default. */
+const BACKEND = BACKENDS.find(b => b === new URLSearchParams(location.search).get('backend')) ?? 'webgl';
 
 export interface DemoResult {
   backend: string;
@@ -56,7 +61,7 @@ async function msPerImage(model: tf.LayersModel, images: tf.Tensor): Promise<Dem
   const times = {fused: [] as number[], composed: [] as number[]};
   for (let i = 0; i <= REPS; i++) {
     for (const mode of ['fused', 'composed'] as const) {
-      const restore = mode === 'composed' ? forceComposedAttention('webgl') : () => {};
+      const restore = mode === 'composed' ? forceComposedAttention(BACKEND) : () => {};
       const start = performance.now();
       const logits = model.predict(images) as tf.Tensor;
       await logits.data();
@@ -100,20 +105,31 @@ function showTimings(result: DemoResult): void {
       rows.map((r, i) => `<tr>${r.map(c => (i === 0 ? `<th>${c}</th>` : `<td>${c}</td>`)).join('')}</tr>`).join('');
 }
 
+/** Links that reload the page on each backend, the current one marked. */
+function showBackendSwitch(): void {
+  document.getElementById('backends')!.innerHTML = 'Backend: ' +
+      BACKENDS.map(b => (b === BACKEND ? `<strong>${b}</strong>` : `<a href="?backend=${b}">${b}</a>`)).join(' | ');
+}
+
 async function run(): Promise<DemoResult> {
   const status = document.getElementById('status')!;
-  if (!(await tf.setBackend('webgl'))) throw new Error('the webgl backend is not available');
+  showBackendSwitch();
+  if (!(await tf.setBackend(BACKEND))) {
+    const why = BACKEND === 'webgpu' ? ' (this browser has no WebGPU)' : '';
+    throw new Error(`the ${BACKEND} backend is not available${why}`);
+  }
   const {model, trained} = await loadModel();
   const {images, labels} = makeTextures(COUNT, IMAGE_SIZE, 2);
   const input = tf.tensor4d(images, [COUNT, IMAGE_SIZE, IMAGE_SIZE, 1]);
   const predicted = Array.from(await tf.tidy(() => tf.argMax(model.predict(input) as tf.Tensor, -1)).data());
   const accuracy = predicted.filter((p, i) => p === labels[i]).length / COUNT;
-  status.textContent = `${trained ? 'Trained' : 'Untrained (run npm run example first)'} model on ${tf.getBackend()}: ` +
+  const which = trained ? 'Trained' : 'Untrained (run npm run example first)';
+  status.textContent = `${which} model on ${tf.getBackend()}: ` +
       `accuracy ${(100 * accuracy).toFixed(0)}% on ${COUNT} synthetic textures. Timing…`;
   drawImages(images, labels, predicted);
 
   const fused = implementations(model);
-  const restore = forceComposedAttention('webgl');
+  const restore = forceComposedAttention(BACKEND);
   const composed = implementations(model);
   restore();
   const ms = await msPerImage(model, input);
