@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  {ignores: ['dist/', 'build/', '.tmp/', 'node_modules/', 'examples/output/', '.device/', '**/*.d.ts']},
+  {ignores: ['**/dist/', 'build/', '.tmp/', 'node_modules/', 'examples/output/', '.device/', '**/*.d.ts']},
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
