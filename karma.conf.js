@@ -56,7 +56,7 @@ export default function(config) {
       captureConsole: true,
     },
     browserConsoleLogOptions: {level: bench ? 'log' : 'warn', terminal: true},
-    browserNoActivityTimeout: bench ? 1800000 : 300000,
+    browserNoActivityTimeout: bench ? 1800000 : 900000,
     // A long synchronous readback blocks the page's socket; do not count it as a disconnect.
     pingTimeout: 600000,
     browserDisconnectTimeout: 600000,
