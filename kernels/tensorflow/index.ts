@@ -2,13 +2,13 @@
 import type {FusedBackendKernels} from '../../src/dispatch';
 import {tensorflowDeclaration} from './declaration';
 import {loadTensorflowOps} from './native_library';
-import {scaledDotProductAttentionTensorflowConfig} from './scaled_dot_product_attention';
-import {scaledDotProductAttentionGradTensorflowConfig} from './scaled_dot_product_attention_grad';
+import {scaledDotProductAttentionConfig} from './scaled_dot_product_attention';
+import {scaledDotProductAttentionGradConfig} from './scaled_dot_product_attention_grad';
 
 export {BUILD_COMMAND} from './native_library';
 
 export const tensorflowKernels: FusedBackendKernels = {
-  kernelConfigs: [scaledDotProductAttentionTensorflowConfig, scaledDotProductAttentionGradTensorflowConfig],
+  kernelConfigs: [scaledDotProductAttentionConfig, scaledDotProductAttentionGradConfig],
   declaration: tensorflowDeclaration,
 };
 

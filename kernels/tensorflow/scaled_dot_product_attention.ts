@@ -3,7 +3,7 @@ import {AttentionInputs, ScaledDotProductAttention} from '../../src/kernel_names
 import {FORWARD_OP, runTensorflowOp} from './tensorflow_op';
 
 /** The forward kernel on tfjs-node's `tensorflow` backend: the library's op, in TensorFlow. */
-export const scaledDotProductAttentionTensorflowConfig: KernelConfig = {
+export const scaledDotProductAttentionConfig: KernelConfig = {
   kernelName: ScaledDotProductAttention,
   backendName: 'tensorflow',
   kernelFunc: ({inputs, backend, attrs}) => {

@@ -6,7 +6,7 @@ import {GRAD_OP, runTensorflowOp} from './tensorflow_op';
  * The gradient kernel on `tensorflow`: the op's five outputs, of which the bias gradients
  * (shape [0] where that bias is absent) are returned only for biases present (docs/contract.md §3).
  */
-export const scaledDotProductAttentionGradTensorflowConfig: KernelConfig = {
+export const scaledDotProductAttentionGradConfig: KernelConfig = {
   kernelName: ScaledDotProductAttentionGrad,
   backendName: 'tensorflow',
   kernelFunc: ({inputs, backend, attrs}) => {
