@@ -9,7 +9,9 @@ import type {WebGPUProgram} from '@tensorflow/tfjs-backend-webgpu';
 import {
   ATTENTION_UNIFORMS, AttentionGeometry, biasVariableNames, rowsPerWorkgroup, tileRows, variantKey,
 } from './geometry';
-import {scoreWgsl, vecLoaderWgsl} from './score_wgsl';
+import {
+  QUERY_ROW_WGSL, scoreWgsl, STAGE_KEY_VALUE_TILES_WGSL, vecLoaderWgsl, workgroupBlockWgsl,
+} from './score_wgsl';
 
 export class AttentionForwardProgram implements WebGPUProgram {
   variableNames: string[];
@@ -49,24 +51,8 @@ export class AttentionForwardProgram implements WebGPUProgram {
   var<workgroup> workgroupBlock : vec4<i32>;
 
   fn main(index : i32) {
-    let lane = i32(localIndex);
-    let dims = uniforms.dims;
-    let heads = uniforms.heads;
-    if (lane == 0) {
-      let rowBlocks = (dims.x + ROWS - 1) / ROWS;
-      let w = flatWorkgroup();
-      let keys = blockKeys(w % rowBlocks);
-      workgroupBlock = vec4<i32>(w / rowBlocks, w % rowBlocks, keys.x, keys.y);
-    }
-    let blk = workgroupUniformLoad(&workgroupBlock);
-    if (blk.x >= heads.x * heads.y) {
-      return;
-    }
-    let batchHead = blk.x;
-    let b = batchHead / heads.y;
-    let h = batchHead % heads.y;
-    let kvHead = b * heads.z + h / (heads.y / heads.z);
-    let i = blk.y * ROWS + lane;
+    ${workgroupBlockWgsl('query')}
+    ${QUERY_ROW_WGSL}
     let live = i < dims.x;
     let ic = min(i, dims.x - 1);
     let row = batchHead * dims.x + ic;
@@ -88,14 +74,7 @@ export class AttentionForwardProgram implements WebGPUProgram {
     var poisoned = false;
     for (var j0 = blk.z; j0 < blk.w; j0 += KEYS) {
       workgroupBarrier();
-      for (var t = lane; t < KEYS * HEAD_VECS; t += ROWS) {
-        let j = min(j0 + t / HEAD_VECS, dims.y - 1);
-        keyTile[t] = keyVec(kvHead * dims.y + j, t % HEAD_VECS);
-      }
-      for (var t = lane; t < KEYS * VALUE_VECS; t += ROWS) {
-        let j = min(j0 + t / VALUE_VECS, dims.y - 1);
-        valueTile[t] = valueVec(kvHead * dims.y + j, t % VALUE_VECS);
-      }
+      ${STAGE_KEY_VALUE_TILES_WGSL}
       workgroupBarrier();
       var tileMax = 0.0;
       var anyKey = false;

@@ -9,7 +9,7 @@ import type {WebGPUProgram} from '@tensorflow/tfjs-backend-webgpu';
 import {
   ATTENTION_UNIFORMS, AttentionGeometry, biasVariableNames, ELEMENTWISE_WORKGROUP, variantKey,
 } from './geometry';
-import {BACKWARD_INPUTS, scoreWgsl, statsWgsl, vecLoaderWgsl} from './score_wgsl';
+import {BACKWARD_INPUTS, backwardWgsl} from './score_wgsl';
 
 /** Invocations the parts aim at: enough to fill the device, few enough to keep the parts small. */
 const TARGET_INVOCATIONS = 16384;
@@ -60,12 +60,7 @@ export class BiasGradProgram implements WebGPUProgram {
 
   getUserCode(): string {
     return `
-  ${scoreWgsl(this.g, statsWgsl.rangesAt)}
-  ${statsWgsl.functions}
-  ${vecLoaderWgsl('query', 'uniforms.dims.z')}
-  ${vecLoaderWgsl('key', 'uniforms.dims.z')}
-  ${vecLoaderWgsl('value', 'uniforms.dims.w')}
-  ${vecLoaderWgsl('dy', 'uniforms.dims.w')}
+  ${backwardWgsl(this.g)}
 
   /** dS at (b, h, i, j), 0 where the score is masked. */
   fn scoreGrad(b : i32, h : i32, i : i32, j : i32) -> f32 {

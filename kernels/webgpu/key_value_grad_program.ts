@@ -8,7 +8,7 @@ import type {WebGPUProgram} from '@tensorflow/tfjs-backend-webgpu';
 import {
   ATTENTION_UNIFORMS, AttentionGeometry, biasVariableNames, rowsPerWorkgroup, tileRows, variantKey,
 } from './geometry';
-import {BACKWARD_INPUTS, scoreWgsl, statsWgsl, vecLoaderWgsl} from './score_wgsl';
+import {BACKWARD_INPUTS, backwardWgsl, workgroupBlockWgsl} from './score_wgsl';
 
 export class KeyValueGradProgram implements WebGPUProgram {
   variableNames: string[];
@@ -36,12 +36,7 @@ export class KeyValueGradProgram implements WebGPUProgram {
   getUserCode(): string {
     const {rows, keys} = this;
     return `
-  ${scoreWgsl(this.g, statsWgsl.rangesAt)}
-  ${statsWgsl.functions}
-  ${vecLoaderWgsl('query', 'uniforms.dims.z')}
-  ${vecLoaderWgsl('key', 'uniforms.dims.z')}
-  ${vecLoaderWgsl('value', 'uniforms.dims.w')}
-  ${vecLoaderWgsl('dy', 'uniforms.dims.w')}
+  ${backwardWgsl(this.g)}
   const KEYS = ${keys};
   const ROWS = ${rows};
   var<workgroup> queryTile : array<vec4<f32>, ${rows * this.g.headVecs}>;
@@ -54,19 +49,7 @@ export class KeyValueGradProgram implements WebGPUProgram {
   var<workgroup> workgroupBlock : vec4<i32>;
 
   fn main(index : i32) {
-    let lane = i32(localIndex);
-    let dims = uniforms.dims;
-    let heads = uniforms.heads;
-    if (lane == 0) {
-      let keyBlocks = (dims.y + KEYS - 1) / KEYS;
-      let w = flatWorkgroup();
-      let queries = blockRows(w % keyBlocks);
-      workgroupBlock = vec4<i32>(w / keyBlocks, w % keyBlocks, queries.x, queries.y);
-    }
-    let blk = workgroupUniformLoad(&workgroupBlock);
-    if (blk.x >= heads.x * heads.z) {
-      return;
-    }
+    ${workgroupBlockWgsl('key')}
     let kvHead = blk.x;
     let b = kvHead / heads.z;
     let group = heads.y / heads.z;

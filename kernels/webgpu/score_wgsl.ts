@@ -2,7 +2,8 @@
  * WGSL shared by the programs that recompute scores: the dropout hash on u32
  * (docs/contract.md §5), the biases read by strides (§2), the key ranges of causal and
  * block-diagonal masks, and the flat workgroup index (tfjs spreads a long dispatch over y
- * and z). Programs declare ATTENTION_UNIFORMS (geometry.ts) and the inputs named here.
+ * and z), and the pieces of main the row-owning programs share. Programs declare
+ * ATTENTION_UNIFORMS (geometry.ts) and the inputs named here.
  */
 import {AttentionGeometry, rowsPerWorkgroup} from './geometry';
 
@@ -129,3 +130,55 @@ export const statsWgsl = {
   fn rowLogsumexp(row : i32) -> f32 { return stats[row]; }
   fn rowOutputDot(row : i32) -> f32 { return stats[statsRows() + row]; }`,
 };
+
+/** What every backward program declares first: scoreWgsl, the row stats' readers, and loaders of q, k, v and dO. */
+export function backwardWgsl(g: AttentionGeometry): string {
+  return `${scoreWgsl(g, statsWgsl.rangesAt)}
+  ${statsWgsl.functions}
+  ${vecLoaderWgsl('query', 'uniforms.dims.z')}
+  ${vecLoaderWgsl('key', 'uniforms.dims.z')}
+  ${vecLoaderWgsl('value', 'uniforms.dims.w')}
+  ${vecLoaderWgsl('dy', 'uniforms.dims.w')}`;
+}
+
+/**
+ * The start of main in the row-owning programs: lane 0 finds this workgroup's
+ * workgroupBlock = (head, block of owned rows, first and end of the other side's rows it
+ * may see), every lane reads it as `blk`, and a workgroup past the last head returns. The
+ * owner is a query row (forward, dQ: heads are b·Hq + h) or a key (dK and dV: b·Hkv + kv head).
+ */
+export function workgroupBlockWgsl(owner: 'query' | 'key'): string {
+  const [owned, length, blocks, seen, seenName, headCount] = owner === 'query' ?
+      ['ROWS', 'dims.x', 'rowBlocks', 'blockKeys', 'keys', 'heads.x * heads.y'] :
+      ['KEYS', 'dims.y', 'keyBlocks', 'blockRows', 'queries', 'heads.x * heads.z'];
+  return `let lane = i32(localIndex);
+    let dims = uniforms.dims;
+    let heads = uniforms.heads;
+    if (lane == 0) {
+      let ${blocks} = (${length} + ${owned} - 1) / ${owned};
+      let w = flatWorkgroup();
+      let ${seenName} = ${seen}(w % ${blocks});
+      workgroupBlock = vec4<i32>(w / ${blocks}, w % ${blocks}, ${seenName}.x, ${seenName}.y);
+    }
+    let blk = workgroupUniformLoad(&workgroupBlock);
+    if (blk.x >= ${headCount}) {
+      return;
+    }`;
+}
+
+/** The query row a lane of a query-row program (forward, dQ) owns: its head (b, h), kv head, and row i. */
+export const QUERY_ROW_WGSL = `let batchHead = blk.x;
+    let b = batchHead / heads.y;
+    let h = batchHead % heads.y;
+    let kvHead = b * heads.z + h / (heads.y / heads.z);
+    let i = blk.y * ROWS + lane;`;
+
+/** Stages keys [j0, j0 + KEYS) of head kvHead into keyTile and valueTile, all lanes of a query-row program sharing. */
+export const STAGE_KEY_VALUE_TILES_WGSL = `for (var t = lane; t < KEYS * HEAD_VECS; t += ROWS) {
+        let j = min(j0 + t / HEAD_VECS, dims.y - 1);
+        keyTile[t] = keyVec(kvHead * dims.y + j, t % HEAD_VECS);
+      }
+      for (var t = lane; t < KEYS * VALUE_VECS; t += ROWS) {
+        let j = min(j0 + t / VALUE_VECS, dims.y - 1);
+        valueTile[t] = valueVec(kvHead * dims.y + j, t % VALUE_VECS);
+      }`;
