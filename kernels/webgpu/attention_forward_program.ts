@@ -5,39 +5,26 @@
  * softmax). Writes [rows, Dv + 1]: each row's output, then its logsumexp (+Infinity on a
  * fully masked row, docs/contract.md §3); the kernel splits them.
  */
-import type {WebGPUProgram} from '@tensorflow/tfjs-backend-webgpu';
-import {
-  ATTENTION_UNIFORMS, AttentionGeometry, biasVariableNames, rowsPerWorkgroup, tileRows, variantKey,
-} from './geometry';
+import {AttentionGeometry, biasVariableNames} from './geometry';
 import {
   QUERY_ROW_WGSL, scoreWgsl, STAGE_KEY_VALUE_TILES_WGSL, vecLoaderWgsl, workgroupBlockWgsl,
 } from './score_wgsl';
+import {TiledAttentionProgram} from './tiled_program';
 
-export class AttentionForwardProgram implements WebGPUProgram {
-  variableNames: string[];
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout = {x: [0]};
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number];
-  uniforms = ATTENTION_UNIFORMS;
-  /** Query rows per workgroup, and keys per staged tile. */
-  readonly rows: number;
-  readonly keys: number;
-
-  constructor(private readonly g: AttentionGeometry) {
+export class AttentionForwardProgram extends TiledAttentionProgram {
+  constructor(g: AttentionGeometry) {
     const {batch, headsQ, seqQ, valueDim} = g.layout.shape;
-    this.rows = rowsPerWorkgroup(seqQ);
-    this.keys = tileRows(g.headVecs + g.valueVecs);
-    this.variableNames = ['query', 'key', 'value', ...biasVariableNames(g), ...(g.ranged ? ['ranges'] : [])];
-    this.outputShape = [batch * headsQ * seqQ, valueDim + 1];
-    this.workgroupSize = [this.rows, 1, 1];
-    this.dispatch = [batch * headsQ * Math.ceil(seqQ / this.rows), 1, 1];
-    this.shaderKey = `attentionForward_${variantKey(g)}_${this.keys}`;
+    super(g, {
+      name: 'attentionForward',
+      heads: batch * headsQ,
+      ownedRows: seqQ,
+      variableNames: ['query', 'key', 'value', ...biasVariableNames(g), ...(g.ranged ? ['ranges'] : [])],
+      outputShape: [batch * headsQ * seqQ, valueDim + 1],
+    });
   }
 
   getUserCode(): string {
-    const {rows, keys} = this;
+    const rows = this.owned, keys = this.staged;
     return `
   ${scoreWgsl(this.g, 'ranges[x]')}
   ${vecLoaderWgsl('query', 'uniforms.dims.z')}

@@ -4,37 +4,24 @@
  * rows and dO of every query head of its group (GQA sums over the group here):
  * dV += P'ᵀ dO, dK += scale · dSᵀ Q. Writes [B·Hkv·Sk, D + Dv]: dK, then dV, per key.
  */
-import type {WebGPUProgram} from '@tensorflow/tfjs-backend-webgpu';
-import {
-  ATTENTION_UNIFORMS, AttentionGeometry, biasVariableNames, rowsPerWorkgroup, tileRows, variantKey,
-} from './geometry';
+import {AttentionGeometry, biasVariableNames} from './geometry';
 import {BACKWARD_INPUTS, backwardWgsl, workgroupBlockWgsl} from './score_wgsl';
+import {TiledAttentionProgram} from './tiled_program';
 
-export class KeyValueGradProgram implements WebGPUProgram {
-  variableNames: string[];
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout = {x: [0]};
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number];
-  uniforms = ATTENTION_UNIFORMS;
-  /** Keys per workgroup, and query rows per staged tile. */
-  readonly keys: number;
-  readonly rows: number;
-
-  constructor(private readonly g: AttentionGeometry) {
+export class KeyValueGradProgram extends TiledAttentionProgram {
+  constructor(g: AttentionGeometry) {
     const {batch, headsKV, seqK, headDim, valueDim} = g.layout.shape;
-    this.keys = rowsPerWorkgroup(seqK);
-    this.rows = tileRows(g.headVecs + g.valueVecs);
-    this.variableNames = [...BACKWARD_INPUTS, ...biasVariableNames(g)];
-    this.outputShape = [batch * headsKV * seqK, headDim + valueDim];
-    this.workgroupSize = [this.keys, 1, 1];
-    this.dispatch = [batch * headsKV * Math.ceil(seqK / this.keys), 1, 1];
-    this.shaderKey = `attentionKeyValueGrad_${variantKey(g)}_${this.rows}`;
+    super(g, {
+      name: 'attentionKeyValueGrad',
+      heads: batch * headsKV,
+      ownedRows: seqK,
+      variableNames: [...BACKWARD_INPUTS, ...biasVariableNames(g)],
+      outputShape: [batch * headsKV * seqK, headDim + valueDim],
+    });
   }
 
   getUserCode(): string {
-    const {rows, keys} = this;
+    const keys = this.owned, rows = this.staged;
     return `
   ${backwardWgsl(this.g)}
   const KEYS = ${keys};

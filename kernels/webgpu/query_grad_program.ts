@@ -3,39 +3,26 @@
  * logsumexp and rowsum(dO ⊙ O) in registers and walks the staged key and value tiles:
  * P = exp(S − logsumexp), dS = P ⊙ (dP ⊙ dropout − rowsum(dO ⊙ O)), dQ = scale · dS K.
  */
-import type {WebGPUProgram} from '@tensorflow/tfjs-backend-webgpu';
-import {
-  ATTENTION_UNIFORMS, AttentionGeometry, biasVariableNames, rowsPerWorkgroup, tileRows, variantKey,
-} from './geometry';
+import {AttentionGeometry, biasVariableNames} from './geometry';
 import {
   BACKWARD_INPUTS, backwardWgsl, QUERY_ROW_WGSL, STAGE_KEY_VALUE_TILES_WGSL, workgroupBlockWgsl,
 } from './score_wgsl';
+import {TiledAttentionProgram} from './tiled_program';
 
-export class QueryGradProgram implements WebGPUProgram {
-  variableNames: string[];
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout = {x: [0]};
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number];
-  uniforms = ATTENTION_UNIFORMS;
-  /** Query rows per workgroup, and keys per staged tile. */
-  readonly rows: number;
-  readonly keys: number;
-
-  constructor(private readonly g: AttentionGeometry) {
+export class QueryGradProgram extends TiledAttentionProgram {
+  constructor(g: AttentionGeometry) {
     const {batch, headsQ, seqQ, headDim} = g.layout.shape;
-    this.rows = rowsPerWorkgroup(seqQ);
-    this.keys = tileRows(g.headVecs + g.valueVecs);
-    this.variableNames = [...BACKWARD_INPUTS, ...biasVariableNames(g)];
-    this.outputShape = [batch, headsQ, seqQ, headDim];
-    this.workgroupSize = [this.rows, 1, 1];
-    this.dispatch = [batch * headsQ * Math.ceil(seqQ / this.rows), 1, 1];
-    this.shaderKey = `attentionQueryGrad_${variantKey(g)}_${this.keys}`;
+    super(g, {
+      name: 'attentionQueryGrad',
+      heads: batch * headsQ,
+      ownedRows: seqQ,
+      variableNames: [...BACKWARD_INPUTS, ...biasVariableNames(g)],
+      outputShape: [batch, headsQ, seqQ, headDim],
+    });
   }
 
   getUserCode(): string {
-    const {rows, keys} = this;
+    const rows = this.owned, keys = this.staged;
     return `
   ${backwardWgsl(this.g)}
   const ROWS = ${rows};
