@@ -7,7 +7,7 @@
  */
 import type {WebGPUProgram} from '@tensorflow/tfjs-backend-webgpu';
 import {
-  ATTENTION_UNIFORMS, AttentionGeometry, biasVariableNames, ELEMENTWISE_WORKGROUP, variantKey,
+  ATTENTION_UNIFORMS, AttentionGeometry, biasVariableNames, ELEMENTWISE_WORKGROUP, elementwiseDispatch, variantKey,
 } from './geometry';
 import {BACKWARD_INPUTS, backwardWgsl} from './score_wgsl';
 
@@ -44,7 +44,7 @@ export class BiasGradProgram implements WebGPUProgram {
     this.chunk = Math.ceil(summed / this.parts);
     this.variableNames = [...BACKWARD_INPUTS, ...biasVariableNames(g)];
     this.outputShape = [this.parts, elements];
-    this.dispatch = [Math.ceil(this.parts * elements / ELEMENTWISE_WORKGROUP), 1, 1];
+    this.dispatch = elementwiseDispatch(this.outputShape);
     this.shaderKey = `attentionBiasGrad_${variantKey(g)}`;
   }
 
@@ -126,8 +126,7 @@ export class SumPartsProgram implements WebGPUProgram {
 
   constructor(outputShape: number[]) {
     this.outputShape = outputShape;
-    const size = outputShape.reduce((a, b) => a * b, 1);
-    this.dispatch = [Math.ceil(size / ELEMENTWISE_WORKGROUP), 1, 1];
+    this.dispatch = elementwiseDispatch(outputShape);
   }
 
   getUserCode(): string {

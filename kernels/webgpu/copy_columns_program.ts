@@ -3,7 +3,7 @@
  * the results that one program writes side by side (tfjs programs have one output).
  */
 import type {WebGPUProgram} from '@tensorflow/tfjs-backend-webgpu';
-import {ELEMENTWISE_WORKGROUP} from './geometry';
+import {ELEMENTWISE_WORKGROUP, elementwiseDispatch} from './geometry';
 
 export class CopyColumnsProgram implements WebGPUProgram {
   variableNames = ['matrix'];
@@ -18,8 +18,7 @@ export class CopyColumnsProgram implements WebGPUProgram {
   /** `outputShape` has rows · count elements. */
   constructor(outputShape: number[]) {
     this.outputShape = outputShape;
-    const size = outputShape.reduce((a, b) => a * b, 1);
-    this.dispatch = [Math.ceil(size / ELEMENTWISE_WORKGROUP), 1, 1];
+    this.dispatch = elementwiseDispatch(outputShape);
   }
 
   getUserCode(): string {

@@ -28,6 +28,11 @@ export const TILE_BYTES = 16384;
 /** Workgroups of the element-wise programs. */
 export const ELEMENTWISE_WORKGROUP = 64;
 
+/** The dispatch of an element-wise program: one invocation per element of `shape`. */
+export function elementwiseDispatch(shape: number[]): [number, number, number] {
+  return [Math.ceil(shape.reduce((a, b) => a * b, 1) / ELEMENTWISE_WORKGROUP), 1, 1];
+}
+
 export interface AttentionGeometry {
   layout: AttentionLayout;
   /** vec4s per head-dim and value-dim row (zero-padded past the dims). */

@@ -3,7 +3,7 @@
  * eight storage buffers): [logsumexp (rows) | rowsum(dO ⊙ O) (rows) | the ranges buffer].
  */
 import type {WebGPUProgram} from '@tensorflow/tfjs-backend-webgpu';
-import {ELEMENTWISE_WORKGROUP} from './geometry';
+import {ELEMENTWISE_WORKGROUP, elementwiseDispatch} from './geometry';
 
 export class RowStatsProgram implements WebGPUProgram {
   variableNames: string[];
@@ -18,7 +18,7 @@ export class RowStatsProgram implements WebGPUProgram {
   constructor(rows: number, rangesLength: number | null) {
     this.variableNames = ['logsumexp', 'dy', 'output', ...(rangesLength != null ? ['ranges'] : [])];
     this.outputShape = [2 * rows + (rangesLength ?? 0)];
-    this.dispatch = [Math.ceil(this.outputShape[0] / ELEMENTWISE_WORKGROUP), 1, 1];
+    this.dispatch = elementwiseDispatch(this.outputShape);
     this.shaderKey = `attentionRowStats_${rangesLength != null}`;
   }
 
