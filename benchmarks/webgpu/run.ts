@@ -1,83 +1,18 @@
 /**
- * `npm run bench:webgpu`: runs benchmarks/webgpu/bench.ts in headless Chromium through Karma
- * (karma.conf.js with BENCH=webgpu), collects the rows the page prints, and writes the
- * 'webgpu' section of benchmarks/RESULTS.md. With BENCH_WEBGPU_ONLY set to a shape's label
- * (e.g. `BENCH_WEBGPU_ONLY='[1,8,256,64]'`), only that shape runs and the table is printed,
- * not written.
+ * `npm run bench:webgpu`: benchmarks/webgpu/bench.ts in headless Chromium (benchmarks/browser_run.ts),
+ * written to the 'webgpu' section of benchmarks/RESULTS.md. With BENCH_WEBGPU_ONLY set to a
+ * shape's label (e.g. `BENCH_WEBGPU_ONLY='[1,8,256,64]'`), only that shape runs and the table
+ * is printed, not written.
  */
-import karma from 'karma';
-import {fileURLToPath} from 'node:url';
-import {markdownTable, writeResultsSection} from '../results';
-import {REPS, WARMUP, WebGPUBenchRow} from './settings';
+import {main} from '../browser_run';
 
-const CONFIG = fileURLToPath(new URL('../../karma.conf.js', import.meta.url));
-
-/** Runs the page; resolves with what it printed under each `KIND:` prefix. */
-async function runInBrowser(): Promise<Map<string, unknown[]>> {
-  process.env.BENCH = 'webgpu';
-  const config = await karma.config.parseConfig(CONFIG, {}, {promiseConfig: true, throwErrors: true});
-  const printed = new Map<string, unknown[]>();
-  return new Promise((resolve, reject) => {
-    const server = new karma.Server(config, exitCode => {
-      if (exitCode === 0) resolve(printed);
-      else reject(new Error(`the benchmark page failed (karma exit code ${exitCode})`));
-    });
-    server.on('browser_log', (_browser: unknown, message: string) => {
-      for (const [, kind, payload] of String(message).matchAll(/(BENCH_[A-Z]+):([^\s'"]+)/g)) {
-        printed.set(kind, [...(printed.get(kind) ?? []), JSON.parse(decodeURIComponent(payload))]);
-      }
-    });
-    server.start();
-  });
-}
-
-const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
-
-/** Issue 20's targets at [1,8,1024,64], against this run's numbers. */
-function targetsLine(rows: WebGPUBenchRow[]): string {
-  const at = (pass: string) => rows.find(r => r.label === '[1,8,1024,64]' && r.pass === pass);
-  const forward = at('forward'), both = at('forward+backward');
-  if (forward == null || both == null) return '';
-  const ratio = (r: WebGPUBenchRow) => `${(r.composedMs / r.fusedMs).toFixed(2)}×`;
-  return `Targets at [1,8,1024,64]: forward ≥ 2× composed (this run: ${ratio(forward)}), forward+backward ≥ 1.5× ` +
-      `(this run: ${ratio(both)}), forward extra peak ≤ q+k+v+out (this run: ${mb(forward.fusedExtraBytes)} MB of ` +
-      `${mb(forward.ioBytes)} MB).`;
-}
-
-async function main(): Promise<void> {
-  const printed = await runInBrowser();
-  const rows = (printed.get('BENCH_ROW') ?? []) as WebGPUBenchRow[];
-  const [env] = (printed.get('BENCH_ENV') ?? [{}]) as {adapter?: string, userAgent?: string, cpus?: number}[];
-  if (rows.length === 0) throw new Error('the benchmark page printed no results');
-  const table = markdownTable(
-      ['shape', 'pass', 'fused ms', 'composed ms', 'speed-up', 'fused extra peak GPU MB', 'composed extra peak GPU MB',
-       'q+k+v+out MB'],
-      rows.map(r => [
-        r.label, r.pass, r.fusedMs.toFixed(0), r.composedMs.toFixed(0), `${(r.composedMs / r.fusedMs).toFixed(2)}×`,
-        mb(r.fusedExtraBytes), mb(r.composedExtraBytes), mb(r.ioBytes),
-      ]));
-  console.log(`\n${table}\n\n${targetsLine(rows)}`);
-  if (process.env.BENCH_WEBGPU_ONLY != null) return;
-  writeResultsSection('webgpu', [
-    '## webgpu backend (headless Chromium), fused vs composed',
-    '',
-    `\`npm run bench:webgpu\`; ${new Date().toISOString().slice(0, 10)}, ${env.userAgent ?? 'Chromium'}, ` +
-        `WebGPU adapter "${env.adapter ?? 'unknown'}".`,
-    '**SwiftShader is a software GPU (it runs the shaders on the CPU): read the speed-ups as ratios between the two ' +
-        'paths on the same adapter, not as GPU timings.**',
-    `The page saw ${env.cpus ?? '?'} logical CPUs; other jobs may share them, so runs alternate between the two paths.`,
-    '',
-    `${WARMUP} warm-up run, then the median of ${REPS} runs taken in turns (fused, composed, fused, …), results ` +
-        'read back. Composed: matMul → mul(scale) → add(bias) → softmax → matMul, gradients from @tensorflow/tfjs. ' +
-        'Extra peak GPU bytes: numBytesInGPU above its value before the call, sampled after every program.',
-    '',
-    table,
-    '',
-    targetsLine(rows),
-  ].join('\n'));
-}
-
-main().catch(e => {
-  console.error(e);
-  process.exit(1);
+main({
+  backend: 'webgpu',
+  benchVariable: 'webgpu',
+  onlyVariable: 'BENCH_WEBGPU_ONLY',
+  // Issue 20's targets.
+  targets: {forward: 2, forwardBackward: 1.5},
+  gpuLine: env => `WebGPU adapter "${env.adapter ?? 'unknown'}"`,
+  programWord: 'program',
+  gpuWord: 'adapter',
 });
