@@ -9,20 +9,11 @@ import '@tensorflow/tfjs-backend-wasm';
 import {expect} from 'chai';
 import {MultiHeadAttention} from '../../src/layers/index';
 import {randomSeed, testSeed} from '../suite/cases';
-import {expectClose, normals, randomizeWeights} from './helpers';
+import {expectClose, normals, randomizeWeights, roundTripInMemory} from './helpers';
 import './setup';
 
 const [BATCH, SEQ, DIM] = [2, 6, 8];
 const RUN_SEED = randomSeed();
-
-async function roundTripInMemory(model: tf.LayersModel): Promise<tf.LayersModel> {
-  let saved: tf.io.ModelArtifacts | null = null;
-  await model.save(tf.io.withSaveHandler(async artifacts => {
-    saved = artifacts;
-    return {modelArtifactsInfo: {dateSaved: new Date(), modelTopologyType: 'JSON'}};
-  }));
-  return tf.loadLayersModel(tf.io.fromMemory(saved!));
-}
 
 /** Rows of [BATCH, SEQ, n] tensors as nested arrays [batch][token][feature]. */
 const rows = (t: tf.Tensor) => t.arraySync() as number[][][];

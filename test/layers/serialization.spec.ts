@@ -9,17 +9,8 @@ import {
   MultiHeadAttention, PatchEmbedding, PatchMerging, SwinTransformerBlock, SwinTransformerV2Block, swinTransformer,
   swinTransformerV2, WindowAttention,
 } from '../../src/layers/index';
-import {randomizeWeights} from './helpers';
+import {randomizeWeights, roundTripInMemory} from './helpers';
 import {useCpu} from './setup';
-
-async function roundTripInMemory(model: tf.LayersModel): Promise<tf.LayersModel> {
-  let saved: tf.io.ModelArtifacts | null = null;
-  await model.save(tf.io.withSaveHandler(async artifacts => {
-    saved = artifacts;
-    return {modelArtifactsInfo: {dateSaved: new Date(), modelTopologyType: 'JSON'}};
-  }));
-  return tf.loadLayersModel(tf.io.fromMemory(saved!));
-}
 
 async function roundTripThroughFiles(model: tf.LayersModel): Promise<tf.LayersModel> {
   const folder = mkdtempSync(join(tmpdir(), 'tfjs-attention-'));
