@@ -209,6 +209,21 @@ export abstract class SwinBlockBase extends AttentionPackageLayer {
     return fc2.apply(gelu(fc1.apply(x)));
   }
 
+  /** The attention residual branch with its norm; where the norm sits is what the blocks differ in. */
+  protected abstract attentionBranch(x: tf.Tensor, training: boolean): tf.Tensor;
+
+  /** The MLP residual branch with its norm. */
+  protected abstract mlpBranch(x: tf.Tensor): tf.Tensor;
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+    return tf.tidy(() => {
+      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      const training = kwargs.training === true;
+      const afterAttention = tf.add(x, dropPath(this.attentionBranch(x, training), this.dropPath, training));
+      return tf.add(afterAttention, dropPath(this.mlpBranch(afterAttention), this.dropPath, training));
+    });
+  }
+
   override getConfig(): tf.serialization.ConfigDict {
     return {
       ...super.getConfig(), dim: this.dim, inputResolution: [...this.inputResolution],
@@ -239,15 +254,12 @@ export class SwinTransformerBlock extends SwinBlockBase {
     this.built = true;
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
-    return tf.tidy(() => {
-      const x = Array.isArray(inputs) ? inputs[0] : inputs;
-      const training = kwargs.training === true;
-      const {norm1, norm2} = this.parts!;
-      const attended = this.windowedAttention(norm1.apply(x), training);
-      const afterAttention = tf.add(x, dropPath(attended, this.dropPath, training));
-      return tf.add(afterAttention, dropPath(this.mlp(norm2.apply(afterAttention)), this.dropPath, training));
-    });
+  protected override attentionBranch(x: tf.Tensor, training: boolean): tf.Tensor {
+    return this.windowedAttention(this.parts!.norm1.apply(x), training);
+  }
+
+  protected override mlpBranch(x: tf.Tensor): tf.Tensor {
+    return this.mlp(this.parts!.norm2.apply(x));
   }
 }
 registerLayer(SwinTransformerBlock);

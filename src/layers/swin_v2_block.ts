@@ -9,12 +9,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type {Shape} from '@tensorflow/tfjs-layers/dist/keras_format/common';
-import type {Kwargs} from '@tensorflow/tfjs-layers/dist/types';
 import {layerOwner} from './args';
 import {registerLayer} from './base_layer';
 import {CosineWindowAttentionWeights} from './cosine_window_attention';
 import {SwinBlockBase, SwinTransformerBlockArgs} from './swin_block';
-import {DenseWeights, dropPath, LayerNormWeights} from './weights';
+import {DenseWeights, LayerNormWeights} from './weights';
 
 export class SwinTransformerV2Block extends SwinBlockBase {
   static readonly className = 'SwinTransformerV2Block';
@@ -44,15 +43,12 @@ export class SwinTransformerV2Block extends SwinBlockBase {
     this.built = true;
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
-    return tf.tidy(() => {
-      const x = Array.isArray(inputs) ? inputs[0] : inputs;
-      const training = kwargs.training === true;
-      const {norm1, norm2} = this.parts!;
-      const attended = norm1.apply(this.windowedAttention(x, training));
-      const afterAttention = tf.add(x, dropPath(attended, this.dropPath, training));
-      return tf.add(afterAttention, dropPath(norm2.apply(this.mlp(afterAttention)), this.dropPath, training));
-    });
+  protected override attentionBranch(x: tf.Tensor, training: boolean): tf.Tensor {
+    return this.parts!.norm1.apply(this.windowedAttention(x, training));
+  }
+
+  protected override mlpBranch(x: tf.Tensor): tf.Tensor {
+    return this.parts!.norm2.apply(this.mlp(x));
   }
 }
 registerLayer(SwinTransformerV2Block);
