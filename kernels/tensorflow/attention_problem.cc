@@ -190,5 +190,21 @@ std::string describeProblem(const char* opName, const OpAttrs& attrs, const Dims
   return "";
 }
 
+std::string describeGradProblem(const char* opName, const OpAttrs& attrs, const Dims& dy, const Dims& query,
+                                const Dims& key, const Dims& value, const Dims& output, const Dims& logsumexp,
+                                const Dims& bias, const Dims& windowBias, cpu::Problem* problem) {
+  const std::string error = describeProblem(opName, attrs, query, key, value, bias, windowBias, problem);
+  if (!error.empty()) return error;
+  const Dims outDims = {problem->batch, problem->headsQ, problem->seqQ, problem->valueDim};
+  const Dims rows = {problem->batch, problem->headsQ, problem->seqQ};
+  const auto mismatch = [&](const std::string& what, const Dims& got) {
+    return std::string(opName) + ": " + what + ", got shape " + formatDims(got);
+  };
+  if (dy != outDims) return mismatch("dy must have the output's shape " + formatDims(outDims), dy);
+  if (output != outDims) return mismatch("output must have shape " + formatDims(outDims), output);
+  if (logsumexp != rows) return mismatch("logsumexp must have shape " + formatDims(rows), logsumexp);
+  return "";
+}
+
 }  // namespace tf
 }  // namespace tfjs_attention

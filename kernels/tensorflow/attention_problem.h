@@ -40,6 +40,14 @@ std::string formatDims(const Dims& dims);
 std::string describeProblem(const char* opName, const OpAttrs& attrs, const Dims& query, const Dims& key,
                             const Dims& value, const Dims& bias, const Dims& windowBias, cpu::Problem* problem);
 
+/**
+ * describeProblem for the Grad op, which checks too that dy and output have the output's shape
+ * [batch, headsQ, seqQ, valueDim] and logsumexp [batch, headsQ, seqQ].
+ */
+std::string describeGradProblem(const char* opName, const OpAttrs& attrs, const Dims& dy, const Dims& query,
+                                const Dims& key, const Dims& value, const Dims& output, const Dims& logsumexp,
+                                const Dims& bias, const Dims& windowBias, cpu::Problem* problem);
+
 /** Number of elements of `dims`. */
 int64_t elementCount(const Dims& dims);
 

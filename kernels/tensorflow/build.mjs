@@ -21,7 +21,7 @@ const root = join(here, '..', '..');
 const outDir = join(root, 'build', 'tensorflow');
 export const libraryFile = join(outDir, 'tfjs_attention_tf.so');
 export const loaderFile = join(outDir, 'tfjs_attention_tf_loader.node');
-const librarySources = ['attention_problem.cc', 'ops.cc', 'cpu_kernels.cc', 'library.cc'];
+const librarySources = ['attention_problem.cc', 'op_kernel.cc', 'ops.cc', 'cpu_kernels.cc', 'library.cc'];
 const baseFlags = ['-std=c++17', '-O3', '-fPIC', '-fvisibility=hidden', '-pthread', '-Wall'];
 const log = message => console.log(`build:tensorflow: ${message}`);
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "attention_problem.h"
+#include "op_kernel.h"
 #include "op_names.h"
 #include "ops.h"
 
@@ -13,61 +14,24 @@ namespace tfjs_attention {
 namespace tf {
 namespace {
 
-using StatusPtr = std::unique_ptr<TF_Status, decltype(&TF_DeleteStatus)>;
-using TensorPtr = std::unique_ptr<TF_Tensor, decltype(&TF_DeleteTensor)>;
-
 // The C API gives kernels no intra-op thread count: 0 lets the core use its documented
 // setting, TFJS_ATTENTION_THREADS (default: the hardware's concurrency).
 constexpr int kCoreThreads = 0;
 
-struct Kernel {
-  const char* opName;
-  OpAttrs attrs;
-};
-
-template <const char* const* Name>
-void* create(TF_OpKernelConstruction* ctx) {
-  auto* kernel = new Kernel{*Name, {}};
-  if (readOpAttrs(ctx, kernel->opName, &kernel->attrs)) return kernel;
-  delete kernel;
-  return nullptr;
-}
-
-void destroy(void* kernel) { delete static_cast<Kernel*>(kernel); }
-
-void fail(TF_OpKernelContext* ctx, TF_Code code, const std::string& message) {
-  StatusPtr status(TF_NewStatus(), &TF_DeleteStatus);
-  TF_SetStatus(status.get(), code, message.c_str());
-  TF_OpKernelContext_Failure(ctx, status.get());
-}
-
-/** The kernel's inputs, held for the call; empty when fetching one failed (the context then has the failure). */
+/** The call's inputs; empty when fetching one failed (the context then has the failure). */
 std::vector<TensorPtr> getInputs(TF_OpKernelContext* ctx) {
-  std::vector<TensorPtr> inputs;
-  StatusPtr status(TF_NewStatus(), &TF_DeleteStatus);
-  for (int i = 0; i < TF_NumInputs(ctx); i++) {
-    TF_Tensor* tensor = nullptr;
-    TF_GetInput(ctx, i, &tensor, status.get());
-    if (TF_GetCode(status.get()) != TF_OK) {
-      TF_OpKernelContext_Failure(ctx, status.get());
-      return {};
-    }
-    inputs.emplace_back(tensor, &TF_DeleteTensor);
-  }
+  StatusPtr status = newStatus();
+  std::vector<TensorPtr> inputs = tf::getInputs(ctx, status.get());
+  if (TF_GetCode(status.get()) != TF_OK) TF_OpKernelContext_Failure(ctx, status.get());
   return inputs;
 }
 
 /** Allocates output `index`; null with the failure set on the context when TensorFlow cannot. */
 TensorPtr allocateOutput(TF_OpKernelContext* ctx, int index, const Dims& dims) {
-  StatusPtr status(TF_NewStatus(), &TF_DeleteStatus);
-  TF_Tensor* tensor = TF_AllocateOutput(ctx, index, TF_FLOAT, dims.data(), static_cast<int>(dims.size()),
-                                        elementCount(dims) * sizeof(float), status.get());
-  if (TF_GetCode(status.get()) != TF_OK) {
-    TF_OpKernelContext_Failure(ctx, status.get());
-    if (tensor != nullptr) TF_DeleteTensor(tensor);
-    return TensorPtr(nullptr, &TF_DeleteTensor);
-  }
-  return TensorPtr(tensor, &TF_DeleteTensor);
+  StatusPtr status = newStatus();
+  TensorPtr tensor = tf::allocateOutput(ctx, index, dims, status.get());
+  if (TF_GetCode(status.get()) != TF_OK) TF_OpKernelContext_Failure(ctx, status.get());
+  return tensor;
 }
 
 const float* data(const TensorPtr& tensor) { return static_cast<const float*>(TF_TensorData(tensor.get())); }
@@ -88,7 +52,7 @@ void runCore(TF_OpKernelContext* ctx, const char* opName, Run run) {
 
 // Inputs: query, key, value, bias, window_bias. Outputs: output, logsumexp.
 void computeForward(void* opaque, TF_OpKernelContext* ctx) {
-  const Kernel& kernel = *static_cast<Kernel*>(opaque);
+  const OpKernel& kernel = *static_cast<OpKernel*>(opaque);
   const OpAttrs& attrs = kernel.attrs;
   std::vector<TensorPtr> in = getInputs(ctx);
   if (in.empty()) return;
@@ -111,26 +75,15 @@ void computeForward(void* opaque, TF_OpKernelContext* ctx) {
 // Inputs: dy, query, key, value, output, logsumexp, bias, window_bias.
 // Outputs: dquery, dkey, dvalue, dbias, dwindow_bias (each its input's shape; [0] where absent).
 void computeGrad(void* opaque, TF_OpKernelContext* ctx) {
-  const Kernel& kernel = *static_cast<Kernel*>(opaque);
+  const OpKernel& kernel = *static_cast<OpKernel*>(opaque);
   const OpAttrs& attrs = kernel.attrs;
   std::vector<TensorPtr> in = getInputs(ctx);
   if (in.empty()) return;
   cpu::Problem problem;
   const Dims biasDims = dimsOf(in[6].get()), windowDims = dimsOf(in[7].get());
-  std::string error = describeProblem(kernel.opName, attrs, dimsOf(in[1].get()), dimsOf(in[2].get()),
-                                      dimsOf(in[3].get()), biasDims, windowDims, &problem);
-  const Dims outDims = {problem.batch, problem.headsQ, problem.seqQ, problem.valueDim};
-  const Dims rows = {problem.batch, problem.headsQ, problem.seqQ};
-  if (error.empty() && dimsOf(in[0].get()) != outDims) {
-    error = std::string(kernel.opName) + ": dy must have the output's shape " + formatDims(outDims) + ", got shape " +
-            formatDims(dimsOf(in[0].get()));
-  } else if (error.empty() && dimsOf(in[4].get()) != outDims) {
-    error = std::string(kernel.opName) + ": output must have shape " + formatDims(outDims) + ", got shape " +
-            formatDims(dimsOf(in[4].get()));
-  } else if (error.empty() && dimsOf(in[5].get()) != rows) {
-    error = std::string(kernel.opName) + ": logsumexp must have shape " + formatDims(rows) + ", got shape " +
-            formatDims(dimsOf(in[5].get()));
-  }
+  const std::string error = describeGradProblem(kernel.opName, attrs, dimsOf(in[0].get()), dimsOf(in[1].get()),
+                                                dimsOf(in[2].get()), dimsOf(in[3].get()), dimsOf(in[4].get()),
+                                                dimsOf(in[5].get()), biasDims, windowDims, &problem);
   if (!error.empty()) return fail(ctx, TF_INVALID_ARGUMENT, error);
   TensorPtr dq = allocateOutput(ctx, 0, dimsOf(in[1].get()));
   if (dq == nullptr) return;
@@ -164,15 +117,15 @@ void computeGrad(void* opaque, TF_OpKernelContext* ctx) {
 
 void registerKernel(const char* opName, void* (*createFunc)(TF_OpKernelConstruction*),
                     void (*computeFunc)(void*, TF_OpKernelContext*), TF_Status* status) {
-  TF_KernelBuilder* builder = TF_NewKernelBuilder(opName, "CPU", createFunc, computeFunc, &destroy);
+  TF_KernelBuilder* builder = TF_NewKernelBuilder(opName, "CPU", createFunc, computeFunc, &destroyOpKernel);
   TF_RegisterKernelBuilder((std::string(opName) + "Cpu").c_str(), builder, status);  // takes ownership
 }
 
 }  // namespace
 
 void registerCpuKernels(TF_Status* status) {
-  registerKernel(kForwardOp, &create<&kForwardOp>, &computeForward, status);
-  if (TF_GetCode(status) == TF_OK) registerKernel(kGradOp, &create<&kGradOp>, &computeGrad, status);
+  registerKernel(kForwardOp, &createOpKernel<&kForwardOp>, &computeForward, status);
+  if (TF_GetCode(status) == TF_OK) registerKernel(kGradOp, &createOpKernel<&kGradOp>, &computeGrad, status);
 }
 
 }  // namespace tf

@@ -23,8 +23,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..', '..');
 const check = process.argv.includes('--check');
 const tfjsPackage = check ? '@tensorflow/tfjs-node' : '@tensorflow/tfjs-node-gpu';
-// The op library's sources the GPU kernels share: the attrs and shape checks (attention_problem.h).
-const sharedSources = [join(here, '..', 'attention_problem.cc')];
+// The op library's sources the GPU kernels share: the attrs and shape checks (attention_problem.h)
+// and the kernel glue (op_kernel.h).
+const sharedSources = ['attention_problem.cc', 'op_kernel.cc'].map(s => join(here, '..', s));
 
 function skip(reason) {
   console.log(`build:tensorflow (GPU kernels): ${reason}; the GPU kernels are not built.`);

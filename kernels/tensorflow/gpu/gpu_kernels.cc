@@ -26,37 +26,12 @@
 #include "cuda_check.h"
 #include "device_info.h"
 #include "kernel_heuristics.h"
+#include "op_kernel.h"
 #include "op_names.h"
 
 namespace tfjs_attention {
 namespace tf {
 namespace {
-
-using StatusPtr = std::unique_ptr<TF_Status, decltype(&TF_DeleteStatus)>;
-using TensorPtr = std::unique_ptr<TF_Tensor, decltype(&TF_DeleteTensor)>;
-
-StatusPtr newStatus() { return StatusPtr(TF_NewStatus(), &TF_DeleteStatus); }
-
-struct Kernel {
-  const char* opName;
-  OpAttrs attrs;
-};
-
-template <const char* const* Name>
-void* create(TF_OpKernelConstruction* ctx) {
-  auto* kernel = new Kernel{*Name, {}};
-  if (readOpAttrs(ctx, kernel->opName, &kernel->attrs)) return kernel;
-  delete kernel;
-  return nullptr;
-}
-
-void destroy(void* kernel) { delete static_cast<Kernel*>(kernel); }
-
-void fail(TF_OpKernelContext* ctx, TF_Code code, const std::string& message) {
-  StatusPtr status = newStatus();
-  TF_SetStatus(status.get(), code, message.c_str());
-  TF_OpKernelContext_Failure(ctx, status.get());
-}
 
 // TensorFlow's failures inside a call, as exceptions until the call's end.
 struct TfFailure {
@@ -69,22 +44,15 @@ void throwIfFailed(TF_Status* status, const std::string& what) {
 }
 
 std::vector<TensorPtr> getInputs(TF_OpKernelContext* ctx) {
-  std::vector<TensorPtr> inputs;
   StatusPtr status = newStatus();
-  for (int i = 0; i < TF_NumInputs(ctx); i++) {
-    TF_Tensor* tensor = nullptr;
-    TF_GetInput(ctx, i, &tensor, status.get());
-    throwIfFailed(status.get(), "TF_GetInput");
-    inputs.emplace_back(tensor, &TF_DeleteTensor);
-  }
+  std::vector<TensorPtr> inputs = tf::getInputs(ctx, status.get());
+  throwIfFailed(status.get(), "TF_GetInput");
   return inputs;
 }
 
 TensorPtr allocateOutput(TF_OpKernelContext* ctx, int index, const Dims& dims) {
   StatusPtr status = newStatus();
-  TensorPtr tensor(TF_AllocateOutput(ctx, index, TF_FLOAT, dims.data(), static_cast<int>(dims.size()),
-                                     elementCount(dims) * sizeof(float), status.get()),
-                   &TF_DeleteTensor);
+  TensorPtr tensor = tf::allocateOutput(ctx, index, dims, status.get());
   throwIfFailed(status.get(), "TF_AllocateOutput(" + formatDims(dims) + ")");
   return tensor;
 }
@@ -207,7 +175,7 @@ void guarded(TF_OpKernelContext* ctx, const char* opName, Body body) {
 
 // Inputs: query, key, value, bias, window_bias. Outputs: output, logsumexp.
 void computeForward(void* opaque, TF_OpKernelContext* ctx) {
-  const Kernel& kernel = *static_cast<Kernel*>(opaque);
+  const OpKernel& kernel = *static_cast<OpKernel*>(opaque);
   guarded(ctx, kernel.opName, [&] {
     const std::vector<TensorPtr> in = getInputs(ctx);
     const Dims biasDims = dimsOf(in[3].get()), windowDims = dimsOf(in[4].get());
@@ -233,26 +201,14 @@ void computeForward(void* opaque, TF_OpKernelContext* ctx) {
 // Inputs: dy, query, key, value, output, logsumexp, bias, window_bias.
 // Outputs: dquery, dkey, dvalue, dbias, dwindow_bias (each its input's shape; [0] where absent).
 void computeGrad(void* opaque, TF_OpKernelContext* ctx) {
-  const Kernel& kernel = *static_cast<Kernel*>(opaque);
+  const OpKernel& kernel = *static_cast<OpKernel*>(opaque);
   guarded(ctx, kernel.opName, [&] {
     const std::vector<TensorPtr> in = getInputs(ctx);
     const Dims biasDims = dimsOf(in[6].get()), windowDims = dimsOf(in[7].get());
     cpu::Problem problem;
-    std::string error = describeProblem(kernel.opName, kernel.attrs, dimsOf(in[1].get()), dimsOf(in[2].get()),
-                                        dimsOf(in[3].get()), biasDims, windowDims, &problem);
-    const Dims outDims = {problem.batch, problem.headsQ, problem.seqQ, problem.valueDim};
-    const Dims rows = {problem.batch, problem.headsQ, problem.seqQ};
-    const struct {
-      int input;
-      const char* name;
-      const Dims& dims;
-    } expected[] = {{0, "dy", outDims}, {4, "output", outDims}, {5, "logsumexp", rows}};
-    for (const auto& e : expected) {
-      if (error.empty() && dimsOf(in[e.input].get()) != e.dims) {
-        error = std::string(kernel.opName) + ": " + e.name + " must have shape " + formatDims(e.dims) + ", got shape " +
-                formatDims(dimsOf(in[e.input].get()));
-      }
-    }
+    std::string error = describeGradProblem(kernel.opName, kernel.attrs, dimsOf(in[0].get()), dimsOf(in[1].get()),
+                                            dimsOf(in[2].get()), dimsOf(in[3].get()), dimsOf(in[4].get()),
+                                            dimsOf(in[5].get()), biasDims, windowDims, &problem);
     if (!error.empty()) return fail(ctx, TF_INVALID_ARGUMENT, error);
     error = declined(kernel.opName, problem);
     if (!error.empty()) return fail(ctx, TF_UNIMPLEMENTED, error);
@@ -280,15 +236,16 @@ void computeGrad(void* opaque, TF_OpKernelContext* ctx) {
 
 void registerKernel(const char* opName, void* (*createFunc)(TF_OpKernelConstruction*),
                     void (*computeFunc)(void*, TF_OpKernelContext*), TF_Status* status) {
-  TF_KernelBuilder* builder = TF_NewKernelBuilder(opName, "GPU", createFunc, computeFunc, &destroy);
+  TF_KernelBuilder* builder = TF_NewKernelBuilder(opName, "GPU", createFunc, computeFunc, &destroyOpKernel);
   TF_RegisterKernelBuilder((std::string(opName) + "Gpu").c_str(), builder, status);  // takes ownership
 }
 
 struct RegisterOnLoad {
   RegisterOnLoad() {
     StatusPtr status = newStatus();
-    registerKernel(kForwardOp, &create<&kForwardOp>, &computeForward, status.get());
-    if (TF_GetCode(status.get()) == TF_OK) registerKernel(kGradOp, &create<&kGradOp>, &computeGrad, status.get());
+    registerKernel(kForwardOp, &createOpKernel<&kForwardOp>, &computeForward, status.get());
+    if (TF_GetCode(status.get()) == TF_OK)
+      registerKernel(kGradOp, &createOpKernel<&kGradOp>, &computeGrad, status.get());
     // A static initializer cannot return an error; the ops then run on no GPU kernel.
     if (TF_GetCode(status.get()) != TF_OK) std::fprintf(stderr, "tfjs-attention: %s\n", TF_Message(status.get()));
   }
