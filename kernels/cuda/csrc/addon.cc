@@ -11,38 +11,25 @@ namespace {
 
 // forward(spec, query, key, value, bias | null, windowBias | null) → [output, logsumexp]
 napi_value forward(napi_env env, napi_callback_info info) {
-  const auto args = arguments(env, info, 6);
-  const CallSpec spec = readSpec(env, args[0]);
-  const cudaStream_t stream = poolStream();
-  const ForwardBuffers buffers(env, args, spec, stream);
-  PoolScratch scratch;
-  attentionForward(spec, buffers.tensors(), scratch, stream);
-  napi_value results = buffers.results(env, spec, stream);
-  check(cudaStreamSynchronize(stream), "cudaStreamSynchronize(forward)");
-  return results;
+  const auto run = [](const CallSpec& spec, const ForwardBuffers& buffers, cudaStream_t stream) {
+    PoolScratch scratch;
+    attentionForward(spec, buffers.tensors(), scratch, stream);
+  };
+  return hostArrayCall<ForwardBuffers>(env, info, run);
 }
 
 // backward(spec, dy, query, key, value, output, logsumexp, bias | null, windowBias | null)
 //   → [dQuery, dKey, dValue, dBias | null, dWindowBias | null]
 napi_value backward(napi_env env, napi_callback_info info) {
-  const auto args = arguments(env, info, 9);
-  const CallSpec spec = readSpec(env, args[0]);
-  const cudaStream_t stream = poolStream();
-  const BackwardBuffers buffers(env, args, spec, stream);
-  PoolScratch scratch;
-  attentionBackward(spec, buffers.tensors(), scratch, stream);
-  napi_value results = buffers.results(env, spec, stream);
-  check(cudaStreamSynchronize(stream), "cudaStreamSynchronize(backward)");
-  return results;
+  const auto run = [](const CallSpec& spec, const BackwardBuffers& buffers, cudaStream_t stream) {
+    PoolScratch scratch;
+    attentionBackward(spec, buffers.tensors(), scratch, stream);
+  };
+  return hostArrayCall<BackwardBuffers>(env, info, run);
 }
 
 napi_value init(napi_env env, napi_value exports) {
-  try {
-    defineExports(env, exports, {function<forward>("forward"), function<backward>("backward")});
-  } catch (const JsError& e) {
-    napi_throw_error(env, nullptr, ("tfjs-attention cuda: " + e.message).c_str());
-  }
-  return exports;
+  return defineExports(env, exports, {function<forward>("forward"), function<backward>("backward")});
 }
 
 }  // namespace

@@ -23,11 +23,8 @@ napi_value timeKernels(napi_env env, napi_callback_info info) {
   napi_get_value_bool(env, property(env, args[1], "backward"), &withBackward);
   options.backward = withBackward;
   const KernelTimes times = timeAttention(spec, options);
-  napi_value object;
-  napi_create_object(env, &object);
-  setProperty(env, object, "forwardMs", numberArray(env, times.forwardMs));
-  setProperty(env, object, "backwardMs", numberArray(env, times.backwardMs));
-  return object;
+  return objectOf(
+      env, {{"forwardMs", numberArray(env, times.forwardMs)}, {"backwardMs", numberArray(env, times.backwardMs)}});
 }
 
 // copyTimes(bytes, iterations) → {hostToDeviceMs: number[], deviceToHostMs: number[]}, pageable
@@ -38,11 +35,8 @@ napi_value copyTimes(napi_env env, napi_callback_info info) {
   napi_get_value_double(env, args[0], &bytes);
   napi_get_value_double(env, args[1], &iterations);
   const CopyTimes times = timeCopies(size_t(bytes), int(iterations));
-  napi_value object;
-  napi_create_object(env, &object);
-  setProperty(env, object, "hostToDeviceMs", numberArray(env, times.hostToDeviceMs));
-  setProperty(env, object, "deviceToHostMs", numberArray(env, times.deviceToHostMs));
-  return object;
+  return objectOf(env, {{"hostToDeviceMs", numberArray(env, times.hostToDeviceMs)},
+                        {"deviceToHostMs", numberArray(env, times.deviceToHostMs)}});
 }
 
 // synchronizationTimes(spec, iterations) → {forwardQueuedMs, backwardQueuedMs: number,
@@ -53,13 +47,10 @@ napi_value synchronizationTimes(napi_env env, napi_callback_info info) {
   double iterations = 0;
   napi_get_value_double(env, args[1], &iterations);
   const SynchronizationTimes times = timeSynchronization(spec, int(iterations));
-  napi_value object;
-  napi_create_object(env, &object);
-  setProperty(env, object, "forwardQueuedMs", makeNumber(env, times.forwardQueuedMs));
-  setProperty(env, object, "backwardQueuedMs", makeNumber(env, times.backwardQueuedMs));
-  setProperty(env, object, "forwardSynchronizedMs", numberArray(env, times.forwardSynchronizedMs));
-  setProperty(env, object, "backwardSynchronizedMs", numberArray(env, times.backwardSynchronizedMs));
-  return object;
+  return objectOf(env, {{"forwardQueuedMs", makeNumber(env, times.forwardQueuedMs)},
+                        {"backwardQueuedMs", makeNumber(env, times.backwardQueuedMs)},
+                        {"forwardSynchronizedMs", numberArray(env, times.forwardSynchronizedMs)},
+                        {"backwardSynchronizedMs", numberArray(env, times.backwardSynchronizedMs)}});
 }
 
 // The entry as TensorFlow's GPU kernels call it (kernels/tensorflow/gpu): inputs that another
@@ -107,48 +98,36 @@ void asTensorFlowKernelsDo(Call call) {
 
 // deviceForward(spec, query, key, value, bias | null, windowBias | null) → [output, logsumexp]
 napi_value deviceForward(napi_env env, napi_callback_info info) {
-  const auto args = arguments(env, info, 6);
-  const CallSpec spec = readSpec(env, args[0]);
-  const cudaStream_t producer = poolStream();
-  const ForwardBuffers buffers(env, args, spec, producer);
-  poison(buffers.output, spec.outputElements() * sizeof(float), "output", producer);
-  poison(buffers.logsumexp, spec.rowElements() * sizeof(float), "logsumexp", producer);
-  asTensorFlowKernelsDo(
-      [&](Scratch& scratch, cudaStream_t stream) { attentionForward(spec, buffers.tensors(), scratch, stream); });
-  napi_value results = buffers.results(env, spec, producer);
-  check(cudaStreamSynchronize(producer), "cudaStreamSynchronize(results)");
-  return results;
+  return hostArrayCall<ForwardBuffers>(
+      env, info, [](const CallSpec& spec, const ForwardBuffers& buffers, cudaStream_t producer) {
+        poison(buffers.output, spec.outputElements() * sizeof(float), "output", producer);
+        poison(buffers.logsumexp, spec.rowElements() * sizeof(float), "logsumexp", producer);
+        asTensorFlowKernelsDo(
+            [&](Scratch& scratch, cudaStream_t stream) { attentionForward(spec, buffers.tensors(), scratch, stream); });
+      });
 }
 
 // deviceBackward(spec, dy, query, key, value, output, logsumexp, bias | null, windowBias | null)
 //   → [dQuery, dKey, dValue, dBias | null, dWindowBias | null]
 napi_value deviceBackward(napi_env env, napi_callback_info info) {
-  const auto args = arguments(env, info, 9);
-  const CallSpec spec = readSpec(env, args[0]);
-  const cudaStream_t producer = poolStream();
-  const BackwardBuffers buffers(env, args, spec, producer);
-  poison(buffers.dQuery, spec.queryElements() * sizeof(float), "dQuery", producer);
-  poison(buffers.dKey, spec.keyElements() * sizeof(float), "dKey", producer);
-  poison(buffers.dValue, spec.valueElements() * sizeof(float), "dValue", producer);
-  poison(buffers.dBias, spec.biasElements * sizeof(float), "dBias", producer);
-  poison(buffers.dWindowBias, spec.windowElements * sizeof(float), "dWindowBias", producer);
-  asTensorFlowKernelsDo(
-      [&](Scratch& scratch, cudaStream_t stream) { attentionBackward(spec, buffers.tensors(), scratch, stream); });
-  napi_value results = buffers.results(env, spec, producer);
-  check(cudaStreamSynchronize(producer), "cudaStreamSynchronize(results)");
-  return results;
+  return hostArrayCall<BackwardBuffers>(
+      env, info, [](const CallSpec& spec, const BackwardBuffers& buffers, cudaStream_t producer) {
+        poison(buffers.dQuery, spec.queryElements() * sizeof(float), "dQuery", producer);
+        poison(buffers.dKey, spec.keyElements() * sizeof(float), "dKey", producer);
+        poison(buffers.dValue, spec.valueElements() * sizeof(float), "dValue", producer);
+        poison(buffers.dBias, spec.biasElements * sizeof(float), "dBias", producer);
+        poison(buffers.dWindowBias, spec.windowElements * sizeof(float), "dWindowBias", producer);
+        asTensorFlowKernelsDo([&](Scratch& scratch, cudaStream_t stream) {
+          attentionBackward(spec, buffers.tensors(), scratch, stream);
+        });
+      });
 }
 
 napi_value init(napi_env env, napi_value exports) {
-  try {
-    defineExports(env, exports,
-                  {function<timeKernels>("timeKernels"), function<copyTimes>("copyTimes"),
-                   function<synchronizationTimes>("synchronizationTimes"), function<deviceForward>("deviceForward"),
-                   function<deviceBackward>("deviceBackward")});
-  } catch (const JsError& e) {
-    napi_throw_error(env, nullptr, ("tfjs-attention cuda: " + e.message).c_str());
-  }
-  return exports;
+  return defineExports(env, exports,
+                       {function<timeKernels>("timeKernels"), function<copyTimes>("copyTimes"),
+                        function<synchronizationTimes>("synchronizationTimes"),
+                        function<deviceForward>("deviceForward"), function<deviceBackward>("deviceBackward")});
 }
 
 }  // namespace

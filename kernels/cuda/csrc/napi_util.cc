@@ -250,6 +250,13 @@ void setProperty(napi_env env, napi_value object, const char* name, napi_value v
   napiCheck(env, napi_set_named_property(env, object, name, value), name);
 }
 
+napi_value objectOf(napi_env env, const std::vector<std::pair<const char*, napi_value>>& properties) {
+  napi_value object;
+  napiCheck(env, napi_create_object(env, &object), "napi_create_object");
+  for (const auto& [name, value] : properties) setProperty(env, object, name, value);
+  return object;
+}
+
 // device() → {name, computeCapability, multiprocessors, totalBytes}; throws when none.
 napi_value device(napi_env env, napi_callback_info) {
   int count = 0;
@@ -259,26 +266,24 @@ napi_value device(napi_env env, napi_callback_info) {
   check(cudaGetDevice(&id), "cudaGetDevice");
   cudaDeviceProp prop;
   check(cudaGetDeviceProperties(&prop, id), "cudaGetDeviceProperties");
-  napi_value object;
-  napi_create_object(env, &object);
-  setProperty(env, object, "name", makeString(env, prop.name));
-  setProperty(env, object, "computeCapability",
-              makeString(env, std::to_string(prop.major) + "." + std::to_string(prop.minor)));
-  setProperty(env, object, "multiprocessors", makeNumber(env, prop.multiProcessorCount));
-  setProperty(env, object, "totalBytes", makeNumber(env, double(prop.totalGlobalMem)));
-  return object;
+  return objectOf(
+      env, {
+               {"name", makeString(env, prop.name)},
+               {"computeCapability", makeString(env, std::to_string(prop.major) + "." + std::to_string(prop.minor))},
+               {"multiprocessors", makeNumber(env, prop.multiProcessorCount)},
+               {"totalBytes", makeNumber(env, double(prop.totalGlobalMem))},
+           });
 }
 
 // memory() → {freeBytes, totalBytes, pooledBytes}
 napi_value memory(napi_env env, napi_callback_info) {
   size_t freeBytes = 0, totalBytes = 0;
   check(cudaMemGetInfo(&freeBytes, &totalBytes), "cudaMemGetInfo");
-  napi_value object;
-  napi_create_object(env, &object);
-  setProperty(env, object, "freeBytes", makeNumber(env, double(freeBytes)));
-  setProperty(env, object, "totalBytes", makeNumber(env, double(totalBytes)));
-  setProperty(env, object, "pooledBytes", makeNumber(env, double(devicePool().cachedBytes())));
-  return object;
+  return objectOf(env, {
+                           {"freeBytes", makeNumber(env, double(freeBytes))},
+                           {"totalBytes", makeNumber(env, double(totalBytes))},
+                           {"pooledBytes", makeNumber(env, double(devicePool().cachedBytes()))},
+                       });
 }
 
 // releasePool() frees the pool's cached buffers.
@@ -290,15 +295,20 @@ napi_value releasePool(napi_env env, napi_callback_info) {
   return undefined;
 }
 
-void defineExports(napi_env env, napi_value exports, const std::vector<napi_property_descriptor>& more) {
-  std::vector<napi_property_descriptor> all = {
-      function<device>("device"),
-      function<memory>("memory"),
-      function<releasePool>("releasePool"),
-      {"maxHeadDim", nullptr, nullptr, nullptr, nullptr, makeNumber(env, kMaxHeadDim), napi_enumerable, nullptr},
-  };
-  all.insert(all.end(), more.begin(), more.end());
-  napiCheck(env, napi_define_properties(env, exports, all.size(), all.data()), "exports");
+napi_value defineExports(napi_env env, napi_value exports, const std::vector<napi_property_descriptor>& more) {
+  try {
+    std::vector<napi_property_descriptor> all = {
+        function<device>("device"),
+        function<memory>("memory"),
+        function<releasePool>("releasePool"),
+        {"maxHeadDim", nullptr, nullptr, nullptr, nullptr, makeNumber(env, kMaxHeadDim), napi_enumerable, nullptr},
+    };
+    all.insert(all.end(), more.begin(), more.end());
+    napiCheck(env, napi_define_properties(env, exports, all.size(), all.data()), "exports");
+  } catch (const JsError& e) {
+    napi_throw_error(env, nullptr, ("tfjs-attention cuda: " + e.message).c_str());
+  }
+  return exports;
 }
 
 }  // namespace attention

@@ -6,8 +6,10 @@
 
 #include <exception>
 #include <string>
+#include <utility>
 #include <vector>
 #include "attention_call.h"
+#include "cuda_check.h"
 #include "device_pool.h"
 
 namespace attention {
@@ -44,6 +46,9 @@ napi_value download(napi_env env, const float* device, size_t length, const char
 // checked against the spec, then uploaded to pooled device buffers on `stream`, with pooled
 // buffers for the outputs. tensors() is the entry's view of them.
 struct ForwardBuffers {
+  static constexpr size_t kArguments = 6;
+  static constexpr const char* kCall = "forward";
+
   ForwardBuffers(napi_env env, const std::vector<napi_value>& args, const CallSpec& spec, cudaStream_t stream);
   ForwardTensors tensors() const;
   // [output, logsumexp], copied on `stream`.
@@ -55,6 +60,9 @@ struct ForwardBuffers {
 // A backward call's arrays, backward(spec, dy, query, key, value, output, logsumexp, bias | null,
 // windowBias | null), as ForwardBuffers.
 struct BackwardBuffers {
+  static constexpr size_t kArguments = 9;
+  static constexpr const char* kCall = "backward";
+
   BackwardBuffers(napi_env env, const std::vector<napi_value>& args, const CallSpec& spec, cudaStream_t stream);
   BackwardTensors tensors() const;
   // [dQuery, dKey, dValue, dBias | null, dWindowBias | null], copied on `stream`.
@@ -68,6 +76,23 @@ napi_value makeNumber(napi_env env, double v);
 napi_value numberArray(napi_env env, const std::vector<float>& values);
 napi_value nullValue(napi_env env);
 void setProperty(napi_env env, napi_value object, const char* name, napi_value value);
+// A new object with `properties` (name, value), in order.
+napi_value objectOf(napi_env env, const std::vector<std::pair<const char*, napi_value>>& properties);
+
+// A call on host arrays (Buffers: ForwardBuffers or BackwardBuffers): reads the spec and the
+// arrays, uploads them on the pool's stream, has `run(spec, buffers, stream)` queue the work
+// there and returns the results, copied once the stream is synchronized.
+template <class Buffers, class Run>
+napi_value hostArrayCall(napi_env env, napi_callback_info info, Run run) {
+  const auto args = arguments(env, info, Buffers::kArguments);
+  const CallSpec spec = readSpec(env, args[0]);
+  const cudaStream_t stream = poolStream();
+  const Buffers buffers(env, args, spec, stream);
+  run(spec, buffers, stream);
+  napi_value results = buffers.results(env, spec, stream);
+  check(cudaStreamSynchronize(stream), std::string("cudaStreamSynchronize(") + Buffers::kCall + ")");
+  return results;
+}
 
 // Exported by both builds.
 napi_value device(napi_env env, napi_callback_info info);
@@ -92,8 +117,9 @@ napi_property_descriptor function(const char* name) {
   return {name, nullptr, guarded<Body>, nullptr, nullptr, nullptr, napi_enumerable, nullptr};
 }
 
-// The exports both builds share: device, memory, releasePool and maxHeadDim (kMaxHeadDim,
-// for the TypeScript side's declaration), followed by `more`.
-void defineExports(napi_env env, napi_value exports, const std::vector<napi_property_descriptor>& more);
+// Defines on `exports` what both builds share: device, memory, releasePool and maxHeadDim
+// (kMaxHeadDim, for the TypeScript side's declaration), followed by `more`; returns `exports`,
+// or throws a JavaScript Error where that fails (the module's init function).
+napi_value defineExports(napi_env env, napi_value exports, const std::vector<napi_property_descriptor>& more);
 
 }  // namespace attention
