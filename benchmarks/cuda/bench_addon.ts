@@ -7,13 +7,10 @@ import {existsSync} from 'node:fs';
 import {createRequire} from 'node:module';
 import {dirname, join} from 'node:path';
 import {fileURLToPath} from 'node:url';
-import type {CudaDevice, NativeSpec} from '../../kernels/cuda/addon';
+import type {CudaAddonBase, NativeSpec} from '../../kernels/cuda/addon';
 
-export interface BenchAddon {
+export interface BenchAddon extends CudaAddonBase {
   maxHeadDim: number;
-  device(): CudaDevice;
-  memory(): {freeBytes: number, totalBytes: number, pooledBytes: number};
-  releasePool(): void;
   /** Kernel times (CUDA events) on fresh random device data, ms per iteration. */
   timeKernels(spec: NativeSpec, options: {iterations: number, warmup: number, backward: boolean}):
       {forwardMs: number[], backwardMs: number[]};

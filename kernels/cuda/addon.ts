@@ -34,7 +34,14 @@ export interface CudaDevice {
   totalBytes: number;
 }
 
-export interface CudaAddon {
+/** What both builds of the addon export (csrc/napi_util.h defineExports). */
+export interface CudaAddonBase {
+  device(): CudaDevice;
+  memory(): {freeBytes: number, totalBytes: number, pooledBytes: number};
+  releasePool(): void;
+}
+
+export interface CudaAddon extends CudaAddonBase {
   /** The kernels' largest head dim (csrc kMaxHeadDim); absent from addons built before it was exported. */
   maxHeadDim?: number;
   forward(spec: NativeSpec, query: Float32Array, key: Float32Array, value: Float32Array,
@@ -42,12 +49,6 @@ export interface CudaAddon {
   backward(spec: NativeSpec, dy: Float32Array, query: Float32Array, key: Float32Array, value: Float32Array,
            output: Float32Array, logsumexp: Float32Array, bias: Float32Array | null, windowBias: Float32Array | null):
       [Float32Array, Float32Array, Float32Array, Float32Array | null, Float32Array | null];
-  device(): CudaDevice;
-  memory(): {freeBytes: number, totalBytes: number, pooledBytes: number};
-  releasePool(): void;
-  timeKernels(spec: NativeSpec, options: {iterations: number, warmup: number, backward: boolean}):
-      {forwardMs: number[], backwardMs: number[]};
-  copyTimes(bytes: number, iterations: number): {hostToDeviceMs: number[], deviceToHostMs: number[]};
 }
 
 const ADDON_FILE = join('build', 'Release', 'tfjs_attention_cuda.node');
