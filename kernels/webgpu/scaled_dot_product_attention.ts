@@ -31,7 +31,7 @@ export function scaledDotProductAttentionWebGPU(
   }
 }
 
-export const scaledDotProductAttentionWebGPUConfig: tf.KernelConfig = {
+export const scaledDotProductAttentionConfig: tf.KernelConfig = {
   kernelName: ScaledDotProductAttention,
   backendName: 'webgpu',
   kernelFunc: scaledDotProductAttentionWebGPU as unknown as tf.KernelFunc,

@@ -71,7 +71,7 @@ export function scaledDotProductAttentionGradWebGPU(
   }
 }
 
-export const scaledDotProductAttentionGradWebGPUConfig: tf.KernelConfig = {
+export const scaledDotProductAttentionGradConfig: tf.KernelConfig = {
   kernelName: ScaledDotProductAttentionGrad,
   backendName: 'webgpu',
   kernelFunc: scaledDotProductAttentionGradWebGPU as unknown as tf.KernelFunc,
