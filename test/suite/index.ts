@@ -1,7 +1,10 @@
 /**
  * The correctness suite every backend runs (Node cpu and wasm, browser webgl, CUDA):
  * the op against the float64 reference, gradients, bias kinds, masked rows, dropout,
- * bad input and leaks. The caller selects the backend before calling.
+ * bad input and leaks. The caller selects the backend before calling. Results are read
+ * asynchronously (`data()`), never with `dataSync()`: on webgpu in headless Chromium the
+ * synchronous readback returns zeros and breaks later reads, and tensors are computed in
+ * tf.tidy, read, then disposed.
  */
 import {expect} from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
@@ -113,9 +116,19 @@ class DistanceBias extends AttentionBias {
   }
 }
 
+/** Runs `make` in tf.tidy, reads back the tensors it returns, then disposes them. */
+export async function read(make: () => tf.Tensor[]): Promise<Float32Array[]> {
+  const tensors = tf.tidy(make);
+  try {
+    return await Promise.all(tensors.map(t => t.data() as Promise<Float32Array>));
+  } finally {
+    tf.dispose(tensors);
+  }
+}
+
 /** The op's output and gradients (for Σ out ⊙ dy) on the current backend. */
-function runCase(c: AttentionCase, dy: Float64Array, run = scaledDotProductAttention) {
-  return tf.tidy(() => {
+export async function runCase(c: AttentionCase, dy: Float64Array, run = scaledDotProductAttention) {
+  const [out, ...grads] = await read(() => {
     const {q, k, v, biasTensors, options} = caseTensors(c);
     const dyT = tf.tensor4d(Float32Array.from(dy), [c.B, c.Hq, c.Sq, c.Dv]);
     const withBiases = (xs: tf.Tensor[]): AttentionOptions => {
@@ -129,16 +142,16 @@ function runCase(c: AttentionCase, dy: Float64Array, run = scaledDotProductAtten
     };
     const f = (...xs: tf.Tensor[]) =>
         run(xs[0] as tf.Tensor4D, xs[1] as tf.Tensor4D, xs[2] as tf.Tensor4D, withBiases(xs.slice(3)));
-    const out = f(q, k, v, ...biasTensors);
-    const grads = tf.grads(f)([q, k, v, ...biasTensors], dyT);
-    return {out: out.dataSync(), grads: grads.map(g => g.dataSync())};
+    return [f(q, k, v, ...biasTensors), ...tf.grads(f)([q, k, v, ...biasTensors], dyT)];
   });
+  return {out, grads};
 }
 
-function checkCase(c: AttentionCase, o: SuiteOptions, random: () => number, withGradients = true): void {
+/** The case's output, and its gradients when asked, against the float64 reference. */
+export async function checkCase(c: AttentionCase, o: SuiteOptions, random: () => number, withGradients = true) {
   const dy = randomArray(random, c.B * c.Hq * c.Sq * c.Dv);
   const expected = referenceForward(c);
-  const actual = runCase(c, dy);
+  const actual = await runCase(c, dy);
   for (const x of actual.out) expect(Number.isFinite(x), 'output is finite').to.equal(true);
   expect(relativeError(actual.out, expected.out), 'output').to.be.at.most(o.forwardTolerance);
   if (!withGradients) return;
@@ -167,22 +180,22 @@ export function describeAttentionSuite(o: SuiteOptions): void {
       }
     });
 
-    it(`a sweep of ${o.sweepCases} random shape, bias and option combinations`, () => {
+    it(`a sweep of ${o.sweepCases} random shape, bias and option combinations`, async () => {
       for (let n = 0; n < o.sweepCases; n++) {
         const c = makeCase(random, randomShape(random));
         try {
-          checkCase(c, o, random, n % 4 === 0);
+          await checkCase(c, o, random, n % 4 === 0);
         } catch (e) {
           throw new Error(`draw ${n}, ${describeCase(c)}: ${(e as Error).message}`);
         }
       }
     });
 
-    it('gradients match central finite differences of the float64 reference', () => {
+    it('gradients match central finite differences of the float64 reference', async () => {
       for (const shape of FINITE_DIFFERENCE_CASES) {
         const c = makeCase(random, shape);
         const dy = randomArray(random, c.B * c.Hq * c.Sq * c.Dv);
-        const actual = runCase(c, dy).grads;
+        const actual = (await runCase(c, dy)).grads;
         const trainable = c.biases.filter(b => b.kind === 'tensor' || b.kind === 'window') as {data: Float64Array}[];
         [c.q, c.k, c.v, ...trainable.map(b => b.data)].forEach((x, n) => {
           const numeric = finiteDifferences(c, dy, x);
@@ -192,7 +205,7 @@ export function describeAttentionSuite(o: SuiteOptions): void {
       }
     });
 
-    it('a bias kind no kernel knows falls back to the composed path, with its reason', () => {
+    it('a bias kind no kernel knows falls back to the composed path, with its reason', async () => {
       const c = makeCase(random, {B: 2, Hq: 3, Sq: 6, Sk: 8, D: 4});
       const slopes = [0.5, 0.25, 0.125];
       const dense = new Float64Array(3 * 6 * 8);
@@ -202,7 +215,7 @@ export function describeAttentionSuite(o: SuiteOptions): void {
         }
       }
       const expected = referenceForward({...c, biases: [{kind: 'tensor', shape: [1, 3, 6, 8], data: dense}]});
-      tf.tidy(() => {
+      const [out, dq] = await read(() => {
         const {q, k, v} = caseTensors(c);
         const bias = new DistanceBias(slopes);
         const dispatch = attentionImplementation(q, k, v, {bias});
@@ -211,20 +224,22 @@ export function describeAttentionSuite(o: SuiteOptions): void {
           expect(dispatch.reasons[o.implementation]).to.deep.equal([`bias kind 'distance' has no kernel form`]);
         }
         const out = scaledDotProductAttention(q, k, v, {bias});
-        expect(relativeError(out.dataSync(), expected.out)).to.be.at.most(o.forwardTolerance);
         const grads = tf.grads((a: tf.Tensor) => scaledDotProductAttention(a as tf.Tensor4D, k, v, {bias}))(
             [q], tf.onesLike(out));
-        expect(grads[0].dataSync().every(Number.isFinite)).to.equal(true);
+        return [out, grads[0]];
       });
+      expect(relativeError(out, expected.out)).to.be.at.most(o.forwardTolerance);
+      expect(dq.every(Number.isFinite)).to.equal(true);
     });
 
-    it('takes the first kernel of the backend\'s list that fits, and reports why each one before it declined', () => {
+    it('takes the first kernel of the backend\'s list that fits, and reports why each one before it declined',
+        async () => {
       const declaration = {name: 'test-first', backend: o.backend, biasKinds: [], maxHeadDim: 4, dropout: false};
       const before = fusedKernelsFor(o.backend).map(d => d.name);
       preferFusedKernel({kernelConfigs: [], declaration});
       try {
         expect(fusedKernelsFor(o.backend).map(d => d.name)).to.deep.equal(['test-first', ...before]);
-        tf.tidy(() => {
+        const [dq] = await read(() => {
           const q = tf.randomNormal([1, 2, 4, 8]), kv = tf.randomNormal([1, 2, 6, 8]);
           const options = {causal: true, dropout: {rate: 0.1, seed: 3}};
           const d = attentionImplementation(q, kv, kv, options);
@@ -232,12 +247,13 @@ export function describeAttentionSuite(o: SuiteOptions): void {
           expect(d.reasons['test-first']).to.deep.equal(
               ["bias kind 'causal' is not supported", 'head dim 8 is above its maximum 4', 'no dropout']);
           // The declined call runs on the next kernel, gradient included.
-          const [dq] = tf.grads((a: tf.Tensor) => scaledDotProductAttention(a as tf.Tensor4D, kv, kv, options))([q]);
-          expect(dq.dataSync().every(Number.isFinite)).to.equal(true);
+          const grads = tf.grads((a: tf.Tensor) => scaledDotProductAttention(a as tf.Tensor4D, kv, kv, options))([q]);
           const small = [1, 1, 2, 4];
           expect(attentionImplementation(tf.zeros(small), tf.zeros(small), tf.zeros(small)).implementation)
               .to.equal('test-first');
+          return grads;
         });
+        expect(dq.every(Number.isFinite)).to.equal(true);
       } finally {
         withdrawFusedKernel('test-first', o.backend);
       }
@@ -254,27 +270,30 @@ export function describeAttentionSuite(o: SuiteOptions): void {
     });
 
     describe('fully masked rows', () => {
-      it('output zeros and pass zero gradient, never NaN', () => {
+      it('output zeros and pass zero gradient, never NaN', async () => {
         const mask = new Float32Array(2 * 6 * 5).fill(0);
         for (let j = 0; j < 5; j++) mask[1 * 5 + j] = -Infinity;  // batch 0, row 1
         for (let i = 0; i < 6 * 5; i++) mask[6 * 5 + i] = -Infinity;  // batch 1, every row
-        tf.tidy(() => {
+        const tensors = tf.tidy(() => {
           const q = tf.randomNormal([2, 2, 6, 4]), k = tf.randomNormal([2, 2, 5, 4]), v = tf.randomNormal([2, 2, 5, 3]);
           const bias = tf.tensor4d(mask, [2, 1, 6, 5]);
           const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) =>
               scaledDotProductAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, {bias: d});
-          const out = f(q, k, v, bias).arraySync() as number[][][][];
-          const [dq, dk, dv, dBias] = tf.grads(f)([q, k, v, bias], tf.onesLike(f(q, k, v, bias)));
+          return [f(q, k, v, bias), ...tf.grads(f)([q, k, v, bias], tf.onesLike(f(q, k, v, bias)))];
+        });
+        try {
+          const [out, dq, dk, dv, dBias] = await Promise.all(tensors.map(t => t.array() as Promise<number[][][][]>));
           for (const h of [0, 1]) {
             expect(out[0][h][1]).to.deep.equal([0, 0, 0]);
             expect(out[1][h].flat()).to.deep.equal(new Array(18).fill(0));
           }
-          const dqa = dq.arraySync() as number[][][][];
-          expect(dqa[0][0][1]).to.deep.equal([0, 0, 0, 0]);
-          expect(dqa[1].flat(2).every(x => x === 0)).to.equal(true);
-          for (const g of [dq, dk, dv, dBias]) expect(g.dataSync().every(Number.isFinite)).to.equal(true);
-          expect((dBias.arraySync() as number[][][][])[1].flat(2).every(x => x === 0)).to.equal(true);
-        });
+          expect(dq[0][0][1]).to.deep.equal([0, 0, 0, 0]);
+          expect(dq[1].flat(2).every(x => x === 0)).to.equal(true);
+          for (const g of [dq, dk, dv, dBias]) expect(g.flat(3).every(Number.isFinite)).to.equal(true);
+          expect(dBias[1].flat(2).every(x => x === 0)).to.equal(true);
+        } finally {
+          tf.dispose(tensors);
+        }
       });
     });
 
@@ -296,56 +315,57 @@ export function describeAttentionSuite(o: SuiteOptions): void {
         }
       });
 
-      it('keeps exactly the elements the hash keeps, scaled by 1 / (1 - rate)', () => {
+      it('keeps exactly the elements the hash keeps, scaled by 1 / (1 - rate)', async () => {
         // V = identity makes the output the dropped probability matrix itself.
         const B = 2, H = 2, S = 24, rate = 0.4, seed = 987654321;
-        tf.tidy(() => {
+        const [out] = await read(() => {
           const q = tf.zeros([B, H, S, 4]), k = tf.zeros([B, H, S, 4]);
           const v = tf.tile(tf.reshape(tf.eye(S), [1, 1, S, S]), [B, H, 1, 1]);
-          const out = scaledDotProductAttention(q, k, v, {dropout: {rate, seed}}).dataSync();
-          let kept = 0;
-          for (let bh = 0; bh < B * H; bh++) {
-            for (let i = 0; i < S; i++) {
-              for (let j = 0; j < S; j++) {
-                const want = dropoutKeeps(seed, rate, bh, i, j) ? 1 / S / (1 - rate) : 0;
-                expect(out[(bh * S + i) * S + j]).to.be.closeTo(want, 1e-6);
-                if (want > 0) kept++;
-              }
+          return [scaledDotProductAttention(q, k, v, {dropout: {rate, seed}})];
+        });
+        let kept = 0;
+        for (let bh = 0; bh < B * H; bh++) {
+          for (let i = 0; i < S; i++) {
+            for (let j = 0; j < S; j++) {
+              const want = dropoutKeeps(seed, rate, bh, i, j) ? 1 / S / (1 - rate) : 0;
+              expect(out[(bh * S + i) * S + j]).to.be.closeTo(want, 1e-6);
+              if (want > 0) kept++;
             }
           }
-          expect(kept / (B * H * S * S)).to.be.closeTo(1 - rate, 0.05);
-        });
+        }
+        expect(kept / (B * H * S * S)).to.be.closeTo(1 - rate, 0.05);
       });
 
-      it('the same seed gives the same output, another seed another', () => {
-        tf.tidy(() => {
+      it('the same seed gives the same output, another seed another', async () => {
+        const [five, again, six] = await read(() => {
           const q = tf.randomNormal([1, 2, 16, 8]), k = tf.randomNormal([1, 2, 16, 8]);
           const v = tf.randomNormal([1, 2, 16, 8]);
-          const run = (seed: number) => scaledDotProductAttention(q, k, v, {dropout: {rate: 0.5, seed}}).dataSync();
-          expect(Array.from(run(5))).to.deep.equal(Array.from(run(5)));
-          expect(Array.from(run(5))).to.not.deep.equal(Array.from(run(6)));
+          const run = (seed: number) => scaledDotProductAttention(q, k, v, {dropout: {rate: 0.5, seed}});
+          return [run(5), run(5), run(6)];
         });
+        expect(Array.from(five)).to.deep.equal(Array.from(again));
+        expect(Array.from(five)).to.not.deep.equal(Array.from(six));
       });
 
-      it('rate 0 is exactly no dropout', () => {
-        tf.tidy(() => {
+      it('rate 0 is exactly no dropout', async () => {
+        const [plain, none] = await read(() => {
           const q = tf.randomNormal([1, 2, 9, 8]), k = tf.randomNormal([1, 2, 9, 8]), v = tf.randomNormal([1, 2, 9, 8]);
-          const plain = scaledDotProductAttention(q, k, v).dataSync();
-          const none = scaledDotProductAttention(q, k, v, {dropout: {rate: 0, seed: 3}}).dataSync();
-          expect(Array.from(none)).to.deep.equal(Array.from(plain));
+          const none = scaledDotProductAttention(q, k, v, {dropout: {rate: 0, seed: 3}});
+          return [scaledDotProductAttention(q, k, v), none];
         });
+        expect(Array.from(none)).to.deep.equal(Array.from(plain));
       });
     });
 
-    it('fused gradients equal the composed path\'s on larger shapes', () => {
+    it('fused gradients equal the composed path\'s on larger shapes', async () => {
       const c = makeCase(random, {
         B: 2, Hq: 4, Hkv: 2, Sq: 96, Sk: 130, D: 32, Dv: 16,
         biases: [{kind: 'tensor', shape: [1, 4, 96, 130]}, {kind: 'causal', fromBottomRight: true}],
         dropout: {rate: 0.2, seed: 99},
       });
       const dy = randomArray(random, c.B * c.Hq * c.Sq * c.Dv);
-      const fused = runCase(c, dy);
-      const composed = runCase(c, dy, (q, k, v, options) => {
+      const fused = await runCase(c, dy);
+      const composed = await runCase(c, dy, (q, k, v, options) => {
         const [bias, causal] = options!.bias as [tf.Tensor, LowerTriangularMask];
         const shape = {batch: c.B, headsQ: c.Hq, headsKV: c.Hkv, seqQ: c.Sq, seqK: c.Sk, headDim: c.D, valueDim: c.Dv};
         return composedAttention(q, k, v, {
@@ -465,7 +485,7 @@ export function describeAttentionSuite(o: SuiteOptions): void {
          {B: 1, Hq: 2, Sq: 6, Sk: 7, D: 4, Dv: 3, biases: [{kind: 'blockDiagonal', qLens: [3, 3], kLens: [4, 3]}]}],
       ];
       for (const [name, shape] of masks) {
-        it(`a NaN or Infinity in a key or value masked by ${name} reaches no row it is masked for`, function() {
+        it(`a NaN or Infinity in a key or value masked by ${name} reaches no row it is masked for`, async function() {
           if (o.readsMaskedKeys != null) {
             console.log(`      skipped: ${o.readsMaskedKeys}`);
             this.skip();
@@ -481,9 +501,9 @@ export function describeAttentionSuite(o: SuiteOptions): void {
           poisoned.k.forEach((x, n) => { if (!Number.isFinite(x)) clean.k[n] = 0; });
           poisoned.v.forEach((x, n) => { if (!Number.isFinite(x)) clean.v[n] = 0; });
           const expected = referenceForward(clean).out;
-          const actual = tf.tidy(() => {
+          const [actual] = await read(() => {
             const {q, k, v, options} = caseTensors(poisoned);
-            return scaledDotProductAttention(q, k, v, options).dataSync();
+            return [scaledDotProductAttention(q, k, v, options)];
           });
           const got: number[] = [], want: number[] = [];
           let readers = 0;
@@ -514,7 +534,7 @@ export function describeAttentionSuite(o: SuiteOptions): void {
         });
       }
 
-      it('a NaN in a query row or in a bias entry a row reads makes that row non-finite, and no other', () => {
+      it('a NaN in a query row or in a bias entry a row reads makes that row non-finite, and no other', async () => {
         const c =
             makeCase(random, {B: 1, Hq: 2, Sq: 5, Sk: 6, D: 4, Dv: 3, biases: [{kind: 'tensor', shape: [1, 1, 5, 6]}]});
         const biasData = (c.biases[0] as {data: Float64Array}).data;
@@ -522,9 +542,9 @@ export function describeAttentionSuite(o: SuiteOptions): void {
         for (let d = 0; d < c.D; d++) poisoned.q[(0 * c.Sq + 1) * c.D + d] = NaN;  // head 0, row 1
         (poisoned.biases[0] as {data: Float64Array}).data[3 * c.Sk + 2] = NaN;  // every head, row 3, key 2
         const expected = referenceForward(c).out;
-        const actual = tf.tidy(() => {
+        const [actual] = await read(() => {
           const {q, k, v, options} = caseTensors(poisoned);
-          return scaledDotProductAttention(q, k, v, options).dataSync();
+          return [scaledDotProductAttention(q, k, v, options)];
         });
         const got: number[] = [], want: number[] = [];
         for (let h = 0; h < c.Hq; h++) {
@@ -540,16 +560,16 @@ export function describeAttentionSuite(o: SuiteOptions): void {
       });
     });
 
-    it('leaks no tensors over forward + backward inside tf.tidy', () => {
+    it('leaks no tensors over forward + backward inside tf.tidy', async () => {
       const c = makeCase(random, {
         B: 2, Hq: 2, Sq: 9, D: 4,
         biases: [{kind: 'tensor', shape: [1, 2, 9, 9]}, {kind: 'window', shape: [2, 1, 9, 9]}, {kind: 'causal'}],
         dropout: {rate: 0.1, seed: 1},
       });
       const dy = randomArray(random, c.B * c.Hq * c.Sq * c.Dv);
-      runCase(c, dy);  // warm-up: backends may keep state after a first call
+      await runCase(c, dy);  // warm-up: backends may keep state after a first call
       const before = tf.memory().numTensors;
-      runCase(c, dy);
+      await runCase(c, dy);
       expect(tf.memory().numTensors).to.equal(before);
     });
   });
