@@ -380,10 +380,7 @@ void testHashAgainstJavaScript() {
             std::to_string(sizeof values / sizeof values[0]) + " points");
 }
 
-// Error of the tiles' e^x in float32 ulps of the float64 value, over [-87.3, 0] (the
-// softmax's arguments are <= 0), and its exact points.
-void testExponential(const std::string& variant, uint64_t seed) {
-  const cpu::IsaKernels* kernels = nullptr;
+const cpu::IsaKernels* variantKernels(const std::string& variant) {
   for (const cpu::IsaKernels* k : {
          cpu::portableKernels()
 #if defined(__x86_64__)
@@ -391,29 +388,63 @@ void testExponential(const std::string& variant, uint64_t seed) {
              cpu::avx2Kernels(), cpu::avx512Kernels()
 #endif
        }) {
-    if (variant == k->name) kernels = k;
+    if (variant == k->name) return k;
   }
+  return nullptr;
+}
+
+// Worst error of f over x, in float32 ulps of the float64 value exact(x).
+template <typename Exact>
+double worstUlps(const std::vector<float>& x, const std::vector<float>& y, Exact exact) {
+  double worst = 0;
+  for (size_t e = 0; e < x.size(); ++e) {
+    const double want = exact(static_cast<double>(x[e]));
+    const float nearest = static_cast<float>(want);
+    const double ulp = std::nextafter(nearest, std::numeric_limits<float>::infinity()) - nearest;
+    worst = std::max(worst, std::fabs(y[e] - want) / ulp);
+  }
+  return worst;
+}
+
+// Error of the tiles' 2^x over [-126, 0] (the softmax's arguments are <= 0), and its exact
+// points.
+void testExponential(const std::string& variant, uint64_t seed) {
+  const cpu::IsaKernels* kernels = variantKernels(variant);
   std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> uniform(-87.3f, 0.f);
+  std::uniform_real_distribution<float> uniform(-126.f, 0.f);
   const int n = 1 << 20;
   std::vector<float> x(n), y(n);
-  for (int e = 0; e < n; ++e) x[e] = e < n / 2 ? -87.3f * e / (n / 2) : uniform(rng);
-  kernels->exponential(x.data(), y.data(), n);
-  double worstUlps = 0;
-  for (int e = 0; e < n; ++e) {
-    const double exact = std::exp(static_cast<double>(x[e]));
-    const float nearest = static_cast<float>(exact);
-    const double ulp = std::nextafter(nearest, std::numeric_limits<float>::infinity()) - nearest;
-    worstUlps = std::max(worstUlps, std::fabs(y[e] - exact) / ulp);
-  }
-  std::printf("exponential [%s]: worst %.2f ulp over [-87.3, 0]\n", variant.c_str(), worstUlps);
-  check(worstUlps <= 2.0,
-        "exponential [" + variant + "] within 2 ulp on [-87.3, 0]: worst " + format("%.2f", worstUlps) + " ulp");
-  const float special[] = {0.f, -std::numeric_limits<float>::infinity(), -88.f, -1000.f};
+  for (int e = 0; e < n; ++e) x[e] = e < n / 2 ? -126.f * e / (n / 2) : uniform(rng);
+  kernels->exponential2(x.data(), y.data(), n);
+  const double worst = worstUlps(x, y, [](double v) { return std::exp2(v); });
+  std::printf("exponential [%s]: worst %.2f ulp over [-126, 0]\n", variant.c_str(), worst);
+  check(worst <= 2.0,
+        "exponential [" + variant + "] within 2 ulp on [-126, 0]: worst " + format("%.2f", worst) + " ulp");
+  const float special[] = {0.f, -std::numeric_limits<float>::infinity(), -150.f, -1000.f};
   float result[4];
-  kernels->exponential(special, result, 4);
+  kernels->exponential2(special, result, 4);
   check(result[0] == 1.f && result[1] == 0.f && result[2] == 0.f && result[3] == 0.f,
-        "exponential [" + variant + "] e^0 = 1, e^-Infinity = e^-88 = 0");
+        "exponential [" + variant + "] 2^0 = 1, 2^-Infinity = 2^-150 = 0");
+}
+
+// Error of the tiles' ln x over [1, 2^24] (a row's sum of probabilities), and its special
+// points.
+void testLogarithm(const std::string& variant, uint64_t seed) {
+  const cpu::IsaKernels* kernels = variantKernels(variant);
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> uniform(0.f, 24.f);
+  const int n = 1 << 20;
+  std::vector<float> x(n), y(n);
+  for (int e = 0; e < n; ++e) x[e] = e < n / 2 ? 1.f + 2.f * e / (n / 2) : std::exp2(uniform(rng));
+  kernels->logarithm(x.data(), y.data(), n);
+  const double worst = worstUlps(x, y, [](double v) { return std::log(v); });
+  std::printf("logarithm [%s]: worst %.2f ulp over [1, 2^24]\n", variant.c_str(), worst);
+  check(worst <= 1.0, "logarithm [" + variant + "] within 1 ulp on [1, 2^24]: worst " + format("%.2f", worst) + " ulp");
+  const float special[] = {1.f, std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN()};
+  float result[3];
+  kernels->logarithm(special, result, 3);
+  check(result[0] == 0.f && result[1] == std::numeric_limits<float>::infinity() && std::isnan(result[2]),
+        "logarithm [" + variant + "] ln 1 = 0, ln Infinity = Infinity, ln NaN = NaN");
 }
 
 std::vector<Spec> cases() {
@@ -683,7 +714,10 @@ int main(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   uint64_t index = 0;
   testHashAgainstJavaScript();
-  for (const std::string& variant : variants) testExponential(variant, seed + ++index);
+  for (const std::string& variant : variants) {
+    testExponential(variant, seed + ++index);
+    testLogarithm(variant, seed + ++index);
+  }
   for (double rate : {0.1, 0.5}) testDropoutDecisions(seed + ++index, rate, variants);
   for (const Spec& s : smallCases()) testReferenceGradients(s, seed + ++index);
   testConcurrentCalls(seed + ++index, variants);

@@ -379,8 +379,24 @@ void forward(const Problem& problem, const ForwardTensors& t, int numThreads) {
   const int slots = slotsFor(threads, tasks);
   const int64_t scratchFloats = roundUp(kernels->scratchSizes(p, kKeysAndValues).forward, 16);
   Floats scratch(scratchFloats * slots);
-  runTasks(slots, tasks, false,
-           [&](int slot, int64_t task) { kernels->forwardTask(p, scratch.data() + slot * scratchFloats, task); });
+  // Each worker claims its next task before running the current one, so that it can ask
+  // the cache for the next task's rows meanwhile. Where each head is one short task, a
+  // worker claims runs of neighbouring heads, whose rows follow each other in memory.
+  const int64_t chunk = p.queryBlocks == 1 ? std::max<int64_t>(1, tasks / (slots * 16)) : 1;
+  std::atomic<int64_t> next{0};
+  runSlots(slots, [&](int slot) {
+    float* slotScratch = scratch.data() + slot * scratchFloats;
+    int64_t task = next.fetch_add(chunk), end = std::min(task + chunk, tasks);
+    while (task < tasks) {
+      int64_t following = task + 1;
+      if (following == end) {
+        following = next.fetch_add(chunk);
+        end = std::min(following + chunk, tasks);
+      }
+      kernels->forwardTask(p, slotScratch, task, following < tasks ? following : -1);
+      task = following;
+    }
+  });
 }
 
 void backward(const Problem& problem, const BackwardTensors& t, int numThreads) {

@@ -77,8 +77,9 @@ struct ScratchSizes {
 
 struct IsaKernels {
   const char* name;
-  // Task (b, h, query block): output rows and their logsumexp.
-  void (*forwardTask)(const Plan&, float* scratch, int64_t task);
+  // Task (b, h, query block): output rows and their logsumexp. nextTask (or -1): the task
+  // this worker runs next, whose first rows it asks the cache for.
+  void (*forwardTask)(const Plan&, float* scratch, int64_t task, int64_t nextTask);
   // Task (b, h): Plan::queryT, doutT and rowDelta of those rows (mode kKeysAndValues; in
   // mode kKeysValuesAndQueries each key task prepares its own in scratch).
   void (*backwardRowsTask)(const Plan&, int64_t task);
@@ -89,8 +90,10 @@ struct IsaKernels {
   // Task (b, h, query block): dQ of those rows.
   void (*backwardQueryTask)(const Plan&, float* scratch, int64_t task);
   ScratchSizes (*scratchSizes)(const Plan&, int mode);
-  // y = e^x by the tiles' vectorized exponential (for its accuracy test).
-  void (*exponential)(const float* x, float* y, int64_t n);
+  // y = 2^x by the tiles' vectorized exponential (for its accuracy test).
+  void (*exponential2)(const float* x, float* y, int64_t n);
+  // y = ln x by the tiles' vectorized logarithm (for its accuracy test).
+  void (*logarithm)(const float* x, float* y, int64_t n);
 };
 
 const IsaKernels* portableKernels();

@@ -19,6 +19,7 @@ enum : int { kLanes = 8, kMaxColumns = 2, kAccumulators = 12 };  // of 16 ymm re
 static const char kVariantName[] = "avx2";
 
 static inline VF fmadd(VF a, VF b, VF c) { return (VF)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c); }
+static inline VF broadcast(float x) { return (VF)_mm256_set1_ps(x); }
 
 #include "attention_tiles.inc"
 

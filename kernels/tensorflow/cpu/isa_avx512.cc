@@ -19,6 +19,7 @@ enum : int { kLanes = 16, kMaxColumns = 4, kAccumulators = 24 };  // of 32 zmm r
 static const char kVariantName[] = "avx512";
 
 static inline VF fmadd(VF a, VF b, VF c) { return (VF)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c); }
+static inline VF broadcast(float x) { return (VF)_mm512_set1_ps(x); }
 
 #include "attention_tiles.inc"
 

@@ -21,8 +21,10 @@ static const char kVariantName[] = "portable";
 
 #if defined(__aarch64__)
 static inline VF fmadd(VF a, VF b, VF c) { return (VF)vfmaq_f32((float32x4_t)c, (float32x4_t)a, (float32x4_t)b); }
+static inline VF broadcast(float x) { return (VF)vdupq_n_f32(x); }
 #else
 static inline VF fmadd(VF a, VF b, VF c) { return a * b + c; }
+static inline VF broadcast(float x) { return VF{x, x, x, x}; }
 #endif
 
 #include "attention_tiles.inc"
