@@ -5,7 +5,8 @@
  * Run: npm run bench:tensorflow   (writes the 'tensorflow' section of benchmarks/RESULTS.md)
  *
  * PyTorch runs from TORCH_PYTHON, else .tmp/torch-cpu/bin/python (a venv with
- * torch==2.13.0+cpu); without it the anchor column says so.
+ * torch==2.13.0+cpu); without it the anchor column says so. BENCH_ROUNDS (3) rounds over
+ * the shapes, BENCH_REPS (9) runs per round, BENCH_SWIN_REPS (3) for Swin-T.
  */
 import {spawnSync} from 'node:child_process';
 import {existsSync, readFileSync, writeFileSync} from 'node:fs';
@@ -17,6 +18,7 @@ import {forceComposed, tensorflowAvailability} from '../../src/node';
 import {SwinTransformerBlock, swinPresets, swinTransformer} from '../../src/layers/index';
 import {Attention, composedBaseline, fusedAttention, Inputs, medianMsInTurns, randomInputs} from '../harness';
 import {markdownTable, writeResultsSection} from '../results';
+import {median} from '../stats';
 
 const CASES: {label: string, shape: number[], bias?: number[]}[] = [
   {label: '[1,8,512,64]', shape: [1, 8, 512, 64]},
@@ -28,6 +30,7 @@ const MEMORY_SHAPE = [1, 8, 8192, 64];
 const COMPOSED_MEMORY_FREE_BYTES = 16 * 2 ** 30;
 const WARMUP = 2;
 const REPS = Number(process.env.BENCH_REPS ?? 9);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SWIN_BATCH = 8;
 const SWIN_REPS = Number(process.env.BENCH_SWIN_REPS ?? 3);
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -152,29 +155,44 @@ async function swinTInTurns(batch: number, reps: number): Promise<{pass: string,
 }
 
 async function main(): Promise<void> {
+  const loadStart = loadavg()[0];
   loadTfjsNode();
   await tf.setBackend('tensorflow');
   const rows: (string | number)[][] = [];
-  const ratios: {label: string, pass: string, ratio: number}[] = [];
-  const timed: {label: string, pass: string, fused: number, composed: number}[] = [];
-  for (const c of CASES) {
-    const x = randomInputs(c.shape, c.bias);
-    for (const pass of ['forward', 'forward+backward'] as const) {
-      const run = pass === 'forward' ? forwardSum : forwardBackwardSum;
-      const [fused, composed] = await medianMsInTurns(
-          [async () => run(fusedAttention, x), async () => run(composedBaseline, x)], WARMUP, REPS);
-      timed.push({label: c.label, pass, fused, composed});
-      ratios.push({label: c.label, pass, ratio: composed / fused});
-      console.log(`${c.label} ${pass}: fused ${fused.toFixed(1)} ms, composed ${composed.toFixed(1)} ms ` +
-                  `(${(composed / fused).toFixed(2)}×)`);
+  // Rounds over all cases, so that a slower or faster spell of the machine (a shared virtual
+  // machine has them) touches every case alike; each round times fused and composed in turns.
+  const inputs = CASES.map(c => randomInputs(c.shape, c.bias));
+  const rounds: {label: string, pass: string, fused: number, composed: number}[][] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const measured = [];
+    for (const [n, c] of CASES.entries()) {
+      for (const pass of ['forward', 'forward+backward'] as const) {
+        const run = pass === 'forward' ? forwardSum : forwardBackwardSum;
+        const [fused, composed] = await medianMsInTurns(
+            [async () => run(fusedAttention, inputs[n]), async () => run(composedBaseline, inputs[n])], WARMUP, REPS);
+        measured.push({label: c.label, pass, fused, composed});
+        console.log(`round ${round + 1}: ${c.label} ${pass}: fused ${fused.toFixed(1)} ms, composed ` +
+                    `${composed.toFixed(1)} ms (${(composed / fused).toFixed(2)}×)`);
+      }
     }
-    tf.dispose(Object.values(x).filter((t): t is tf.Tensor => t != null));
+    rounds.push(measured);
   }
+  for (const x of inputs) tf.dispose(Object.values(x).filter((t): t is tf.Tensor => t != null));
+  const timed = rounds[0].map((first, i) => {
+    const ratioList = rounds.map(r => r[i].composed / r[i].fused);
+    return {
+      label: first.label, pass: first.pass, fused: median(rounds.map(r => r[i].fused)),
+      composed: median(rounds.map(r => r[i].composed)), ratio: median(ratioList), low: Math.min(...ratioList),
+      high: Math.max(...ratioList),
+    };
+  });
+  const ratios = timed.map(t => ({label: t.label, pass: t.pass, ratio: t.ratio}));
   const torch = torchAnchor();
   for (const t of timed) {
     const torchMs = typeof torch === 'string' ? undefined : torch.ms.get(`${t.label} ${t.pass}`);
     rows.push([
-      t.label, t.pass, t.fused.toFixed(1), t.composed.toFixed(1), `${(t.composed / t.fused).toFixed(2)}×`,
+      t.label, t.pass, t.fused.toFixed(1), t.composed.toFixed(1), `${t.ratio.toFixed(2)}×`,
+      `${t.low.toFixed(2)}–${t.high.toFixed(2)}×`,
       torchMs != null ? torchMs.toFixed(1) : '–', torchMs != null ? `${(torchMs / t.fused).toFixed(2)}×` : '–',
     ]);
   }
@@ -193,7 +211,8 @@ async function main(): Promise<void> {
                                   `${(r.composed / r.fused).toFixed(2)}×`]);
 
   const header =
-      ['shape', 'pass', 'native fused ms', 'TF composed ms', 'speed-up', 'PyTorch SDPA ms', 'PyTorch / fused'];
+      ['shape', 'pass', 'native fused ms', 'TF composed ms', 'speed-up', 'speed-up by round', 'PyTorch SDPA ms',
+       'PyTorch / fused'];
   const table = markdownTable(header, rows);
   const torchNote = typeof torch === 'string' ? `PyTorch: ${torch}.` :
       `PyTorch ${torch.version} (${torch.threads} threads) ran right after, in its own process, with the same ` +
@@ -206,9 +225,11 @@ async function main(): Promise<void> {
     '',
     `\`npm run bench:tensorflow\`; ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, tfjs-node ` +
         `${tf.version.tfjs} on TensorFlow 2.21's CPU wheel (npm run setup:tfjs-node), ${cpus()[0].model}, 1-minute ` +
-        `load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores at the end (shared with other work). ` +
-        `${WARMUP} warm-up rounds, then the median of ${REPS} rounds, fused and composed taken in turns; each pass ` +
-        'ends in a sum read back (tfjs-node reads large tensors back slowly). Composed: matMul → mul(scale) → ' +
+        `load average ${loadStart.toFixed(1)} at the start and ${loadavg()[0].toFixed(1)} at the end on ` +
+        `${cpus().length} cores (the benchmark's own threads count in it). ${ROUNDS} rounds over all shapes; in ` +
+        `each, ${WARMUP} warm-up runs, then the median of ${REPS} runs, fused and composed taken in turns. Times are ` +
+        'the median over rounds, the speed-up the median of the rounds\' speed-ups. Each pass ends in a sum read ' +
+        'back (tfjs-node reads large tensors back slowly). Composed: matMul → mul(scale) → ' +
         'add(bias) → softmax → matMul as TensorFlow ops, gradients from @tensorflow/tfjs. ' + torchNote,
     '',
     table,
