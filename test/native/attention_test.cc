@@ -207,13 +207,20 @@ struct Outputs {
   std::vector<float> out, lse, dq, dk, dv, dbias, dwindow;
 };
 
-Outputs runCore(const Draw& d, int threads) {
+// The core's forward on d: Outputs::out and lse.
+Outputs runForward(const Draw& d, int threads) {
   const reference::Problem& r = d.problem;
-  const cpu::Problem p = coreProblem(d);
   Outputs o;
   o.out.assign(r.B * r.Hq * r.Sq * r.Dv, -1.f);
   o.lse.assign(r.B * r.Hq * r.Sq, -1.f);
-  cpu::forward(p, cpu::ForwardTensors{d.q.data(), d.k.data(), d.v.data(), o.out.data(), o.lse.data()}, threads);
+  cpu::forward(coreProblem(d), cpu::ForwardTensors{d.q.data(), d.k.data(), d.v.data(), o.out.data(), o.lse.data()},
+               threads);
+  return o;
+}
+
+Outputs runCore(const Draw& d, int threads) {
+  const cpu::Problem p = coreProblem(d);
+  Outputs o = runForward(d, threads);
   o.dq.assign(d.q.size(), -1.f);
   o.dk.assign(d.k.size(), -1.f);
   o.dv.assign(d.v.size(), -1.f);
@@ -594,10 +601,7 @@ void testNonFiniteInputs(uint64_t seed, const std::vector<std::string>& variants
     };
     for (const std::string& variant : variants) {
       cpu::selectSimd(variant);
-      std::vector<float> out(want.out.size()), lse(want.logsumexp.size());
-      const cpu::Problem p = coreProblem(poisoned);
-      cpu::forward(
-          p, cpu::ForwardTensors{poisoned.q.data(), poisoned.k.data(), poisoned.v.data(), out.data(), lse.data()}, 2);
+      const std::vector<float> out = runForward(poisoned, 2).out;
       int64_t readers = 0, maskers = 0, wrong = 0;
       double error = 0, scale = 0;
       for (int64_t b = 0; b < s.B; ++b)
@@ -642,10 +646,7 @@ void testNonFiniteQueryAndBias(uint64_t seed, const std::vector<std::string>& va
   const reference::Result want = reference::run(clean.problem, nullptr);
   for (const std::string& variant : variants) {
     cpu::selectSimd(variant);
-    std::vector<float> out(want.out.size()), lse(want.logsumexp.size());
-    const cpu::Problem p = coreProblem(poisoned);
-    cpu::forward(
-        p, cpu::ForwardTensors{poisoned.q.data(), poisoned.k.data(), poisoned.v.data(), out.data(), lse.data()}, 2);
+    const std::vector<float> out = runForward(poisoned, 2).out;
     int64_t wrong = 0;
     double error = 0, scale = 0;
     for (int64_t h = 0; h < s.Hq; ++h)
