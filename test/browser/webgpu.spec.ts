@@ -9,9 +9,9 @@ import '@tensorflow/tfjs-backend-webgpu';
 import * as tf from '@tensorflow/tfjs-core';
 import {expect} from 'chai';
 import {attentionImplementation} from '../../src/index';
-import {checkCase, describeAttentionSuite, runCase} from '../suite/index';
+import {checkCase, describeAttentionSuite, leakCase, runCase} from '../suite/index';
 import type {SuiteOptions} from '../suite/index';
-import {CaseShape, describeCase, makeCase, randomArray, randomSeed, rng, testSeed} from '../suite/cases';
+import {CaseShape, describeCase, makeCase, randomSeed, rng, testSeed} from '../suite/cases';
 
 const SUITE_OPTIONS: SuiteOptions = {
   backend: 'webgpu', implementation: 'webgpu-fused', forwardTolerance: 1e-5, gradientTolerance: 1e-4, sweepCases: 30,
@@ -88,12 +88,7 @@ describe('on the webgpu backend', () => {
     });
 
     it('leaks no GPU buffers over forward + backward', async () => {
-      const c = makeCase(random, {
-        B: 2, Hq: 2, Sq: 9, D: 4,
-        biases: [{kind: 'tensor', shape: [1, 2, 9, 9]}, {kind: 'window', shape: [2, 1, 9, 9]}, {kind: 'causal'}],
-        dropout: {rate: 0.1, seed: 1},
-      });
-      const dy = randomArray(random, c.B * c.Hq * c.Sq * c.Dv);
+      const {c, dy} = leakCase(random);
       await runCase(c, dy);  // warm-up: pipelines and pooled buffers
       const memory = () => tf.memory() as tf.MemoryInfo & {numBytesInGPU: number};
       const before = memory();

@@ -127,6 +127,16 @@ export async function read(make: () => tf.Tensor[]): Promise<Float32Array[]> {
 }
 
 /** The op's output and gradients (for Σ out ⊙ dy) on the current backend. */
+/** The small call the leak checks repeat: every bias kind, causal and dropout, with its dy. */
+export function leakCase(random: () => number): {c: AttentionCase, dy: Float64Array} {
+  const c = makeCase(random, {
+    B: 2, Hq: 2, Sq: 9, D: 4,
+    biases: [{kind: 'tensor', shape: [1, 2, 9, 9]}, {kind: 'window', shape: [2, 1, 9, 9]}, {kind: 'causal'}],
+    dropout: {rate: 0.1, seed: 1},
+  });
+  return {c, dy: randomArray(random, c.B * c.Hq * c.Sq * c.Dv)};
+}
+
 export async function runCase(c: AttentionCase, dy: Float64Array, run = scaledDotProductAttention) {
   const [out, ...grads] = await read(() => {
     const {q, k, v, biasTensors, options} = caseTensors(c);
@@ -561,12 +571,7 @@ export function describeAttentionSuite(o: SuiteOptions): void {
     });
 
     it('leaks no tensors over forward + backward inside tf.tidy', async () => {
-      const c = makeCase(random, {
-        B: 2, Hq: 2, Sq: 9, D: 4,
-        biases: [{kind: 'tensor', shape: [1, 2, 9, 9]}, {kind: 'window', shape: [2, 1, 9, 9]}, {kind: 'causal'}],
-        dropout: {rate: 0.1, seed: 1},
-      });
-      const dy = randomArray(random, c.B * c.Hq * c.Sq * c.Dv);
+      const {c, dy} = leakCase(random);
       await runCase(c, dy);  // warm-up: backends may keep state after a first call
       const before = tf.memory().numTensors;
       await runCase(c, dy);
