@@ -186,7 +186,6 @@ async function main(): Promise<void> {
       high: Math.max(...ratioList),
     };
   });
-  const ratios = timed.map(t => ({label: t.label, pass: t.pass, ratio: t.ratio}));
   const torch = torchAnchor();
   for (const t of timed) {
     const torchMs = typeof torch === 'string' ? undefined : torch.ms.get(`${t.label} ${t.pass}`);
@@ -218,7 +217,7 @@ async function main(): Promise<void> {
       `PyTorch ${torch.version} (${torch.threads} threads) ran right after, in its own process, with the same ` +
           'reduction.';
   const target = (pass: string) => pass === 'forward' ? 2 : 1.5;
-  const targets = ratios.map(r => `${r.label} ${r.pass} ${r.ratio.toFixed(2)}× (target ${target(r.pass)}×)`);
+  const targets = timed.map(t => `${t.label} ${t.pass} ${t.ratio.toFixed(2)}× (target ${target(t.pass)}×)`);
   console.log(`\n${table}\n\ntargets: ${targets.join('; ')}`);
   writeResultsSection('tensorflow', [
     '## tensorflow backend (tfjs-node, CPU): native fused vs TensorFlow composed',
