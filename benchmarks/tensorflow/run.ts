@@ -5,7 +5,7 @@
  * Run: npm run bench:tensorflow   (writes the 'tensorflow' section of benchmarks/RESULTS.md)
  *
  * PyTorch runs from TORCH_PYTHON, else .tmp/torch-cpu/bin/python (a venv with
- * torch==2.13.0+cpu); without it the anchor column says so. BENCH_ROUNDS (3) rounds over
+ * torch==2.13.0+cpu); without it the anchor column says so. BENCH_ROUNDS (5) rounds over
  * the shapes, BENCH_REPS (9) runs per round, BENCH_SWIN_REPS (3) for Swin-T.
  */
 import {spawnSync} from 'node:child_process';
@@ -30,7 +30,7 @@ const MEMORY_SHAPE = [1, 8, 8192, 64];
 const COMPOSED_MEMORY_FREE_BYTES = 16 * 2 ** 30;
 const WARMUP = 2;
 const REPS = Number(process.env.BENCH_REPS ?? 9);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SWIN_BATCH = 8;
 const SWIN_REPS = Number(process.env.BENCH_SWIN_REPS ?? 3);
 const root = fileURLToPath(new URL('../../', import.meta.url));
