@@ -126,7 +126,6 @@ export async function read(make: () => tf.Tensor[]): Promise<Float32Array[]> {
   }
 }
 
-/** The op's output and gradients (for Σ out ⊙ dy) on the current backend. */
 /** The small call the leak checks repeat: every bias kind, causal and dropout, with its dy. */
 export function leakCase(random: () => number): {c: AttentionCase, dy: Float64Array} {
   const c = makeCase(random, {
@@ -137,6 +136,7 @@ export function leakCase(random: () => number): {c: AttentionCase, dy: Float64Ar
   return {c, dy: randomArray(random, c.B * c.Hq * c.Sq * c.Dv)};
 }
 
+/** The op's output and gradients (for Σ out ⊙ dy) on the current backend. */
 export async function runCase(c: AttentionCase, dy: Float64Array, run = scaledDotProductAttention) {
   const [out, ...grads] = await read(() => {
     const {q, k, v, biasTensors, options} = caseTensors(c);
