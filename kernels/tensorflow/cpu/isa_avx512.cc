@@ -1,5 +1,6 @@
-// The CPU core for AVX-512 (16 lanes), compiled with -mavx512f -mavx2 -mfma and run only
-// where the CPU and the OS support it (attention_cpu.cc checks at run time).
+// The CPU core for AVX-512 (16 lanes), compiled with -mavx512f -mavx2 -mfma -mprfchw and run
+// only where the CPU and the OS support AVX-512 (attention_cpu.cc checks at run time; every
+// CPU with it has PREFETCHW).
 #include <cstdint>
 #include <utility>  // std::integer_sequence (clang's vector shuffles)
 
