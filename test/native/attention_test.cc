@@ -460,6 +460,7 @@ std::vector<Spec> cases() {
   add({"plain", 2, 3, 3, 70, 90, 32, 32});
   add({"GQA, Dv != D, padded dims", 2, 4, 2, 65, 130, 24, 40});
   add({"MQA, one key/value head", 1, 4, 1, 129, 64, 64, 16});
+  add({"GQA, many small heads (tasks claimed ahead)", 20, 4, 2, 20, 33, 16, 16});
   add({"one row, one key, D = 1", 1, 1, 1, 1, 1, 1, 3});
   add({"no keys (Sk = 0): every row masked", 2, 2, 1, 5, 0, 8, 8});
   Spec causal{"causal top-left", 1, 2, 2, 150, 150, 32, 32};

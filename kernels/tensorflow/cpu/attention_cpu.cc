@@ -268,15 +268,26 @@ void prepare(const Problem& problem, const float* q, const float* k, const float
   if (dout != nullptr) p.dout = paddedRows(dout, queryRows, p.valueDim, &prepared->dout);
 }
 
-// Task t of `tasks` for each slot: claimed in turn (dynamic), or, with `contiguous`, a
-// fixed range per slot so that each slot's partial sums are deterministic.
-void runTasks(int slots, int64_t tasks, bool contiguous, const std::function<void(int, int64_t)>& task) {
+// task(slot, t, following) for each task t of `tasks`: claimed in turn (dynamic), or, with
+// `contiguous`, a fixed range per slot so that each slot's partial sums are deterministic.
+// `following` is the task the slot runs next, or -1. Claimed in turn, it is claimed before
+// t runs, and only where tasks are many: a slot holding one back while another slot has
+// none left costs at most one small task.
+void runTasks(int slots, int64_t tasks, bool contiguous, const std::function<void(int, int64_t, int64_t)>& task) {
   std::atomic<int64_t> next{0};
+  const bool claimAhead = tasks >= 16 * slots;
   runSlots(slots, [&](int slot) {
     if (contiguous) {
-      for (int64_t t = tasks * slot / slots; t < tasks * (slot + 1) / slots; ++t) task(slot, t);
+      const int64_t end = tasks * (slot + 1) / slots;
+      for (int64_t t = tasks * slot / slots; t < end; ++t) task(slot, t, t + 1 < end ? t + 1 : -1);
+    } else if (claimAhead) {
+      for (int64_t t = next.fetch_add(1); t < tasks;) {
+        const int64_t following = next.fetch_add(1);
+        task(slot, t, following < tasks ? following : -1);
+        t = following;
+      }
     } else {
-      for (int64_t t; (t = next.fetch_add(1)) < tasks;) task(slot, t);
+      for (int64_t t; (t = next.fetch_add(1)) < tasks;) task(slot, t, -1);
     }
   });
 }
@@ -295,7 +306,7 @@ void prepareBackwardRows(const IsaKernels* kernels, int threads, Prepared* prepa
   p.queryT = prepared->queryT.data();
   p.doutT = prepared->doutT.data();
   p.rowDelta = prepared->rowDelta.data();
-  runTasks(slotsFor(threads, heads), heads, false, [&](int, int64_t bh) { kernels->backwardRowsTask(p, bh); });
+  runTasks(slotsFor(threads, heads), heads, false, [&](int, int64_t bh, int64_t) { kernels->backwardRowsTask(p, bh); });
 }
 
 // Whether two tasks of the backward's key pass can add into the same bias element.
@@ -441,12 +452,12 @@ void backward(const Problem& problem, const BackwardTensors& t, int numThreads) 
   const ScratchSizes sizes = kernels->scratchSizes(p, mode);
   const int64_t scratchFloats = roundUp(std::max(sizes.backwardKeys, sizes.backwardQueries), 16);
   Floats scratch(scratchFloats * std::max(keySlots, querySlots));
-  runTasks(keySlots, keyTasks, shared, [&](int slot, int64_t task) {
+  runTasks(keySlots, keyTasks, shared, [&](int slot, int64_t task, int64_t following) {
     const BiasGradients targets{biasGradients.target(slot), windowGradients.target(slot)};
-    kernels->backwardKeyTask(p, targets, scratch.data() + slot * scratchFloats, task, mode);
+    kernels->backwardKeyTask(p, targets, scratch.data() + slot * scratchFloats, task, mode, following);
   });
   if (mode == kKeysAndValues) {
-    runTasks(querySlots, queryTasks, false, [&](int slot, int64_t task) {
+    runTasks(querySlots, queryTasks, false, [&](int slot, int64_t task, int64_t) {
       kernels->backwardQueryTask(p, scratch.data() + slot * scratchFloats, task);
     });
   }

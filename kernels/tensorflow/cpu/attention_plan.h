@@ -85,8 +85,9 @@ struct IsaKernels {
   void (*backwardRowsTask)(const Plan&, int64_t task);
   // Mode kKeysAndValues, task (b, kv head, key block): dK, dV of that key block, and the
   // bias gradients of its scores. Mode kKeysValuesAndQueries, task (b, kv head): each key
-  // block in turn, and dQ of the group's query heads (kept in scratch until the end).
-  void (*backwardKeyTask)(const Plan&, const BiasGradients&, float* scratch, int64_t task, int mode);
+  // block in turn, and dQ of the group's query heads (kept in scratch until the end);
+  // nextTask (or -1) as in forwardTask.
+  void (*backwardKeyTask)(const Plan&, const BiasGradients&, float* scratch, int64_t task, int mode, int64_t nextTask);
   // Task (b, h, query block): dQ of those rows.
   void (*backwardQueryTask)(const Plan&, float* scratch, int64_t task);
   ScratchSizes (*scratchSizes)(const Plan&, int mode);
