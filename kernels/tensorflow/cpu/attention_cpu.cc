@@ -51,12 +51,17 @@ std::atomic<const IsaKernels*>& selectedKernels() {
 
 int resolveThreads(int numThreads) {
   if (numThreads > 0) return numThreads;
-  if (const char* setting = std::getenv("TFJS_ATTENTION_THREADS")) {
-    const int n = std::atoi(setting);
-    if (n > 0) return n;
-  }
-  const unsigned hardware = std::thread::hardware_concurrency();
-  return hardware > 0 ? static_cast<int>(hardware) : 1;
+  // Resolved once: hardware_concurrency() reads /sys on Linux, which took 35–110 µs of each
+  // call inside tfjs-node on the 2-core machine of benchmarks/RESULTS.md.
+  static const int setting = [] {
+    if (const char* value = std::getenv("TFJS_ATTENTION_THREADS")) {
+      const int n = std::atoi(value);
+      if (n > 0) return n;
+    }
+    const unsigned hardware = std::thread::hardware_concurrency();
+    return hardware > 0 ? static_cast<int>(hardware) : 1;
+  }();
+  return setting;
 }
 
 int64_t roundUp(int64_t n, int64_t to) { return (n + to - 1) / to * to; }

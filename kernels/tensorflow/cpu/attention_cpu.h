@@ -42,7 +42,7 @@ struct BackwardTensors {
 };
 
 // numThreads <= 0: the environment variable TFJS_ATTENTION_THREADS when it is a positive
-// integer, else std::thread::hardware_concurrency(). Results are the same bits on every
+// integer, else std::thread::hardware_concurrency(), read at the first such call. Results are the same bits on every
 // call with the same thread count, whatever else runs. The forward's do not depend on the
 // thread count; the backward's summation order may (its split of the work, and one partial
 // bias gradient per thread where batches or heads share bias elements).
