@@ -99,8 +99,6 @@ describe('CUDA kernels', () => {
       describeAttentionSuite({
         backend: 'cpu', implementation: 'cuda', forwardTolerance: tolerance, gradientTolerance: tolerance,
         sweepCases: 60,
-        readsMaskedKeys: 'the CUDA kernels do not yet meet docs/contract.md §7 for masked keys ' +
-            '(benchmarks/cuda/NOTES.md, "Where the rest is")',
       });
 
       describe('shapes across tiles and head-dim variants, against the float64 reference', () => {

@@ -28,11 +28,6 @@ export interface SuiteOptions {
   gradientTolerance: number;
   /** Random combinations in the sweep. */
   sweepCases: number;
-  /**
-   * Why this backend's kernels still read keys that a mask hides (docs/contract.md §7 names
-   * the backends that do): the masked-key cases are skipped with this reason.
-   */
-  readsMaskedKeys?: string;
 }
 
 /** Cases that exercise every feature; shapes stay small enough for the float64 reference. */
@@ -484,22 +479,29 @@ export function describeAttentionSuite(o: SuiteOptions): void {
 
     describe('non-finite inputs (docs/contract.md §7)', () => {
       // Key jk of kv head 0 is NaN; value jv of kv head 1 is +Infinity in column 1, of kv head 0 NaN in column 2.
-      const jk = 4, jv = 2;
-      const masks: [string, CaseShape][] = [
-        ['causal masking', {B: 2, Hq: 2, Sq: 6, D: 4, Dv: 3, biases: [{kind: 'causal'}]}],
+      const masks: [string, CaseShape, number, number][] = [
+        ['causal masking', {B: 2, Hq: 2, Sq: 6, D: 4, Dv: 3, biases: [{kind: 'causal'}]}, 4, 2],
         ['a -Infinity tensor bias',
-         {B: 2, Hq: 2, Sq: 6, D: 4, Dv: 3, biases: [{kind: 'tensor', shape: [2, 1, 6, 6], maskFraction: 0.5}]}],
+         {B: 2, Hq: 2, Sq: 6, D: 4, Dv: 3, biases: [{kind: 'tensor', shape: [2, 1, 6, 6], maskFraction: 0.5}]}, 4, 2],
         ['a -Infinity window bias',
-         {B: 2, Hq: 2, Sq: 6, D: 4, Dv: 3, biases: [{kind: 'window', shape: [2, 2, 6, 6], maskFraction: 0.5}]}],
+         {B: 2, Hq: 2, Sq: 6, D: 4, Dv: 3, biases: [{kind: 'window', shape: [2, 2, 6, 6], maskFraction: 0.5}]}, 4, 2],
         ['a block-diagonal mask',
-         {B: 1, Hq: 2, Sq: 6, Sk: 7, D: 4, Dv: 3, biases: [{kind: 'blockDiagonal', qLens: [3, 3], kLens: [4, 3]}]}],
+         {B: 1, Hq: 2, Sq: 6, Sk: 7, D: 4, Dv: 3, biases: [{kind: 'blockDiagonal', qLens: [3, 3], kLens: [4, 3]}]},
+         4, 2],
+        // Past the first key tile and query block of tiled kernels, at head dims 32, 64 and 128.
+        ['causal masking, keys in a later tile',
+         {B: 1, Hq: 2, Sq: 150, D: 64, Dv: 64, biases: [{kind: 'causal'}]}, 140, 100],
+        ['causal masking, keys in a later tile, head dim 128',
+         {B: 1, Hq: 2, Sq: 140, D: 128, Dv: 120, biases: [{kind: 'causal', fromBottomRight: true}]}, 133, 70],
+        ['a -Infinity tensor bias, keys in a later tile',
+         {B: 1, Hq: 2, Sq: 100, Sk: 130, D: 32, Dv: 32,
+          biases: [{kind: 'tensor', shape: [1, 1, 100, 130], maskFraction: 0.5}]}, 120, 70],
+        ['a -Infinity window bias, keys in a later tile',
+         {B: 2, Hq: 2, Sq: 90, D: 64, Dv: 40, biases: [{kind: 'window', shape: [2, 2, 90, 90], maskFraction: 0.5}]},
+         85, 40],
       ];
-      for (const [name, shape] of masks) {
-        it(`a NaN or Infinity in a key or value masked by ${name} reaches no row it is masked for`, async function() {
-          if (o.readsMaskedKeys != null) {
-            console.log(`      skipped: ${o.readsMaskedKeys}`);
-            this.skip();
-          }
+      for (const [name, shape, jk, jv] of masks) {
+        it(`a NaN or Infinity in a key or value masked by ${name} reaches no row it is masked for`, async () => {
           const c = makeCase(random, shape);
           const poisoned = {...c, k: c.k.slice(), v: c.v.slice()};
           for (let b = 0; b < c.B; b++) {

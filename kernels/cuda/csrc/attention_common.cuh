@@ -91,6 +91,13 @@ struct BiasRows {
   }
 };
 
+// A term that is NaN exactly where one of x's elements is ±Infinity or NaN (x · 0), added to
+// w: kernels sum it over values as they pass, or over the outputs made from them, one product
+// per element, to learn whether docs/contract.md §7's slow path is needed (forward_tile.cuh).
+__device__ __forceinline__ float addValueWitness(float w, float4 x) {
+  return fmaf(x.w, 0.f, fmaf(x.z, 0.f, fmaf(x.y, 0.f, fmaf(x.x, 0.f, w))));
+}
+
 // Whether every query row in [firstRow, lastRow] sees every key in [key0, key0 + count):
 // then a tile needs no per-element mask. Uses that range ends grow with the row.
 __device__ __forceinline__ bool tileFullyVisible(const KeyRange& first, const KeyRange& last, int key0, int count) {

@@ -2,6 +2,7 @@
 // streams key/value tiles through shared memory (double-buffered cp.async), keeps the
 // running max and sum of each row (online softmax) and never writes scores to global memory.
 #include <cmath>
+#include <type_traits>
 #include "attention_common.cuh"
 #include "device_info.h"
 #include "forward_tile.cuh"
@@ -59,7 +60,6 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) forwardK
 
   OnlineSoftmax<kScoreTiles, kOutTiles> softmax;
   float o[kOutTiles][4];
-  zero(o);
 
   auto loadKeys = [&](int tile, int stage) {
     loadTile<BN, HD, Traits::kThreads>(ks + stage * BN * LD, LD, k, p.seqK, p.headDim, tile * BN, qkVector);
@@ -68,72 +68,95 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) forwardK
     loadTile<BN, HD, Traits::kThreads>(vs + stage * BN * LD, LD, v, p.seqK, p.valueDim, tile * BN, vVector);
   };
 
-  if (tileBegin < tileEnd) {
-    loadTile<BM, HD, Traits::kThreads>(qs, LD, q, p.seqQ, p.headDim, row0, qkVector);
-    loadKeys(tileBegin, 0);
-    loadValues(tileBegin, 0);
-    commitAsync();
-  }
-  for (int tile = tileBegin; tile < tileEnd; ++tile) {
-    const int stage = (tile - tileBegin) & 1;
-    if constexpr (kTransposeV) {
-      waitAsync<0>();
-      if (tile == tileBegin) roundOwnChunks<BM, HD, Traits::kThreads>(qs, LD, qkVector);
-      roundOwnChunks<BN, HD, Traits::kThreads>(ks + stage * BN * LD, LD, qkVector);
-      // The tile's copies are visible, and every warp is done with the previous tile.
-      __syncthreads();
-      transposeValuesToTf32<BN, HD, Traits::kThreads>(vts, LDT, vs, LD);
-      __syncthreads();
-      if (tile + 1 < tileEnd) {
-        loadKeys(tile + 1, stage ^ 1);
-        loadValues(tile + 1, 0);
-        commitAsync();
-      }
-    } else {
-      if (tile + 1 < tileEnd) {
-        loadKeys(tile + 1, stage ^ 1);
-        loadValues(tile + 1, stage ^ 1);
-        commitAsync();
-        waitAsync<1>();
-      } else {
+  // The block's key tiles, into softmax and o. kChecked: with docs/contract.md §7's slow path on
+  // every tile (forward_tile.cuh), for a block whose outputs came out non-finite without it.
+  auto attend = [&](auto checked) {
+    constexpr bool kChecked = decltype(checked)::value;
+    softmax = OnlineSoftmax<kScoreTiles, kOutTiles>{};
+    zero(o);
+    if (tileBegin < tileEnd) {
+      loadTile<BM, HD, Traits::kThreads>(qs, LD, q, p.seqQ, p.headDim, row0, qkVector);
+      loadKeys(tileBegin, 0);
+      loadValues(tileBegin, 0);
+      commitAsync();
+    }
+    for (int tile = tileBegin; tile < tileEnd; ++tile) {
+      const int stage = (tile - tileBegin) & 1;
+      uint64_t nonFiniteKeys = 0;
+      if constexpr (kTransposeV) {
         waitAsync<0>();
-      }
-      __syncthreads();
-    }
-
-    const int key0 = tile * BN;
-    const bool fullTile = block.fullTile(key0);
-    // Bias loads go out before the product so that their latency hides behind it.
-    float bias[kScoreTiles][4];
-    if constexpr (kHasBias) {
-#pragma unroll
-      for (int n = 0; n < kScoreTiles; ++n)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int r = e / 2, j = key0 + n * 8 + 2 * t + (e & 1);
-          const bool visible = fullTile || (j >= block.range[r].begin && j < block.range[r].end);
-          // Rows past the end read the last row's biases (never used): addresses stay valid.
-          bias[n][e] = visible ? biases.at(min(block.rows[r], p.seqQ - 1), j) * kLog2e : 0.f;
+        if (tile == tileBegin) roundOwnChunks<BM, HD, Traits::kThreads>(qs, LD, qkVector);
+        roundOwnChunks<BN, HD, Traits::kThreads>(ks + stage * BN * LD, LD, qkVector);
+        // The tile's copies are visible, and every warp is done with the previous tile.
+        __syncthreads();
+        transposeValuesToTf32<BN, HD, Traits::kThreads>(vts, LDT, vs, LD);
+        __syncthreads();
+        if (tile + 1 < tileEnd) {
+          loadKeys(tile + 1, stage ^ 1);
+          loadValues(tile + 1, 0);
+          commitAsync();
         }
+        if constexpr (kChecked)
+          nonFiniteKeys = takeNonFiniteValues<BN, HD, Traits::kThreads>(
+              vts, [](int key, int d) { return d * LDT + pairedPosition(key); });
+      } else {
+        if (tile + 1 < tileEnd) {
+          loadKeys(tile + 1, stage ^ 1);
+          loadValues(tile + 1, stage ^ 1);
+          commitAsync();
+          waitAsync<1>();
+        } else {
+          waitAsync<0>();
+        }
+        __syncthreads();
+        if constexpr (kChecked)
+          nonFiniteKeys = takeNonFiniteValues<BN, HD, Traits::kThreads>(vs + stage * BN * LD,
+                                                                        [](int key, int d) { return key * LD + d; });
+      }
+
+      const int key0 = tile * BN;
+      const bool fullTile = block.fullTile(key0);
+      // Bias loads go out before the product so that their latency hides behind it.
+      float bias[kScoreTiles][4];
+      if constexpr (kHasBias) {
+#pragma unroll
+        for (int n = 0; n < kScoreTiles; ++n)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int r = e / 2, j = key0 + n * 8 + 2 * t + (e & 1);
+            const bool visible = fullTile || (j >= block.range[r].begin && j < block.range[r].end);
+            // Rows past the end read the last row's biases (never used): addresses stay valid.
+            bias[n][e] = visible ? biases.at(min(block.rows[r], p.seqQ - 1), j) * kLog2e : 0.f;
+          }
+      }
+
+      float s[1][kScoreTiles][4];
+      zero(s);
+      warpGemm<Mma, 1, kScoreTiles, HD, Traits::kGemmUnroll>(
+          s, TileRowMajor<Mma>{qs, LD}, TileColMajor<Mma>{ks + stage * BN * LD, LD}, warp * 16, 0, g, t);
+
+      float correction[2];
+      softmax.template step<kHasBias>(s[0], correction, bias, p, scaleLog2, key0, fullTile, block.range,
+                                      block.dropState, t);
+      if (kChecked && nonFiniteKeys) poisonReaders(s[0], softmax.rowSum, nonFiniteKeys, t);
+      softmax.rescale(o, correction);
+
+      if constexpr (kTransposeV) {
+        attentionOutputMma<Mma>(o, s, PairedTransposed{vts, LDT}, g, t);
+      } else {
+        attentionOutputMma<Mma>(o, s, RowMajor{vs + stage * BN * LD, LD}, g, t);
+        __syncthreads();
+      }
     }
-
-    float s[1][kScoreTiles][4];
-    zero(s);
-    warpGemm<Mma, 1, kScoreTiles, HD, Traits::kGemmUnroll>(
-        s, TileRowMajor<Mma>{qs, LD}, TileColMajor<Mma>{ks + stage * BN * LD, LD}, warp * 16, 0, g, t);
-
-    float correction[2];
-    softmax.template step<kHasBias>(s[0], correction, bias, p, scaleLog2, key0, fullTile, block.range, block.dropState,
-                                    t);
-    softmax.rescale(o, correction);
-
-    if constexpr (kTransposeV) {
-      attentionOutputMma<Mma>(o, s, PairedTransposed{vts, LDT}, g, t);
-    } else {
-      attentionOutputMma<Mma>(o, s, RowMajor{vs + stage * BN * LD, LD}, g, t);
-      __syncthreads();
-    }
-  }
+  };
+  attend(std::false_type{});
+  // A non-finite value reaches every row's products (forward_tile.cuh): finite outputs are
+  // the witness that none was there. The barrier also frees the tiles for the second pass.
+  float witness = 0.f;
+#pragma unroll
+  for (int n = 0; n < kOutTiles; ++n)
+    witness = addValueWitness(witness, make_float4(o[n][0], o[n][1], o[n][2], o[n][3]));
+  if (__syncthreads_or(witness != 0.f)) attend(std::true_type{});
 
   storeOutputRows(p, bh, block.rows, softmax.rowMax, softmax.rowSum, o, t);
 }

@@ -199,8 +199,10 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortFor
 #pragma unroll
         for (int c = 0; c < 2; ++c) {
           const int e = 2 * r + c, j = n * 8 + 2 * t + c;
-          float x = s[0][n][e] * scaleLog2 + (c == 0 ? bias.x : bias.y);
-          if (!(j >= range[r].begin && j < range[r].end)) x = -INFINITY;
+          const float b = c == 0 ? bias.x : bias.y;
+          float x = s[0][n][e] * scaleLog2 + b;
+          // A -Infinity bias entry masks its key: selected, since a NaN score plus it is NaN (§7).
+          if (!(j >= range[r].begin && j < range[r].end) || b == -INFINITY) x = -INFINITY;
           s[0][n][e] = x;
           rowMax[r] = fmaxf(rowMax[r], x);
         }
@@ -215,6 +217,29 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortFor
     float o[kOutTiles][4];
     zero(o);
     attentionOutputMma<Mma>(o, s, TileRowMajor<Mma>{vs, LD}, g, t);
+    // A non-finite value reaches every row's products (forward_tile.cuh), so the outputs are
+    // its witness: a warp that sees one computes them again without it, and only then knows
+    // which rows read it.
+    float witness = 0.f;
+#pragma unroll
+    for (int n = 0; n < kOutTiles; ++n)
+      witness = addValueWitness(witness, make_float4(o[n][0], o[n][1], o[n][2], o[n][3]));
+    if (__any_sync(0xffffffffu, witness != 0.f)) {
+      const uint64_t keys = nonFiniteValueKeys<N, HD>(vs, [](int key, int d) { return key * LD + d; });
+      if (keys) {
+        WarpTiles<kScoreTiles, kOutTiles> probabilities;
+#pragma unroll
+        for (int n = 0; n < kScoreTiles; ++n)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) probabilities.x[n][e] = s[0][n][e];
+        const auto outputs = finiteWarpOutputs<kScoreTiles, kOutTiles>(probabilities, vs, LD);
+#pragma unroll
+        for (int n = 0; n < kOutTiles; ++n)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) o[n][e] = outputs.x[n][e];
+        poisonReaders(s[0], rowSum, keys, t);
+      }
+    }
 
     storeOutputRows(p, bh, rows, rowMax, rowSum, o, t);
     __syncthreads();

@@ -83,6 +83,83 @@ __device__ __forceinline__ void exponentiateScores(float (&s)[kScoreTiles][4], c
   }
 }
 
+// docs/contract.md §7 for the forward kernels: a key's non-finite value reaches the rows that
+// give the key weight, and no others. P·V would carry it to every row (0 · NaN is NaN), so a
+// value tile that holds one takes a slow path: its non-finite values are read as 0
+// (takeNonFiniteValues zeroes them, finiteWarpOutputs skips them), and poisonReaders gives the
+// rows that weight such a key above 0 a NaN sum. Kernels learn that a tile needs it from a
+// witness (addValueWitness) of its values, or of the outputs they made from them.
+
+// The keys of a [kKeys][kDims] value tile in shared memory (element (key, dim) at tile[at(key,
+// dim)]) whose row holds ±Infinity or NaN, as bit key; one warp finds them all.
+template <int kKeys, int kDims, class At>
+__device__ __forceinline__ uint64_t nonFiniteValueKeys(const float* tile, At at) {
+  static_assert(kKeys % 32 == 0 && kKeys <= 64, "whole warps of keys, one bit each");
+  const int lane = threadIdx.x % 32;
+  uint64_t keys = 0;
+  for (int k0 = 0; k0 < kKeys; k0 += 32) {
+    bool nonFinite = false;
+    for (int d = 0; d < kDims; ++d) nonFinite |= !isfinite(tile[at(k0 + lane, d)]);
+    keys |= uint64_t(__ballot_sync(0xffffffffu, nonFinite)) << k0;
+  }
+  return keys;
+}
+
+// nonFiniteValueKeys, and then those values zeroed in the tile. The whole block calls it: it
+// holds barriers before its writes and after them.
+template <int kKeys, int kDims, int kThreads, class At>
+__device__ __noinline__ uint64_t takeNonFiniteValues(float* tile, At at) {
+  const uint64_t keys = nonFiniteValueKeys<kKeys, kDims>(tile, at);
+  __syncthreads();
+  for (int c = threadIdx.x; c < kKeys * kDims; c += kThreads) {
+    float& x = tile[at(c / kDims, c % kDims)];
+    if (!isfinite(x)) x = 0.f;
+  }
+  __syncthreads();
+  return keys;
+}
+
+// One warp's outputs P·V (16 rows, the accumulator layout) over a [kScoreTiles · 8][kOutTiles · 8]
+// value tile in shared memory (row stride ld), with ±Infinity and NaN values skipped: the slow
+// path of a warp whose products met one. In fp32 without tensor cores, a key at a time, each
+// probability taken from the lane that holds it; arguments and result by value, so that the
+// fast path keeps them in registers.
+template <int kScoreTiles, int kOutTiles>
+struct WarpTiles {
+  float x[kScoreTiles > kOutTiles ? kScoreTiles : kOutTiles][4];
+};
+template <int kScoreTiles, int kOutTiles>
+__device__ __noinline__ WarpTiles<kScoreTiles, kOutTiles> finiteWarpOutputs(WarpTiles<kScoreTiles, kOutTiles> p,
+                                                                            const float* v, int ld) {
+  const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  WarpTiles<kScoreTiles, kOutTiles> o = {};
+  for (int j = 0; j < kScoreTiles * 8; ++j) {
+    const int holder = 4 * g + (j % 8) / 2;
+    for (int r = 0; r < 2; ++r) {
+      const float weight = __shfl_sync(0xffffffffu, p.x[j / 8][2 * r + j % 2], holder);
+      for (int n = 0; n < kOutTiles; ++n)
+        for (int c = 0; c < 2; ++c) {
+          const float value = v[j * ld + n * 8 + 2 * t + c];
+          if (isfinite(value)) o.x[n][2 * r + c] += weight * value;
+        }
+    }
+  }
+  return o;
+}
+
+// Rows whose probabilities p (keys 8 n + 2 t + e % 2 of the tile, as in exponentiateScores) give
+// a key of `keys` weight above 0 get a NaN share of the row sum: their output and logsumexp
+// come out NaN.
+template <int kScoreTiles>
+__device__ __forceinline__ void poisonReaders(const float (&p)[kScoreTiles][4], float (&rowSum)[2], uint64_t keys,
+                                              int t) {
+#pragma unroll
+  for (int n = 0; n < kScoreTiles; ++n)
+#pragma unroll
+    for (int e = 0; e < 4; ++e)
+      if ((keys >> (n * 8 + 2 * t + (e & 1))) & 1 && p[n][e] != 0.f) rowSum[e / 2] = NAN;
+}
+
 template <int kScoreTiles, int kOutTiles>
 struct OnlineSoftmax {
   float rowMax[2] = {-INFINITY, -INFINITY};  // log2 units
@@ -103,7 +180,8 @@ struct OnlineSoftmax {
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         s[n][e] *= scaleLog2;
-        if constexpr (kHasBias) s[n][e] += bias[n][e];
+        // A -Infinity bias entry masks its key: selected, since a NaN score plus it is NaN (§7).
+        if constexpr (kHasBias) s[n][e] = bias[n][e] == -INFINITY ? -INFINITY : s[n][e] + bias[n][e];
       }
     if (!fullTile) {
 #pragma unroll

@@ -40,13 +40,34 @@ struct CoreChunks {
   static __device__ __forceinline__ int col(int chunk) { return chunk / 8 % (kCols / 4) * 4; }
 };
 
+// prepareTilesKernel's slow path for a value tile that holds ±Infinity or NaN (docs/contract.md
+// §7; forward_tile.cuh, takeNonFiniteValues): those values zeroed in the written tile (element e
+// holds key pairedIndex(CoreChunks<64>::col(e / 4) + e % 4)), their keys stored as bits in *keys.
+// The whole block calls it.
+template <int HD>
+__device__ __noinline__ void takeNonFiniteTileValues(float* tile, uint64_t* keys) {
+  __shared__ unsigned long long found;
+  if (threadIdx.x == 0) found = 0;
+  __syncthreads();
+  for (int e = threadIdx.x; e < kTileKeys * HD; e += blockDim.x) {
+    if (isfinite(tile[e])) continue;
+    tile[e] = 0.f;
+    atomicOr(&found, 1ull << pairedIndex(CoreChunks<kTileKeys>::col(e / 4) + e % 4));
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) *keys = found;
+}
+
 // K [B·Hkv][Sk][D] → key tiles [B·Hkv][tiles][64 × HD] and V [B·Hkv][Sk][Dv] → value tiles
 // [B·Hkv][tiles][HD × 64] (position p of a tile holds key pairedIndex(p): the order in which P's
 // registers hold them, mma.cuh), rounded to TF32, zeros past Sk, D and Dv. Block (tile, batch·head);
-// each thread reads all of its chunks before it writes any.
+// each thread reads all of its chunks before it writes any. Non-finite values are written as 0 and
+// their keys (bit key - key0) to the tile's entry of nonFiniteKeys (forward_tile.cuh,
+// takeNonFiniteValues).
 template <int HD>
 __global__ void __launch_bounds__(256)
-    prepareTilesKernel(const AttentionParams p, float* __restrict__ keyTiles, float* __restrict__ valueTiles) {
+    prepareTilesKernel(const AttentionParams p, float* __restrict__ keyTiles, float* __restrict__ valueTiles,
+                       uint64_t* __restrict__ nonFiniteKeys) {
   constexpr int kPasses = kTileKeys * HD / 4 / 256;
   const int tile = blockIdx.x, bh = blockIdx.y, key0 = tile * kTileKeys;
   const float* __restrict__ k = p.k + int64_t(bh) * p.seqK * p.headDim;
@@ -80,11 +101,19 @@ __global__ void __launch_bounds__(256)
     return make_float4(Tf32Mma::roundOperand(x.x), Tf32Mma::roundOperand(x.y), Tf32Mma::roundOperand(x.z),
                        Tf32Mma::roundOperand(x.w));
   };
+  float witness = 0.f;
 #pragma unroll
   for (int pass = 0; pass < kPasses; ++pass) {
     const int c = threadIdx.x + pass * 256;
     reinterpret_cast<float4*>(keyTiles + offset)[c] = rounded(keys[pass]);
     reinterpret_cast<float4*>(valueTiles + offset)[c] = rounded(values[pass]);
+    witness = addValueWitness(witness, values[pass]);
+  }
+  // The block's writes are visible to all of its threads after the barrier.
+  if (__syncthreads_or(witness != 0.f)) {
+    takeNonFiniteTileValues<HD>(valueTiles + offset, nonFiniteKeys + int64_t(bh) * gridDim.x + tile);
+  } else if (threadIdx.x == 0) {
+    nonFiniteKeys[int64_t(bh) * gridDim.x + tile] = 0;
   }
 }
 
@@ -156,7 +185,8 @@ struct TileRing {
 
 template <class Traits>
 __global__ void __launch_bounds__(Traits::kThreads, 1)
-    wgmmaForwardKernel(const AttentionParams p, const float* keyTiles, const float* valueTiles) {
+    wgmmaForwardKernel(const AttentionParams p, const float* keyTiles, const float* valueTiles,
+                       const uint64_t* nonFiniteKeys) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   constexpr int BM = Traits::kBlockM, BN = kTileKeys, HD = Traits::kHeadDim;
   constexpr int kConsumers = Traits::kConsumers, kTileFloats = BN * HD;
@@ -204,6 +234,13 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     // A consumer warpgroup: its 64 query rows.
     setMaxRegisters<Traits::kConsumerRegisters, true>();
     float* queries = qs + warpGroup * 64 * HD;
+    // Whether a value tile of the block's holds a non-finite value (rarely): its lanes read the
+    // tiles' entries of nonFiniteKeys while Q is copied, and later tiles spend a branch on it.
+    const uint64_t* tileNonFiniteKeys =
+        nonFiniteKeys + (int64_t(block.b) * p.headsKV + block.h / p.group) * ((p.seqK + BN - 1) / BN);
+    uint64_t anyNonFiniteKeys = 0;
+    for (int tile = block.tileBegin + lane; tile < block.tileEnd; tile += 32)
+      anyNonFiniteKeys |= tileNonFiniteKeys[tile];
     if (block.tileBegin < block.tileEnd) {
       loadRoundedRows<HD>(queries, block.q, p.seqQ, p.headDim, block.row0 + warpGroup * 64, p.headDim % 4 == 0,
                           threadIdx.x % 128);
@@ -212,6 +249,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       namedBarrier(1 + warpGroup, 128);
     }
     const uint64_t qDescriptor = coreTileDescriptor<HD>(queries);
+    const bool valuesNonFinite = __any_sync(0xffffffffu, anyNonFiniteKeys != 0);
     const float scaleLog2 = p.scale * kLog2e;
 
     OnlineSoftmax<kScoreTiles, kOutTiles> softmax;
@@ -267,6 +305,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       float correction[2];
       softmax.template step<false>(s, correction, noBias, p, scaleLog2, key0, block.fullTile(key0), block.range,
                                    block.dropState, t);
+      if (valuesNonFinite) poisonReaders(s, softmax.rowSum, tileNonFiniteKeys[tile], t);
       wgmmaWait<0>();
       pinAccumulators(o);
       // Nor are the previous tile's values.
@@ -298,11 +337,13 @@ cudaError_t launch(const AttentionParams& p, Scratch& scratch, cudaStream_t stre
   const size_t bytes = size_t(p.batch) * p.headsKV * tiles * kTileKeys * HD * sizeof(float);
   float* keyTiles = static_cast<float*>(scratch.allocate(bytes, "key tiles"));
   float* valueTiles = static_cast<float*>(scratch.allocate(bytes, "value tiles"));
-  prepareTilesKernel<HD><<<dim3(tiles, p.batch * p.headsKV), 256, 0, stream>>>(p, keyTiles, valueTiles);
+  auto* nonFiniteKeys = static_cast<uint64_t*>(
+      scratch.allocate(size_t(p.batch) * p.headsKV * tiles * sizeof(uint64_t), "non-finite value keys"));
+  prepareTilesKernel<HD><<<dim3(tiles, p.batch * p.headsKV), 256, 0, stream>>>(p, keyTiles, valueTiles, nonFiniteKeys);
   const cudaError_t prepared = cudaGetLastError();
   if (prepared != cudaSuccess) return prepared;
   const dim3 grid(p.batch * p.headsQ, (p.seqQ + Traits::kBlockM - 1) / Traits::kBlockM);
-  kernel<<<grid, Traits::kThreads, Traits::kSmemBytes, stream>>>(p, keyTiles, valueTiles);
+  kernel<<<grid, Traits::kThreads, Traits::kSmemBytes, stream>>>(p, keyTiles, valueTiles, nonFiniteKeys);
   return cudaGetLastError();
 }
 
