@@ -152,11 +152,7 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) forwardK
   attend(std::false_type{});
   // A non-finite value reaches every row's products (forward_tile.cuh): finite outputs are
   // the witness that none was there. The barrier also frees the tiles for the second pass.
-  float witness = 0.f;
-#pragma unroll
-  for (int n = 0; n < kOutTiles; ++n)
-    witness = addValueWitness(witness, make_float4(o[n][0], o[n][1], o[n][2], o[n][3]));
-  if (__syncthreads_or(witness != 0.f)) attend(std::true_type{});
+  if (__syncthreads_or(outputWitness(o) != 0.f)) attend(std::true_type{});
 
   storeOutputRows(p, bh, block.rows, softmax.rowMax, softmax.rowSum, o, t);
 }

@@ -220,11 +220,7 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks) shortFor
     // A non-finite value reaches every row's products (forward_tile.cuh), so the outputs are
     // its witness: a warp that sees one computes them again without it, and only then knows
     // which rows read it.
-    float witness = 0.f;
-#pragma unroll
-    for (int n = 0; n < kOutTiles; ++n)
-      witness = addValueWitness(witness, make_float4(o[n][0], o[n][1], o[n][2], o[n][3]));
-    if (__any_sync(0xffffffffu, witness != 0.f)) {
+    if (__any_sync(0xffffffffu, outputWitness(o) != 0.f)) {
       const uint64_t keys = nonFiniteValueKeys<N, HD>(vs, [](int key, int d) { return key * LD + d; });
       if (keys) {
         WarpTiles<kScoreTiles, kOutTiles> probabilities;

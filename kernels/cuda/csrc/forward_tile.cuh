@@ -119,6 +119,17 @@ __device__ __noinline__ uint64_t takeNonFiniteValues(float* tile, At at) {
   return keys;
 }
 
+// The sum of addValueWitness over a lane's outputs (the accumulator layout): non-finite where
+// one of them is.
+template <int kOutTiles>
+__device__ __forceinline__ float outputWitness(const float (&o)[kOutTiles][4]) {
+  float witness = 0.f;
+#pragma unroll
+  for (int n = 0; n < kOutTiles; ++n)
+    witness = addValueWitness(witness, make_float4(o[n][0], o[n][1], o[n][2], o[n][3]));
+  return witness;
+}
+
 // One warp's outputs P·V (16 rows, the accumulator layout) over a [kScoreTiles · 8][kOutTiles · 8]
 // value tile in shared memory (row stride ld), with ±Infinity and NaN values skipped: the slow
 // path of a warp whose products met one. In fp32 without tensor cores, a key at a time, each
